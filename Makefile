@@ -1,0 +1,111 @@
+# flespi-pipe -- see README.  Plain POSIX-ish make with GNU conveniences.
+
+VERSION    = 0.1.0
+
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANPREFIX ?= $(PREFIX)/share/man
+PKG_CONFIG ?= pkg-config
+O         ?= build
+
+CFLAGS    ?= -O2 -g
+PKGS       = libcurl jansson libmosquitto
+WARN       = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith \
+             -Wstrict-prototypes -Wmissing-prototypes -Wcast-qual \
+             -Wvla -Wno-missing-field-initializers
+FP_CPPFLAGS = -Isrc -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+             -DVERSION=\"$(VERSION)\"
+FP_CFLAGS  = -std=c11 $(WARN) $(shell $(PKG_CONFIG) --cflags $(PKGS))
+FP_LDLIBS  = -Wl,--as-needed $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm
+
+SANFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+             -fno-sanitize-recover=undefined
+
+# Every src/flespi-*.c is a command; every other src/*.c a shared module.
+MAINS      = $(wildcard src/flespi-*.c)
+MODULES    = $(filter-out $(MAINS), $(wildcard src/*.c))
+PROGS      = $(MAINS:src/%.c=$(O)/%)
+MODOBJS    = $(MODULES:src/%.c=$(O)/%.o)
+UNITS      = $(patsubst tests/unit/%.c,$(O)/%,$(wildcard tests/unit/test_*.c))
+TOOLS      = $(patsubst tests/tools/%.c,$(O)/%,$(wildcard tests/tools/*.c))
+MANS       = $(wildcard man/*.1)
+
+.PHONY: all check unit test clean install uninstall deps demo asan check-asan \
+        valgrind lint bench
+
+all: $(PROGS)
+
+$(O)/.dir:
+	@mkdir -p $(O) && touch $@
+
+$(O)/%.o: src/%.c $(O)/.dir
+	$(CC) $(FP_CPPFLAGS) $(FP_CFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/libfp.a: $(MODOBJS)
+	rm -f $@ && $(AR) rcs $@ $(MODOBJS)
+
+$(O)/flespi-%: $(O)/flespi-%.o $(O)/libfp.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libfp.a $(FP_LDLIBS) $(LDLIBS)
+
+$(O)/test_%: tests/unit/test_%.c tests/unit/unit.h $(O)/libfp.a
+	$(CC) $(FP_CPPFLAGS) -Itests/unit $(FP_CFLAGS) $(CPPFLAGS) $(CFLAGS) \
+	    $(LDFLAGS) -o $@ $< $(O)/libfp.a $(FP_LDLIBS) $(LDLIBS)
+
+$(O)/%: tests/tools/%.c $(O)/libfp.a
+	$(CC) $(FP_CPPFLAGS) $(FP_CFLAGS) $(CPPFLAGS) $(CFLAGS) \
+	    $(LDFLAGS) -o $@ $< $(O)/libfp.a $(FP_LDLIBS) $(LDLIBS)
+
+-include $(wildcard $(O)/*.d)
+
+# The test suite: unit tests, then numbered shell cases against local peers.
+check: all $(UNITS) $(TOOLS)
+	FP_BIN=$(O) tests/run
+
+# The whole suite again, built with AddressSanitizer and UBSan.
+asan:
+	$(MAKE) O=build-asan CFLAGS="$(SANFLAGS)" LDFLAGS="-fsanitize=address,undefined" all
+check-asan:
+	$(MAKE) O=build-asan CFLAGS="$(SANFLAGS)" LDFLAGS="-fsanitize=address,undefined" check
+
+# Unit tests under valgrind; any error fails.
+valgrind: $(UNITS)
+	@for t in $(UNITS); do \
+	    valgrind -q --error-exitcode=1 --leak-check=full $$t >/dev/null || exit 1; \
+	    echo "valgrind clean: $$t"; done
+
+lint:
+	mandoc -Tlint -Wwarning $(MANS)
+
+clean:
+	rm -rf build build-asan build-fuzz tests/tmp
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1
+	for p in $(PROGS); do install -m 755 $$p $(DESTDIR)$(BINDIR)/; done
+	for m in $(MANS); do install -m 644 $$m $(DESTDIR)$(MANPREFIX)/man1/; done
+
+uninstall:
+	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$${p##*/}; done
+	for m in $(MANS); do rm -f $(DESTDIR)$(MANPREFIX)/man1/$${m##*/}; done
+
+# Debian packages for building, testing and the demo; sudo when not root.
+DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
+       libmosquitto-dev mosquitto mosquitto-clients openssl python3 jq curl \
+       mandoc valgrind clang libclang-rt-14-dev procps
+deps:
+	@missing=""; for p in $(DEBS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	        grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "all build and test packages are installed"; fi
+
+demo: deps all
+	scripts/demo
+
+bench: all
+	scripts/bench-recv

@@ -1,0 +1,97 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+
+const char *progname = "flespi-pipe";
+int verbose;
+
+void
+diag_init(const char *argv0)
+{
+	const char *p;
+
+	if (argv0 == NULL || *argv0 == '\0')
+		return;
+	p = strrchr(argv0, '/');
+	progname = p ? p + 1 : argv0;
+}
+
+/*
+ * The whole line is formatted first and written with one fputs() so that
+ * diagnostics of several tools sharing a terminal do not interleave.
+ */
+static void
+vdiag(int with_errno, int err, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	int n;
+
+	n = snprintf(msg, sizeof msg, "%s: ", progname);
+	if (n < 0 || (size_t)n >= sizeof msg)
+		n = 0;
+	vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+	n = (int)strlen(msg);
+	if (with_errno)
+		snprintf(msg + n, sizeof msg - (size_t)n, ": %s", strerror(err));
+	fprintf(stderr, "%s\n", msg);
+}
+
+void
+xwarn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(0, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+xwarnerr(const char *fmt, ...)
+{
+	va_list ap;
+	int err = errno;
+
+	va_start(ap, fmt);
+	vdiag(1, err, fmt, ap);
+	va_end(ap);
+}
+
+void
+die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(0, 0, fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void
+dieerr(int code, const char *fmt, ...)
+{
+	va_list ap;
+	int err = errno;
+
+	va_start(ap, fmt);
+	vdiag(1, err, fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void
+vlog(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose)
+		return;
+	va_start(ap, fmt);
+	vdiag(0, 0, fmt, ap);
+	va_end(ap);
+}

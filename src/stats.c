@@ -1,0 +1,50 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "io.h"
+#include "stats.h"
+
+void
+stats_init(struct stats *s)
+{
+	s->tty = isatty(STDERR_FILENO);
+	s->shown = 0;
+	s->start_ms = mono_ms();
+	s->next_ms = s->start_ms + 1000;
+}
+
+int
+stats_due(struct stats *s, int64_t now)
+{
+	if (!s->tty || now < s->next_ms)
+		return 0;
+	s->next_ms = now + 1000;
+	return 1;
+}
+
+void
+stats_show(struct stats *s, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	if (!s->tty)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	/* Return to column 0 and clear to the end of the line. */
+	fprintf(stderr, "\r\033[K%s: %s", progname, line);
+	fflush(stderr);
+	s->shown = 1;
+}
+
+void
+stats_end(struct stats *s)
+{
+	if (s->shown)
+		fputc('\n', stderr);
+	s->shown = 0;
+}

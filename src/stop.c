@@ -1,0 +1,28 @@
+#include <signal.h>
+#include <string.h>
+
+#include "stop.h"
+
+volatile sig_atomic_t stop_requested;
+
+static void
+onsignal(int sig)
+{
+	stop_requested = sig;
+}
+
+void
+stop_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = onsignal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: blocking calls return EINTR */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}

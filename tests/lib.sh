@@ -1,0 +1,61 @@
+# Shared helpers for the shell cases; source it first.
+#   ok DESC / notok DESC [DETAIL...]  - one TAP line each
+#   check DESC CMD...                 - ok if CMD succeeds
+#   wait_for SECS CMD...              - poll CMD every 50 ms, bounded
+#   port_of FILE                      - wait for a server's port file
+#   finish                            - exit 1 if anything failed
+# $T is a private temporary directory, removed with every background job
+# at exit; $FP_BIN holds the programs and is first on PATH.
+set -u
+: "${FP_BIN:=$(cd "$(dirname "$0")/../build" && pwd)}"
+TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export PATH="$FP_BIN:$PATH"
+T=$(mktemp -d "${TMPDIR:-/tmp}/fp-test.XXXXXX")
+_failed=0
+
+cleanup() {
+	local pids
+	pids=$(jobs -p)
+	[ -n "$pids" ] && kill $pids 2>/dev/null
+	[ -n "$pids" ] && wait $pids 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $*"; }
+notok() {
+	echo "not ok - $1"; shift
+	for l in "$@"; do printf '#   %s\n' "$l"; done
+	_failed=$((_failed + 1))
+}
+skip() { echo "ok - $* # SKIP"; }
+
+check() {
+	local desc=$1; shift
+	if "$@"; then ok "$desc"; else notok "$desc" "command: $*"; fi
+}
+
+# diff_ok DESC WANTFILE GOTFILE: ok, or the first lines of diff -u.
+diff_ok() {
+	if diff -u "$2" "$3" >"$T/diff" 2>&1; then ok "$1"
+	else notok "$1" "$(head -20 "$T/diff")"; fi
+}
+
+wait_for() {
+	local secs=$1 i=0; shift
+	while ! "$@" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt $((secs * 20)) ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+port_of() {
+	wait_for 10 test -s "$1" || return 1
+	cat "$1"
+}
+
+finish() {
+	[ $_failed -eq 0 ]
+}

@@ -1,0 +1,49 @@
+/*
+ * A minimal unit-test harness.  Each check prints one TAP-style line,
+ * "ok - what" or "not ok - what" with the reason; tests/run counts them.
+ * Byte comparisons print both sides in hex so a failure explains itself.
+ */
+#ifndef UNIT_H
+#define UNIT_H
+
+#include <stdio.h>
+#include <string.h>
+
+static int unit_failed;
+
+#define CHECK(cond, ...) do {						\
+	if (cond) {							\
+		printf("ok - ");					\
+	} else {							\
+		printf("not ok - %s:%d: (%s) ", __FILE__, __LINE__, #cond); \
+		unit_failed++;						\
+	}								\
+	printf(__VA_ARGS__);						\
+	printf("\n");							\
+} while (0)
+
+static inline void
+unit_hex(const char *label, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	printf("#   %s (%zu bytes): ", label, n);
+	for (i = 0; i < n; i++)
+		printf("%02X", b[i]);
+	printf("\n");
+}
+
+#define CHECK_MEM(got, gotlen, want, wantlen, ...) do {			\
+	int same_ = (gotlen) == (wantlen) &&				\
+	    memcmp((got), (want), (wantlen)) == 0;			\
+	CHECK(same_, __VA_ARGS__);					\
+	if (!same_) {							\
+		unit_hex("got ", (got), (gotlen));			\
+		unit_hex("want", (want), (wantlen));			\
+	}								\
+} while (0)
+
+#define UNIT_END() (fflush(stdout), unit_failed ? 1 : 0)
+
+#endif
