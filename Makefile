@@ -91,7 +91,7 @@ uninstall:
 # Debian packages for building, testing and the demo; sudo when not root.
 DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
        libmosquitto-dev mosquitto mosquitto-clients openssl python3 jq curl \
-       mandoc valgrind clang libclang-rt-14-dev procps
+       mandoc valgrind clang libclang-rt-14-dev procps time
 deps:
 	@missing=""; for p in $(DEBS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
