@@ -31,7 +31,7 @@ TOOLS      = $(patsubst tests/tools/%.c,$(O)/%,$(wildcard tests/tools/*.c))
 MANS       = $(wildcard man/*.1)
 
 .PHONY: all check unit test clean install uninstall deps demo asan check-asan \
-        valgrind lint bench
+        valgrind lint bench fuzz fuzz-build
 
 all: $(PROGS)
 
@@ -72,6 +72,22 @@ valgrind: $(UNITS)
 	@for t in $(UNITS); do \
 	    valgrind -q --error-exitcode=1 --leak-check=full $$t >/dev/null || exit 1; \
 	    echo "valgrind clean: $$t"; done
+
+# libFuzzer targets tests/fuzz/fuzz_*.c, built with clang into build-fuzz
+# and run FUZZ_TIME seconds each on their corpus (crashes are kept there
+# as regression inputs).
+FUZZ_TIME ?= 60
+FUZZERS    = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZFLAGS  = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+fuzz-build:
+	$(MAKE) O=build-fuzz CC=clang \
+	    CFLAGS="$(FUZZFLAGS) -fsanitize=fuzzer-no-link" build-fuzz/libfp.a
+	$(MAKE) $(FUZZERS)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libfp.a
+	clang $(FP_CPPFLAGS) $(FP_CFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer \
+	    -o $@ $< build-fuzz/libfp.a $(FP_LDLIBS)
+fuzz: fuzz-build
+	FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run
 
 lint:
 	mandoc -Tlint -Wwarning $(MANS)
