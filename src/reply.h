@@ -1,0 +1,37 @@
+/*
+ * The answer to a channel-messages request, {"result":[...],"next_key":N},
+ * turned into NDJSON without re-serialising anything.
+ *
+ * The whole body is validated with jansson first, so a truncated or garbage
+ * answer is rejected before a single line exists.  Then a small scanner
+ * walks the raw bytes: each element of "result" comes out as its original
+ * bytes with the insignificant whitespace outside strings removed (numbers
+ * stay exactly as flespi wrote them), one element per line, and next_key is
+ * read from its digits as an unsigned 64-bit integer.
+ */
+#ifndef REPLY_H
+#define REPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct reply {
+	char	       *lines;		/* the elements, each ending in "\n" */
+	size_t		len;		/* bytes in lines */
+	size_t		count;		/* elements (= lines) */
+	uint64_t	next_key;
+};
+
+/*
+ * Parse body[0..len).  The lines are built in place, inside body (they are
+ * never longer than the bytes they came from), so r->lines points into
+ * body and is valid as long as body is.  Returns 0, or -1 with *why (a
+ * static string, or text in whybuf) saying what is wrong.
+ */
+int	reply_parse(char *body, size_t len, struct reply *r,
+	    const char **why, char *whybuf, size_t whylen);
+
+/* The number of whole lines in the first n bytes of lines. */
+size_t	reply_lines_in(const char *lines, size_t n);
+
+#endif

@@ -1,0 +1,111 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "statefile.h"
+
+int
+state_load(const char *path, uint64_t *key)
+{
+	char buf[64], *end;
+	ssize_t n;
+	size_t len = 0;
+	unsigned long long v;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	while (len < sizeof buf - 1) {
+		n = read(fd, buf + len, sizeof buf - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+	    buf[len - 1] == ' '))
+		buf[--len] = '\0';
+	errno = 0;
+	if (len == 0 || buf[0] < '0' || buf[0] > '9' ||
+	    (v = strtoull(buf, &end, 10), *end != '\0') || errno == ERANGE) {
+		errno = EINVAL;
+		return -1;
+	}
+	*key = v;
+	return 1;
+}
+
+/* fsync the directory holding path, so the rename itself is durable. */
+static int
+syncdir(const char *path)
+{
+	char *dir, *slash;
+	int fd, r;
+
+	if ((dir = strdup(path)) == NULL)
+		return -1;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	free(dir);
+	if (fd == -1)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+int
+state_save(const char *path, uint64_t key)
+{
+	char buf[32], *tmp;
+	size_t plen = strlen(path);
+	int fd, n, e;
+
+	if ((tmp = malloc(plen + 5)) == NULL)
+		return -1;
+	memcpy(tmp, path, plen);
+	memcpy(tmp + plen, ".tmp", 5);
+	n = snprintf(buf, sizeof buf, "%" PRIu64 "\n", key);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
+		goto fail;
+	if (write_all(fd, buf, (size_t)n, NULL) == -1 || fsync(fd) == -1) {
+		e = errno;
+		close(fd);
+		unlink(tmp);
+		errno = e;
+		goto fail;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		e = errno;
+		unlink(tmp);
+		errno = e;
+		goto fail;
+	}
+	free(tmp);
+	return syncdir(path);
+fail:
+	e = errno;
+	free(tmp);
+	errno = e;
+	return -1;
+}

@@ -1,0 +1,20 @@
+/*
+ * The key file of flespi-recv: one decimal key and a newline.  Saved
+ * atomically (FILE.tmp created 0600, written, fsync'd, renamed over FILE,
+ * then the directory fsync'd), so after a crash FILE holds either the old
+ * key or the new one, never a torn mix.
+ */
+#ifndef STATEFILE_H
+#define STATEFILE_H
+
+#include <stdint.h>
+
+/*
+ * Read the key from path.  Returns 1 and *key, 0 when the file does not
+ * exist, or -1 with errno (EINVAL: the content is not a key).
+ */
+int	state_load(const char *path, uint64_t *key);
+/* Save key to path atomically.  Returns 0, or -1 with errno. */
+int	state_save(const char *path, uint64_t key);
+
+#endif
