@@ -1,0 +1,422 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wialon.h"
+
+void
+wbuf_free(struct wbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+/* Room for n more bytes; on failure oom is set and nothing is written. */
+static int
+room(struct wbuf *b, size_t n)
+{
+	size_t ncap;
+	unsigned char *np;
+
+	if (b->oom)
+		return 0;
+	if (b->cap - b->len >= n)
+		return 1;
+	ncap = b->cap ? b->cap : 256;
+	while (ncap - b->len < n) {
+		if (ncap > SIZE_MAX / 2) {
+			b->oom = 1;
+			return 0;
+		}
+		ncap *= 2;
+	}
+	if ((np = realloc(b->p, ncap)) == NULL) {
+		b->oom = 1;
+		return 0;
+	}
+	b->p = np;
+	b->cap = ncap;
+	return 1;
+}
+
+static void
+put(struct wbuf *b, const void *p, size_t n)
+{
+	if (room(b, n)) {
+		memcpy(b->p + b->len, p, n);
+		b->len += n;
+	}
+}
+
+static void
+put8(struct wbuf *b, unsigned v)
+{
+	if (room(b, 1))
+		b->p[b->len++] = (unsigned char)v;
+}
+
+static void
+put16be(struct wbuf *b, unsigned v)
+{
+	put8(b, (v >> 8) & 0xff);
+	put8(b, v & 0xff);
+}
+
+static void
+set32be(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static void
+set32le(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static void
+put32be(struct wbuf *b, uint32_t v)
+{
+	if (room(b, 4)) {
+		set32be(b->p + b->len, v);
+		b->len += 4;
+	}
+}
+
+static void
+put64be(struct wbuf *b, uint64_t v)
+{
+	put32be(b, (uint32_t)(v >> 32));
+	put32be(b, (uint32_t)v);
+}
+
+/* IEEE-754 binary64, little-endian, whatever the host's byte order. */
+static void
+putf64le(struct wbuf *b, double d)
+{
+	uint64_t u;
+	int i;
+
+	memcpy(&u, &d, sizeof u);
+	for (i = 0; i < 8; i++)
+		put8(b, (unsigned)(u >> (8 * i)) & 0xff);
+}
+
+void
+wialon_begin(struct wpkt *k, struct wbuf *b, const char *uid, int32_t time)
+{
+	k->b = b;
+	k->start = b->len;
+	k->flags = 0;
+	put32be(b, 0);			/* the size, patched by wialon_end */
+	put(b, uid, strlen(uid) + 1);
+	put32be(b, (uint32_t)time);
+	k->flagsat = b->len;
+	put32be(b, 0);			/* the flags, patched by wialon_end */
+}
+
+/*
+ * Start a block: marker, size (value bytes still to come), attr, type,
+ * name.  attr and the flag follow from the name, so no caller can get
+ * them wrong.
+ */
+static void
+block(struct wpkt *k, const char *name, int type, size_t valsize)
+{
+	size_t nlen = strlen(name);
+	unsigned attr = 0;
+
+	if (strcmp(name, "posinfo") == 0) {
+		attr = 1;
+		k->flags |= WIALON_POS;
+	} else if (strcmp(name, "avl_inputs") == 0) {
+		attr = 1;
+		k->flags |= WIALON_DIN;
+	} else if (strcmp(name, "avl_outputs") == 0) {
+		attr = 1;
+		k->flags |= WIALON_DOUT;
+	} else if (strcmp(name, "avl_driver") == 0) {
+		attr = 1;
+		k->flags |= WIALON_DRIVER;
+	}
+	put8(k->b, 0x0B);
+	put8(k->b, 0xBB);
+	put32be(k->b, (uint32_t)(2 + nlen + 1 + valsize));
+	put8(k->b, attr);
+	put8(k->b, (unsigned)type);
+	put(k->b, name, nlen + 1);
+}
+
+void
+wialon_posinfo(struct wpkt *k, double lon, double lat, double alt,
+    unsigned speed, unsigned course, unsigned sats)
+{
+	block(k, "posinfo", WIALON_BINARY, 8 + 8 + 8 + 2 + 2 + 1);
+	putf64le(k->b, lon);
+	putf64le(k->b, lat);
+	putf64le(k->b, alt);
+	put16be(k->b, speed);
+	put16be(k->b, course);
+	put8(k->b, sats);
+}
+
+void
+wialon_int(struct wpkt *k, const char *name, int32_t v)
+{
+	block(k, name, WIALON_INT, 4);
+	put32be(k->b, (uint32_t)v);
+}
+
+void
+wialon_long(struct wpkt *k, const char *name, int64_t v)
+{
+	block(k, name, WIALON_LONG, 8);
+	put64be(k->b, (uint64_t)v);
+}
+
+void
+wialon_double(struct wpkt *k, const char *name, double v)
+{
+	block(k, name, WIALON_DOUBLE, 8);
+	putf64le(k->b, v);
+}
+
+void
+wialon_text(struct wpkt *k, const char *name, const char *s, size_t len)
+{
+	block(k, name, WIALON_TEXT, len + 1);
+	put(k->b, s, len);
+	put8(k->b, 0);
+}
+
+int
+wialon_end(struct wpkt *k)
+{
+	struct wbuf *b = k->b;
+	size_t body = b->len - k->start - 4;
+
+	if (b->oom || body > UINT32_MAX)
+		return -1;
+	set32le(b->p + k->start, (uint32_t)body);
+	set32be(b->p + k->flagsat, k->flags);
+	return 0;
+}
+
+/* The position fields that make posinfo; not sent again as parameters. */
+static const char *const posfields[] = {
+	"position.longitude", "position.latitude", "position.altitude",
+	"position.speed", "position.direction", "position.satellites",
+};
+enum { P_LON, P_LAT, P_ALT, P_SPEED, P_DIR, P_SATS, P_N };
+
+static double
+num(json_t *v)
+{
+	return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+/* Round to the nearest integer in [0, max]. */
+static unsigned
+clampu(double d, unsigned max)
+{
+	if (!(d > 0))
+		return 0;
+	if (d >= max)
+		return max;
+	return (unsigned)lround(d);
+}
+
+static int
+isposfield(const char *k)
+{
+	int i;
+
+	if (strncmp(k, "position.", 9) != 0)
+		return 0;
+	for (i = 0; i < P_N; i++)
+		if (strcmp(k, posfields[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The names already in this packet, so that the first of two fields that
+ * map to one name wins.  A small open-addressed table of name hashes and
+ * offsets; past its size every lookup walks the packet instead.
+ */
+#define SEEN_SLOTS	1024
+#define SEEN_MAX	(SEEN_SLOTS / 2)
+
+struct seen {
+	uint32_t	h[SEEN_SLOTS];
+	uint32_t	off[SEEN_SLOTS];	/* name offset from packet start + 1; 0 = empty */
+	size_t		n;
+};
+
+static uint32_t
+hashname(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	while (n--)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+/* Does the packet being built hold a block with this name? Walks it. */
+static int
+walkhas(const struct wpkt *k, const char *name)
+{
+	const unsigned char *p = k->b->p, *end = p + k->b->len;
+	uint32_t sz;
+
+	p += k->flagsat + 4;
+	while (p + 8 <= end) {
+		sz = (uint32_t)p[2] << 24 | (uint32_t)p[3] << 16 |
+		    (uint32_t)p[4] << 8 | p[5];
+		if (strcmp((const char *)p + 8, name) == 0)
+			return 1;
+		p += 6 + sz;
+	}
+	return 0;
+}
+
+/* True if name was already sent; otherwise remember it (at off). */
+static int
+seen(struct seen *s, const struct wpkt *k, const char *name, size_t nlen)
+{
+	uint32_t h = hashname(name, nlen), i;
+	const unsigned char *base = k->b->p + k->start;
+
+	if (s->n >= SEEN_MAX)
+		return walkhas(k, name);
+	for (i = h % SEEN_SLOTS; s->off[i] != 0; i = (i + 1) % SEEN_SLOTS)
+		if (s->h[i] == h &&
+		    strcmp((const char *)base + s->off[i] - 1, name) == 0)
+			return 1;
+	s->h[i] = h;
+	/* The block about to be written puts its name 8 bytes in. */
+	s->off[i] = (uint32_t)(k->b->len - k->start + 8 + 1);
+	s->n++;
+	return 0;
+}
+
+/* One field as a block, by the type rules; skipped types write nothing. */
+static void
+field(struct wpkt *k, struct seen *s, const char *name, size_t nlen,
+    json_t *v)
+{
+	enum { PLAIN, MASK, DRIVER } kind = PLAIN;
+	json_int_t i;
+	char buf[24];
+	int n;
+
+	if (strcmp(name, "posinfo") == 0 || strcmp(name, "image") == 0)
+		return;		/* types 2 and 6: not for parameters */
+	if (strcmp(name, "avl_inputs") == 0 || strcmp(name, "avl_outputs") == 0)
+		kind = MASK;
+	else if (strcmp(name, "avl_driver") == 0)
+		kind = DRIVER;
+
+	switch (json_typeof(v)) {
+	case JSON_INTEGER:
+		i = json_integer_value(v);
+		/* An input/output mask is 32 bits, signed or not. */
+		if (kind == MASK && (i < INT32_MIN || i > (json_int_t)UINT32_MAX))
+			return;
+		if (seen(s, k, name, nlen))
+			return;
+		if (kind == DRIVER) {
+			n = snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, i);
+			wialon_text(k, name, buf, (size_t)n);
+		} else if (kind == MASK)
+			wialon_int(k, name, (int32_t)(uint32_t)i);
+		else if (i >= INT32_MIN && i <= INT32_MAX)
+			wialon_int(k, name, (int32_t)i);
+		else
+			wialon_long(k, name, (int64_t)i);
+		return;
+	case JSON_REAL:
+		if (kind != PLAIN || seen(s, k, name, nlen))
+			return;
+		wialon_double(k, name, json_real_value(v));
+		return;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		if (kind == DRIVER || seen(s, k, name, nlen))
+			return;
+		wialon_int(k, name, json_is_true(v));
+		return;
+	case JSON_STRING:
+		/* Text ends at its NUL, so a string holding one is skipped. */
+		if (kind == MASK ||
+		    strlen(json_string_value(v)) != json_string_length(v) ||
+		    seen(s, k, name, nlen))
+			return;
+		wialon_text(k, name, json_string_value(v),
+		    json_string_length(v));
+		return;
+	default:
+		return;		/* arrays, objects, null */
+	}
+}
+
+int
+wialon_encode(const struct pmap *pm, json_t *msg, const char *uid_field,
+    const char *uid, double time, struct wbuf *out, char *err, size_t errsz)
+{
+	struct wpkt k;
+	struct seen *s, sbuf;
+	json_t *pos[P_N], *v;
+	const char *key;
+	char name[PMAP_NAMEMAX + 1];
+	size_t nlen, mark = out->len;
+	double t = floor(time);
+	int i, haspos;
+
+	if (*uid == '\0') {
+		snprintf(err, errsz, "empty unit id");
+		return -1;
+	}
+	if (!(t >= INT32_MIN && t <= INT32_MAX)) {
+		snprintf(err, errsz, "\"timestamp\" %.0f does not fit 32 bits",
+		    t);
+		return -1;
+	}
+	for (i = 0; i < P_N; i++)
+		pos[i] = json_object_get(msg, posfields[i]);
+	haspos = json_is_number(pos[P_LON]) && json_is_number(pos[P_LAT]);
+
+	s = &sbuf;
+	memset(s->off, 0, sizeof s->off);
+	s->n = 0;
+	wialon_begin(&k, out, uid, (int32_t)t);
+	if (haspos)
+		wialon_posinfo(&k, num(pos[P_LON]), num(pos[P_LAT]),
+		    num(pos[P_ALT]), clampu(num(pos[P_SPEED]), 65535),
+		    clampu(num(pos[P_DIR]), 65535),
+		    clampu(num(pos[P_SATS]), 255));
+	json_object_foreach(msg, key, v) {
+		if (strcmp(key, "timestamp") == 0 ||
+		    strcmp(key, uid_field) == 0 ||
+		    (haspos && isposfield(key)))
+			continue;
+		if ((nlen = pmap_name(pm, key, name)) == 0)
+			continue;
+		field(&k, s, name, nlen, v);
+	}
+	if (wialon_end(&k) == -1) {
+		out->len = mark;
+		out->oom = 0;
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,290 @@
+/*
+ * The Wialon encoder and the parameter map: the specification's golden
+ * vector (from raw values and from a flespi message) and every mapping
+ * rule, byte for byte.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pmap.h"
+#include "unit.h"
+#include "wialon.h"
+
+static const char golden_hex[] =
+    "74000000333533393736303133343435343835004B0BFB70000000030BBB0000"
+    "00270102706F73696E666F00A027AFDF5D9848403AC7253383DD4B4000000000"
+    "00805A40003601460B0BBB0000001200047077725F657874002B8716D9CE973B"
+    "400BBB00000011010361766C5F696E707574730000000001";
+
+/* Hex (spaces allowed) to bytes; returns the length. */
+static size_t
+unhex(const char *h, unsigned char *out)
+{
+	size_t n = 0;
+	unsigned v;
+
+	while (*h) {
+		if (*h == ' ') {
+			h++;
+			continue;
+		}
+		sscanf(h, "%2x", &v);
+		out[n++] = (unsigned char)v;
+		h += 2;
+	}
+	return n;
+}
+
+static struct pmap pm;
+
+/*
+ * Encode one JSON message (uid from "ident") and compare the bytes after
+ * the 4-byte size and the header with the expected blocks (hex).
+ * Also checks the size prefix and the flags.
+ */
+static void
+blocks(const char *desc, const char *json, unsigned flags, const char *hex)
+{
+	unsigned char want[4096];
+	size_t wn = unhex(hex, want), hdr;
+	struct wbuf b = { 0 };
+	json_error_t je;
+	json_t *m = json_loads(json, JSON_ALLOW_NUL, &je);
+	char err[128];
+	uint32_t sz, fl;
+
+	if (m == NULL) {
+		CHECK(0, "%s: bad test JSON: %s", desc, je.text);
+		return;
+	}
+	if (wialon_encode(&pm, m, "ident", json_string_value(json_object_get(m,
+	    "ident")), json_number_value(json_object_get(m, "timestamp")), &b,
+	    err, sizeof err) == -1) {
+		CHECK(0, "%s: %s", desc, err);
+		json_decref(m);
+		return;
+	}
+	sz = (uint32_t)b.p[0] | (uint32_t)b.p[1] << 8 |
+	    (uint32_t)b.p[2] << 16 | (uint32_t)b.p[3] << 24;
+	hdr = 4 + strlen((char *)b.p + 4) + 1 + 4;
+	fl = (uint32_t)b.p[hdr] << 24 | (uint32_t)b.p[hdr + 1] << 16 |
+	    (uint32_t)b.p[hdr + 2] << 8 | b.p[hdr + 3];
+	CHECK(sz == b.len - 4, "%s: size prefix %u", desc, (unsigned)sz);
+	CHECK(fl == flags, "%s: flags %u (want %u)", desc, (unsigned)fl, flags);
+	CHECK_MEM(b.p + hdr + 4, b.len - hdr - 4, want, wn, "%s: blocks", desc);
+	wbuf_free(&b);
+	json_decref(m);
+}
+
+static void
+golden(void)
+{
+	unsigned char want[200];
+	size_t wn = unhex(golden_hex, want);
+	struct wbuf b = { 0 };
+	struct wpkt k;
+	json_t *m;
+	json_error_t je;
+	char err[128];
+
+	CHECK(wn == 120, "golden vector is 120 bytes");
+	wialon_begin(&k, &b, "353976013445485", 1259076464);
+	wialon_posinfo(&k, 49.1903648, 55.7305664, 106.0, 54, 326, 11);
+	wialon_double(&k, "pwr_ext", 27.593);
+	wialon_int(&k, "avl_inputs", 1);
+	CHECK(wialon_end(&k) == 0, "builder ends");
+	CHECK_MEM(b.p, b.len, want, wn, "golden vector from raw values");
+	b.len = 0;
+
+	m = json_loads("{\"ident\":\"353976013445485\",\"timestamp\":1259076464,"
+	    "\"position.longitude\":49.1903648,\"position.latitude\":55.7305664,"
+	    "\"position.altitude\":106,\"position.speed\":54,"
+	    "\"position.direction\":326,\"position.satellites\":11,"
+	    "\"external.powersource.voltage\":27.593,\"din\":1}", 0, &je);
+	CHECK(wialon_encode(&pm, m, "ident", "353976013445485", 1259076464.9,
+	    &b, err, sizeof err) == 0, "encode the golden message");
+	CHECK_MEM(b.p, b.len, want, wn, "golden vector from a flespi message");
+	/* Appending: a second packet follows the first, byte for byte. */
+	CHECK(wialon_encode(&pm, m, "ident", "353976013445485", 1259076464,
+	    &b, err, sizeof err) == 0 && b.len == 240 &&
+	    memcmp(b.p + 120, want, 120) == 0, "packets append to a buffer");
+	json_decref(m);
+	wbuf_free(&b);
+}
+
+static void
+errors(void)
+{
+	struct wbuf b = { 0 };
+	json_t *m = json_object();
+	char err[128];
+
+	CHECK(wialon_encode(&pm, m, "ident", "x", 2147483648.0, &b, err,
+	    sizeof err) == -1 && b.len == 0, "time past int32 refused: %s", err);
+	CHECK(wialon_encode(&pm, m, "ident", "x", 2147483647.5, &b, err,
+	    sizeof err) == 0, "time 2147483647.5 floors into int32");
+	b.len = 0;
+	CHECK(wialon_encode(&pm, m, "ident", "", 1, &b, err, sizeof err) == -1,
+	    "empty uid refused: %s", err);
+	json_decref(m);
+	wbuf_free(&b);
+}
+
+static void
+names(void)
+{
+	char out[PMAP_NAMEMAX + 1];
+	struct pmap p;
+	char err[200];
+	FILE *f;
+
+	CHECK(pmap_sanitize("can.vehicle.mileage", out) == 19 &&
+	    strcmp(out, "can_vehicle_mileage") == 0, "dots become _: %s", out);
+	CHECK(pmap_sanitize("Ab-C 9\xc3\xa9", out) == 8 &&
+	    strcmp(out, "ab_c_9__") == 0, "upper lowered, others _: %s", out);
+	CHECK(pmap_sanitize("abcdefghijklmnopqrstuvwxyz0123456789_XYZ", out) ==
+	    37 && strcmp(out, "abcdefghijklmnopqrstuvwxyz0123456789_") == 0,
+	    "truncated to 37 bytes");
+	CHECK(pmap_name(&pm, "gsm.signal.level", out) == 3 &&
+	    strcmp(out, "gsm") == 0, "well-known rename gsm");
+	CHECK(pmap_name(&pm, "battery.voltage", out) == 7 &&
+	    strcmp(out, "pwr_int") == 0, "well-known rename pwr_int");
+	CHECK(pmap_name(&pm, "engine.ignition.status", out) == 3 &&
+	    strcmp(out, "ign") == 0, "well-known rename ign");
+	CHECK(pmap_name(&pm, "dout", out) == 11 &&
+	    strcmp(out, "avl_outputs") == 0, "dout is avl_outputs");
+
+	CHECK(pmap_init(&p) == 0, "map init");
+	CHECK(pmap_rule(&p, "gsm.signal.level=Signal.Q", err, sizeof err) == 0,
+	    "--rename parses");
+	CHECK(pmap_rule(&p, "peer=", err, sizeof err) == 0, "drop parses");
+	CHECK(pmap_rule(&p, "noequals", err, sizeof err) == -1,
+	    "no = refused: %s", err);
+	CHECK(pmap_rule(&p, "=x", err, sizeof err) == -1,
+	    "empty FROM refused: %s", err);
+	f = fopen("test_wialon.map", "w");
+	fputs("# comment\n\n  a.b = c \nchannel.id=-\nbad line\n", f);
+	fclose(f);
+	CHECK(pmap_load(&p, "test_wialon.map", err, sizeof err) == -1 &&
+	    strstr(err, ":5:") != NULL, "map file error names the line: %s",
+	    err);
+	f = fopen("test_wialon.map", "w");
+	fputs("# comment\n\n  a.b = c \nchannel.id=-\n", f);
+	fclose(f);
+	CHECK(pmap_load(&p, "test_wialon.map", err, sizeof err) == 0,
+	    "map file loads");
+	remove("test_wialon.map");
+	CHECK(pmap_load(&p, "/nonexistent/x", err, sizeof err) == -1,
+	    "missing map file: %s", err);
+	pmap_ready(&p);
+	CHECK(pmap_name(&p, "gsm.signal.level", out) == 8 &&
+	    strcmp(out, "signal_q") == 0, "rename overrides default, sanitised");
+	CHECK(pmap_name(&p, "peer", out) == 0, "dropped by --rename peer=");
+	CHECK(pmap_name(&p, "channel.id", out) == 0, "dropped by map file -");
+	CHECK(pmap_name(&p, "a.b", out) == 1 && strcmp(out, "c") == 0,
+	    "map file rename, trimmed");
+	CHECK(pmap_name(&p, "x.y", out) == 3 && strcmp(out, "x_y") == 0,
+	    "unmapped names sanitised");
+	pmap_free(&p);
+}
+
+static void
+rules(void)
+{
+	/* Block prefixes: marker 0BBB, size, attr, type. */
+	blocks("int32 edges and 64-bit",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"a\":2147483647,"
+	    "\"b\":2147483648,\"c\":-2147483648,\"d\":-2147483649,"
+	    "\"e\":9223372036854775807}", 0,
+	    "0BBB00000008 0003 6100 7FFFFFFF"
+	    "0BBB0000000C 0005 6200 0000000080000000"
+	    "0BBB00000008 0003 6300 80000000"
+	    "0BBB0000000C 0005 6400 FFFFFFFF7FFFFFFF"
+	    "0BBB0000000C 0005 6500 7FFFFFFFFFFFFFFF");
+	blocks("double little-endian, booleans as int 1/0",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"f\":1.5,\"t\":true,"
+	    "\"n\":false}", 0,
+	    "0BBB0000000C 0004 6600 000000000000F83F"
+	    "0BBB00000008 0003 7400 00000001"
+	    "0BBB00000008 0003 6E00 00000000");
+	blocks("UTF-8 text: byte lengths, NUL in value and size",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"s\":\"\xd0\x9f\xd1\x80\xd0\xb8\","
+	    "\"e\":\"\"}", 0,
+	    "0BBB0000000B 0001 7300 D09FD180D0B800"
+	    "0BBB00000005 0001 6500 00");
+	blocks("arrays, objects, null, NUL strings skipped",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"a\":[1],\"o\":{\"x\":1},"
+	    "\"z\":null,\"s\":\"a\\u0000b\",\"k\":1}", 0,
+	    "0BBB00000008 0003 6B00 00000001");
+	blocks("din/dout: attr 1, flags 2|4, unsigned 32-bit mask",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"dout\":4294967295,\"din\":5}",
+	    6,
+	    "0BBB00000012 0103 61766C5F6F75747075747300 FFFFFFFF"
+	    "0BBB00000011 0103 61766C5F696E7075747300 00000005");
+	blocks("mask out of 32 bits or not an integer: skipped",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"din\":4294967296,"
+	    "\"dout\":\"x\"}", 0, "");
+	blocks("posinfo needs both coordinates; lone ones are parameters",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"position.latitude\":1.5}", 0,
+	    "0BBB0000001C 0004 706F736974696F6E5F6C6174697475646500"
+	    "000000000000F83F");
+	blocks("posinfo first, defaults 0, clamped, position.* consumed",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"k\":1,\"position.hdop\":2,"
+	    "\"position.latitude\":0,\"position.longitude\":0,"
+	    "\"position.speed\":70000,\"position.direction\":-5,"
+	    "\"position.satellites\":300.4}", 1,
+	    "0BBB00000027 0102 706F73696E666F00"
+	    "0000000000000000 0000000000000000 0000000000000000 FFFF 0000 FF"
+	    "0BBB00000008 0003 6B00 00000001"
+	    "0BBB00000014 0003 706F736974696F6E5F68646F7000 00000002");
+	blocks("names sanitised, first of duplicates wins, ident and "
+	    "timestamp not sent, reserved names skipped",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"A.b\":1,\"a_b\":2,\"posinfo\":3,"
+	    "\"image\":4,\"\":5}", 0,
+	    "0BBB0000000A 0003 615F6200 00000001");
+	blocks("avl_driver: text, attr 1, flag 0x20",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"avl_driver\":\"D1\"}", 0x20,
+	    "0BBB00000010 0101 61766C5F64726976657200 443100");
+}
+
+static void
+manynames(void)
+{
+	/* Past the table of seen names the encoder still deduplicates. */
+	json_t *m = json_object();
+	struct wbuf b = { 0 };
+	char key[32], err[64];
+	int i;
+	size_t blocks_n = 0, off;
+
+	for (i = 0; i < 700; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		json_object_set_new(m, key, json_integer(i));
+	}
+	json_object_set_new(m, "K0", json_integer(-1));
+	json_object_set_new(m, "K699", json_integer(-1));
+	CHECK(wialon_encode(&pm, m, "ident", "u", 1, &b, err, sizeof err) == 0,
+	    "700 parameters encode");
+	for (off = 4 + 2 + 8; off + 6 <= b.len; blocks_n++)
+		off += 6 + ((size_t)b.p[off + 2] << 24 | (size_t)b.p[off + 3] <<
+		    16 | (size_t)b.p[off + 4] << 8 | b.p[off + 5]);
+	CHECK(blocks_n == 700 && off == b.len,
+	    "700 blocks, duplicates past the table dropped (%zu)", blocks_n);
+	json_decref(m);
+	wbuf_free(&b);
+}
+
+int
+main(void)
+{
+	if (pmap_init(&pm) == -1)
+		return 1;
+	golden();
+	errors();
+	names();
+	rules();
+	manynames();
+	pmap_free(&pm);
+	return UNIT_END();
+}
