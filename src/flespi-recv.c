@@ -1,0 +1,494 @@
+/*
+ * flespi-recv: stream a flespi channel's message buffer to stdout as NDJSON,
+ * one message per line, in channel order, each exactly as flespi sent it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "diag.h"
+#include "exits.h"
+#include "flespiapi.h"
+#include "io.h"
+#include "num.h"
+#include "reply.h"
+#include "statefile.h"
+#include "stats.h"
+#include "stop.h"
+
+struct opts {
+	const char     *url;
+	const char     *selector;
+	const char     *token_file;
+	const char     *state;
+	uint64_t	from;
+	int		have_from;
+	int		del;
+	int		once;
+	uint64_t	count;		/* -n; 0 = no limit */
+	long long	retries;	/* -1 = unlimited */
+	unsigned	timeout;	/* long-poll seconds */
+	unsigned	limit_count;
+	size_t		limit_size;
+	long long	request_ms;	/* allowed on top of the long poll */
+	long long	wait_ms;	/* first retry delay */
+};
+
+/* Everything the loop keeps between batches. */
+struct run {
+	struct opts    *o;
+	struct flespiapi fa;
+	struct backoff	bo;
+	struct stats	st;
+	uint64_t	key;		/* everything before it was written */
+	uint64_t	saved;		/* the key in the state file */
+	uint64_t	deleted;	/* flespi was asked to delete before it */
+	uint64_t	total;		/* messages written */
+	int		soft;		/* fetch() returns failures, no exit */
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: %s [options] CHANNEL[,CHANNEL...]\n"
+"Stream a flespi channel's message buffer to stdout as NDJSON.\n"
+"  --url BASE            API base URL (default https://flespi.io)\n"
+"  --token-file FILE     read the token from FILE (default: $FLESPI_TOKEN)\n"
+"  --from KEY            start at this key (0: the oldest kept message)\n"
+"  --state FILE          resume from and save the key in FILE\n"
+"  --delete              delete from the channel what was written out\n"
+"  --once                drain what the channel holds now, then exit\n"
+"  -n, --count COUNT     stop after COUNT messages\n"
+"  -t, --timeout SECS    long-poll wait per request (default 25)\n"
+"  -c, --limit-count N   messages per request (default 1000)\n"
+"  --limit-size BYTES    bytes per answer (default 4194304)\n"
+"  --request-timeout SECS  allowed beyond the long poll (default 10)\n"
+"  --retries N           give up after N failed retries (default: never)\n"
+"  --retry-wait SECS     first retry delay, doubling up to 30 (default 0.5)\n"
+"  -v, --verbose         log each request on stderr\n"
+"  -h, --help            this help\n"
+"  -V, --version         print the version\n", progname);
+}
+
+static uint64_t
+key_arg(const char *opt, const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (*s < '0' || *s > '9' || (v = strtoull(s, &end, 10), *end) ||
+	    errno == ERANGE)
+		die(EXIT_USAGE, "%s: '%s' is not a key (an unsigned integer)",
+		    opt, s);
+	return v;
+}
+
+static void
+parse(int argc, char **argv, struct opts *o)
+{
+	enum { O_URL = 256, O_TOKFILE, O_FROM, O_STATE, O_DELETE, O_ONCE,
+	    O_LSIZE, O_REQTO, O_RETRIES, O_WAIT };
+	static const struct option lo[] = {
+		{ "url", required_argument, NULL, O_URL },
+		{ "token-file", required_argument, NULL, O_TOKFILE },
+		{ "from", required_argument, NULL, O_FROM },
+		{ "state", required_argument, NULL, O_STATE },
+		{ "delete", no_argument, NULL, O_DELETE },
+		{ "once", no_argument, NULL, O_ONCE },
+		{ "count", required_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "limit-count", required_argument, NULL, 'c' },
+		{ "limit-size", required_argument, NULL, O_LSIZE },
+		{ "request-timeout", required_argument, NULL, O_REQTO },
+		{ "retries", required_argument, NULL, O_RETRIES },
+		{ "retry-wait", required_argument, NULL, O_WAIT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->url = "https://flespi.io";
+	o->retries = -1;
+	o->timeout = 25;
+	o->limit_count = 1000;
+	o->limit_size = 4 << 20;
+	o->request_ms = 10000;
+	o->wait_ms = 500;
+	while ((c = getopt_long(argc, argv, "n:t:c:vhV", lo, NULL)) != -1) {
+		switch (c) {
+		case O_URL:	o->url = optarg; break;
+		case O_TOKFILE:	o->token_file = optarg; break;
+		case O_FROM:
+			o->from = key_arg("--from", optarg);
+			o->have_from = 1;
+			break;
+		case O_STATE:	o->state = optarg; break;
+		case O_DELETE:	o->del = 1; break;
+		case O_ONCE:	o->once = 1; break;
+		case 'n':
+			o->count = (uint64_t)num_arg("-n", optarg, 1,
+			    INT64_MAX);
+			break;
+		case 't':
+			o->timeout = (unsigned)num_arg("--timeout", optarg, 0,
+			    3600);
+			break;
+		case 'c':
+			o->limit_count = (unsigned)num_arg("--limit-count",
+			    optarg, 1, 100000);
+			break;
+		case O_LSIZE:
+			o->limit_size = (size_t)num_arg("--limit-size", optarg,
+			    1024, 256 << 20);
+			break;
+		case O_REQTO:
+			o->request_ms = secs_arg("--request-timeout", optarg,
+			    100, 3600000);
+			break;
+		case O_RETRIES:
+			o->retries = num_arg("--retries", optarg, 0,
+			    INT32_MAX);
+			break;
+		case O_WAIT:
+			o->wait_ms = secs_arg("--retry-wait", optarg, 1,
+			    30000);
+			break;
+		case 'v':	verbose++; break;
+		case 'h':
+			usage(stdout);
+			if (fflush(stdout) == EOF || ferror(stdout))
+				dieerr(EXIT_IOERR, "stdout");
+			exit(EXIT_OK);
+		case 'V':
+			printf("flespi-recv %s\n", VERSION);
+			if (fflush(stdout) == EOF || ferror(stdout))
+				dieerr(EXIT_IOERR, "stdout");
+			exit(EXIT_OK);
+		default:
+			usage(stderr);
+			exit(EXIT_USAGE);
+		}
+	}
+	if (argc - optind != 1) {
+		xwarn("expected one CHANNEL argument (a selector like 1234 "
+		    "or 1234,5678)");
+		usage(stderr);
+		exit(EXIT_USAGE);
+	}
+	o->selector = argv[optind];
+	if (*o->selector == '\0')
+		die(EXIT_USAGE, "empty CHANNEL");
+}
+
+/*
+ * The token, from --token-file (trailing whitespace trimmed) or
+ * FLESPI_TOKEN.  Never echoed anywhere.
+ */
+static char *
+gettoken(const struct opts *o)
+{
+	char buf[1024], *t;
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if (o->token_file) {
+		if ((fd = open(o->token_file, O_RDONLY)) == -1)
+			dieerr(EXIT_USAGE, "%s", o->token_file);
+		while (len < sizeof buf - 1) {
+			n = read(fd, buf + len, sizeof buf - 1 - len);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1)
+				dieerr(EXIT_IOERR, "%s", o->token_file);
+			if (n == 0)
+				break;
+			len += (size_t)n;
+		}
+		close(fd);
+		buf[len] = '\0';
+		while (len > 0 && strchr(" \t\r\n", buf[len - 1]))
+			buf[--len] = '\0';
+		t = strdup(buf);
+		explicit_bzero(buf, sizeof buf);
+	} else if ((t = getenv("FLESPI_TOKEN")) != NULL)
+		t = strdup(t);
+	else
+		die(EXIT_USAGE, "no token: set FLESPI_TOKEN or use "
+		    "--token-file FILE");
+	if (t == NULL)
+		dieerr(EXIT_IOERR, "token");
+	if (*t == '\0')
+		die(EXIT_USAGE, "the token is empty");
+	for (len = 0; t[len]; len++)
+		if ((unsigned char)t[len] < 0x20 || t[len] == 0x7f)
+			die(EXIT_USAGE, "the token holds a control character");
+	return t;
+}
+
+/* Sleep ms milliseconds, or less when a stop is requested. */
+static void
+nap(unsigned ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	while (!stop_requested && nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static void
+savekey(struct run *r)
+{
+	if (r->o->state == NULL || r->key == r->saved)
+		return;
+	if (state_save(r->o->state, r->key) == -1)
+		dieerr(EXIT_IOERR, "%s: cannot save key %" PRIu64,
+		    r->o->state, r->key);
+	r->saved = r->key;
+}
+
+/*
+ * One request, retried with backoff until it gives a usable answer.
+ * Returns FA_OK with *rp filled in, or FA_STOPPED; gives up with exit 69
+ * (refused) or 75 (retries exhausted), saving the key first -- or, when
+ * r->soft, returns FA_REFUSED or FA_RETRY instead.
+ */
+static int
+fetch(struct run *r, const struct fa_req *q, struct reply *rp)
+{
+	char why[512], whybuf[256];
+	const char *bad;
+	long long failures = 0;
+	int64_t t0;
+	int s;
+	unsigned d;
+
+	for (;;) {
+		t0 = mono_ms();
+		s = fa_get(&r->fa, q, why, sizeof why);
+		if (s == FA_OK && reply_parse(r->fa.body, r->fa.len, rp, &bad,
+		    whybuf, sizeof whybuf) == -1) {
+			snprintf(why, sizeof why, "%s", bad);
+			s = FA_RETRY;
+		}
+		if (verbose) {
+			stats_end(&r->st);
+			vlog("GET %s curr_key=%" PRIu64 " limit_count=%u "
+			    "timeout=%u%s: %ld, %zu messages, %zu bytes, "
+			    "%" PRId64 " ms%s%s", r->fa.urlbase, q->curr_key,
+			    q->limit_count, q->timeout, q->del ? " delete" : "",
+			    r->fa.status, s == FA_OK ? rp->count : 0,
+			    r->fa.len, mono_ms() - t0, s == FA_OK ? "" : ": ",
+			    s == FA_OK ? "" : why);
+		}
+		if (s == FA_OK) {
+			backoff_reset(&r->bo);
+			return FA_OK;
+		}
+		if (s == FA_STOPPED)
+			return s;
+		stats_end(&r->st);
+		if (r->soft && (s == FA_REFUSED || (r->o->retries >= 0 &&
+		    failures >= r->o->retries))) {
+			xwarn("channel %s: %s", r->o->selector, why);
+			return s;
+		}
+		if (s == FA_REFUSED) {
+			savekey(r);
+			die(EXIT_REFUSED, "channel %s: %s", r->o->selector,
+			    why);
+		}
+		if (r->o->retries >= 0 && failures >= r->o->retries) {
+			savekey(r);
+			die(EXIT_TEMPFAIL, "channel %s: %s; gave up after "
+			    "%lld retries", r->o->selector, why, failures);
+		}
+		failures++;
+		d = backoff_next(&r->bo);
+		xwarn("channel %s: %s; retry %lld in %u ms", r->o->selector,
+		    why, failures, d);
+		nap(d);
+		if (stop_requested && r->fa.abortable)
+			return FA_STOPPED;
+	}
+}
+
+/*
+ * Only k of the batch's n lines reached stdout.  flespi's keys are per
+ * batch, so ask for the key after k messages: the same request limited to
+ * k, without waiting.  If that fails too, the key stays at the batch's
+ * start and those k lines come again on restart (at-least-once).
+ */
+static void
+partial(struct run *r, size_t k)
+{
+	struct fa_req q = { r->key, (unsigned)k, r->o->limit_size, 0, 0 };
+	struct reply rp;
+
+	if (k == 0)
+		return;
+	r->fa.abortable = 0;
+	r->soft = 1;
+	r->o->retries = 3;
+	if (fetch(r, &q, &rp) == FA_OK && rp.count == k)
+		r->key = rp.next_key;
+	else
+		xwarn("cannot find the key after %zu messages; they will be "
+		    "read again", k);
+}
+
+/* Write a batch.  Returns 0, or exits after saving what was written. */
+static void
+emit(struct run *r, const struct reply *rp)
+{
+	size_t done = 0;
+	int err;
+
+	if (write_all(STDOUT_FILENO, rp->lines, rp->len, &done) == 0)
+		return;
+	err = errno;
+	stats_end(&r->st);
+	r->total += reply_lines_in(rp->lines, done);
+	partial(r, reply_lines_in(rp->lines, done));
+	savekey(r);
+	if (err == EPIPE) {
+		/* The reader went away: a normal end for a producer. */
+		vlog("stdout closed by the reader after %" PRIu64
+		    " messages; key %" PRIu64, r->total, r->key);
+		exit(EXIT_OK);
+	}
+	errno = err;
+	dieerr(EXIT_IOERR, "stdout");
+}
+
+/* Delete what was written and not yet deleted (with --delete). */
+static void
+finaldelete(struct run *r)
+{
+	struct fa_req q = { r->key, 1, r->o->limit_size, 0, 1 };
+	struct reply rp;
+
+	if (!r->o->del || r->key <= r->deleted || r->total == 0)
+		return;
+	r->fa.abortable = 0;
+	r->soft = 1;
+	if (r->o->retries < 0 || r->o->retries > 3)
+		r->o->retries = 3;
+	if (fetch(r, &q, &rp) == FA_OK)
+		r->deleted = r->key;
+	else
+		xwarn("messages from key %" PRIu64 " to %" PRIu64 " were "
+		    "written but not deleted", r->deleted, r->key);
+}
+
+static void
+loop(struct run *r)
+{
+	struct opts *o = r->o;
+	struct fa_req q;
+	struct reply rp;
+	uint64_t left;
+	int64_t now;
+
+	for (;;) {
+		if (stop_requested)
+			break;
+		if (o->count && r->total >= o->count)
+			break;
+		q.curr_key = r->key;
+		q.limit_count = o->limit_count;
+		if (o->count && (left = o->count - r->total) < q.limit_count)
+			q.limit_count = (unsigned)left;
+		q.limit_size = o->limit_size;
+		q.timeout = o->once ? 0 : o->timeout;
+		q.del = o->del && r->key > r->deleted && r->total > 0;
+		if (fetch(r, &q, &rp) == FA_STOPPED)
+			break;
+		if (q.del)
+			r->deleted = r->key;
+		if (rp.count > q.limit_count) {
+			/* Never write more than asked for (-n). */
+			xwarn("answer holds %zu messages, %u asked for; "
+			    "retrying", rp.count, q.limit_count);
+			nap(backoff_next(&r->bo));
+			continue;
+		}
+		if (rp.count > 0)
+			emit(r, &rp);
+		r->total += rp.count;
+		r->key = rp.next_key;
+		savekey(r);
+		now = mono_ms();
+		if (stats_due(&r->st, now))
+			stats_show(&r->st, "%" PRIu64 " messages, %.0f msg/s, "
+			    "key %" PRIu64, r->total, (double)r->total * 1000.0 /
+			    (double)(now - r->st.start_ms + 1), r->key);
+		if (o->once && rp.count == 0)
+			break;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct run r;
+	char *token, app[64];
+	uint64_t k;
+
+	diag_init(argv[0]);
+	parse(argc, argv, &o);
+	token = gettoken(&o);
+
+	memset(&r, 0, sizeof r);
+	r.o = &o;
+	if (o.state) {
+		switch (state_load(o.state, &k)) {
+		case 1:
+			r.key = r.saved = k;
+			break;
+		case 0:
+			break;
+		default:
+			dieerr(EXIT_IOERR, "%s", o.state);
+		}
+	}
+	if (o.have_from)
+		r.key = o.from;		/* an explicit start wins */
+	r.deleted = r.key;
+
+	snprintf(app, sizeof app, "flespi-recv/%s", VERSION);
+	if (fa_init(&r.fa, o.url, o.selector, token, app,
+	    o.limit_size + (1 << 20)) == -1)
+		die(EXIT_IOERR, "cannot set up libcurl");
+	explicit_bzero(token, strlen(token));
+	free(token);
+	r.fa.extra_ms = o.request_ms;
+	r.fa.abortable = 1;
+	backoff_init(&r.bo, (unsigned)o.wait_ms, 30000, 0);
+	stats_init(&r.st);
+	stop_install();
+
+	loop(&r);
+	finaldelete(&r);
+	savekey(&r);
+	stats_end(&r.st);
+	vlog("%" PRIu64 " messages written; key %" PRIu64, r.total, r.key);
+	fa_free(&r.fa);
+	curl_global_cleanup();
+	return EXIT_OK;
+}

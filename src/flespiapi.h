@@ -1,0 +1,59 @@
+/*
+ * One flespi REST request for a channel's message buffer:
+ * GET BASE/gw/channels/SELECTOR/messages?data=URL-ENCODED-JSON, over one
+ * reused libcurl handle (keep-alive).  The answer body lands in a buffer
+ * owned by the handle, bounded in size; the outcome is classified the way a
+ * consumer must act on it: use it, retry later, or give up.
+ */
+#ifndef FLESPIAPI_H
+#define FLESPIAPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+enum {
+	FA_OK,		/* 200: body, len hold the answer */
+	FA_RETRY,	/* temporary: network, timeout, 429, 5xx, too large */
+	FA_REFUSED,	/* 401, 403, 404 and other 4xx: retrying will not help */
+	FA_STOPPED	/* stop_requested ended the transfer (abortable only) */
+};
+
+struct flespiapi {
+	CURL	       *curl;		/* reused for keep-alive */
+	struct curl_slist *hdrs;	/* holds the token */
+	char	       *urlbase;	/* ".../gw/channels/SEL/messages?data=" */
+	char	       *body;		/* the last answer, NUL-terminated */
+	size_t		len;
+	size_t		cap;
+	size_t		max;		/* a longer answer is FA_RETRY */
+	int		too_large;
+	int		abortable;	/* FA_STOPPED when stop_requested */
+	long		status;		/* HTTP status of the last answer, or 0 */
+	long		connect_ms;
+	long		extra_ms;	/* allowed on top of the long-poll time */
+};
+
+struct fa_req {
+	uint64_t	curr_key;
+	unsigned	limit_count;
+	size_t		limit_size;
+	unsigned	timeout;	/* long-poll seconds */
+	int		del;		/* delete what is before curr_key */
+};
+
+/*
+ * The token is copied into the request headers and never printed.
+ * Returns 0, or -1 with a reason in why.
+ */
+int	fa_init(struct flespiapi *, const char *baseurl, const char *selector,
+	    const char *token, const char *app, size_t maxbody);
+void	fa_free(struct flespiapi *);
+/* One request; why gets a one-line reason for everything but FA_OK. */
+int	fa_get(struct flespiapi *, const struct fa_req *, char *why,
+	    size_t whylen);
+/* Percent-encode s (keeping unreserved characters and ','); malloc'd. */
+char   *fa_escape(const char *s);
+
+#endif
