@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""A local stand-in for flespi's channel message buffer, for tests and demos.
+
+flespi_standin.py --port-file FILE [options]
+
+Serves GET /gw/channels/SELECTOR/messages?data=JSON like flespi: messages
+with keys 1..N (N grows as messages are appended), curr_key (0 = the oldest
+kept message), limit_count, limit_size, long polling (timeout), delete (of
+what is before curr_key), and the answer {"result":[...],"next_key":K}.
+Messages are served as the exact bytes they were given (one NDJSON line
+each), joined without re-serialising, so numbers come back unchanged.
+
+Options:
+  --port-file FILE    write the listening port here (127.0.0.1, port 0)
+  --messages FILE     initial messages, NDJSON (keys 1..N in file order)
+  --token TOKEN       the accepted token (default test-token); else 401
+  --channels LIST     known channel ids (default 1); others answer 404
+  --forbidden LIST    channel ids that answer 403
+  --faults LIST       what the first requests get, in order, e.g.
+                      "ok,500,429,stall:3,truncate,cut,garbage,close";
+                      after the list every request is answered normally
+  --pretty            answers indented and spread over lines (still the
+                      same bytes for every number and string)
+  --log FILE          one JSON line per request: curr_key, limit_count,
+                      limit_size, timeout, delete, status, count, next_key,
+                      fault, app (the x-flespi-app header)
+
+Control endpoints (no token needed), for tests:
+  POST /control/append   body: NDJSON lines, appended (wakes long polls)
+  POST /control/faults   body: a fault list as for --faults, queued
+  GET  /control/state    {"first":K,"last":K,"requests":N}
+"""
+import argparse
+import json
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Store:
+    def __init__(self, msgs):
+        self.msgs = msgs            # key k is msgs[k - 1]
+        self.first = 1              # keys below were deleted
+        self.cond = threading.Condition()
+        self.faults = []
+        self.requests = 0
+        self.cache = {}             # (first index, count) -> joined bytes
+
+    def batch(self, key, count, size):
+        """Messages from key on: (first key, list slice bounds)."""
+        if key == 0 or key < self.first:
+            key = self.first
+        i = key - 1
+        j = i
+        total = 0
+        while j < len(self.msgs) and j - i < count:
+            n = len(self.msgs[j]) + 1
+            if j > i and total + n > size:
+                break
+            total += n
+            j += 1
+        return key, i, j
+
+
+def spread(raw):
+    """Pretty-print one message without touching its values."""
+    out = []
+    instr = esc = False
+    for ch in raw.decode("utf-8"):
+        if instr:
+            out.append(ch)
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                instr = False
+        elif ch == '"':
+            instr = True
+            out.append(ch)
+        elif ch == "{":
+            out.append("{\n      ")
+        elif ch == "}":
+            out.append("\n    }")
+        elif ch == ",":
+            out.append(",\n      ")
+        elif ch == ":":
+            out.append(" : ")
+        else:
+            out.append(ch)
+    return "".join(out).encode("utf-8")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "flespi-standin"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def reply(self, status, body, ctype="application/json", length=None):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length",
+                         str(len(body) if length is None else length))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def error(self, status, reason):
+        body = json.dumps({"errors": [{"code": status, "reason": reason}]})
+        self.reply(status, body.encode())
+
+    def do_POST(self):
+        st = self.server.store
+        n = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(n) if n else b""
+        if self.path == "/control/append":
+            lines = [l.rstrip(b"\r") for l in data.split(b"\n")]
+            with st.cond:
+                st.msgs.extend(l for l in lines if l)
+                st.cond.notify_all()
+                last = len(st.msgs)
+            self.reply(200, json.dumps({"last": last}).encode())
+        elif self.path == "/control/faults":
+            with st.cond:
+                st.faults.extend(parse_faults(data.decode()))
+            self.reply(200, b"{}")
+        else:
+            self.error(404, "no such control endpoint")
+
+    def do_GET(self):
+        st = self.server.store
+        u = urllib.parse.urlsplit(self.path)
+        if u.path == "/control/state":
+            with st.cond:
+                s = {"first": st.first, "last": len(st.msgs),
+                     "requests": st.requests}
+            self.reply(200, json.dumps(s).encode())
+            return
+        parts = u.path.split("/")
+        if (len(parts) != 5 or parts[1] != "gw" or parts[2] != "channels"
+                or parts[4] != "messages"):
+            self.error(404, "no such endpoint")
+            return
+        sel = urllib.parse.unquote(parts[3])
+        try:
+            q = json.loads(urllib.parse.parse_qs(u.query)["data"][0])
+        except (KeyError, ValueError):
+            q = {}
+        rec = {"channel": sel, "curr_key": q.get("curr_key", 0),
+               "limit_count": q.get("limit_count"),
+               "limit_size": q.get("limit_size"),
+               "timeout": q.get("timeout", 0),
+               "delete": bool(q.get("delete", False)),
+               "app": self.headers.get("x-flespi-app")}
+        with st.cond:
+            st.requests += 1
+            rec["n"] = st.requests
+            fault = st.faults.pop(0) if st.faults else "ok"
+        rec["fault"] = fault
+        try:
+            self.answer(st, sel, q, rec, fault)
+        finally:
+            self.server.log(rec)
+
+    def answer(self, st, sel, q, rec, fault):
+        opts = self.server.opts
+        if fault in ("500", "429", "503"):
+            rec["status"] = int(fault)
+            self.error(int(fault), "injected fault")
+            return
+        if fault.startswith("stall:"):
+            time.sleep(float(fault[6:]))
+            rec["status"] = 0
+            self.close_connection = True
+            return
+        if fault == "close":
+            rec["status"] = 0
+            self.close_connection = True
+            return
+        if fault == "garbage":
+            rec["status"] = 200
+            self.reply(200, b"<html><body>502 Bad Gateway</body></html>",
+                       "text/html")
+            return
+        if self.headers.get("Authorization") != "FlespiToken " + opts.token:
+            rec["status"] = 401
+            self.error(401, "invalid token")
+            return
+        for ch in sel.split(","):
+            if ch in opts.forbidden:
+                rec["status"] = 403
+                self.error(403, "access to channel %s forbidden" % ch)
+                return
+            if ch not in opts.channels:
+                rec["status"] = 404
+                self.error(404, "channel %s not found" % ch)
+                return
+        key = int(q.get("curr_key", 0))
+        count = int(q.get("limit_count", 1000))
+        size = int(q.get("limit_size", 8 << 20))
+        timeout = float(q.get("timeout", 0))
+        deadline = time.monotonic() + timeout
+        with st.cond:
+            if q.get("delete") and key > st.first:
+                st.first = min(key, len(st.msgs) + 1)
+            while True:
+                k, i, j = st.batch(key, count, size)
+                left = deadline - time.monotonic()
+                if j > i or left <= 0:
+                    break
+                st.cond.wait(left)
+            msgs = st.msgs
+        ck = (i, j)
+        body = st.cache.get(ck) if not opts.pretty else None
+        if body is None:
+            if opts.pretty:
+                body = (b'{\n  "next_key" : %d,\n  "result" : [\n    '
+                        % (k + j - i) +
+                        b",\n    ".join(spread(m) for m in msgs[i:j]) +
+                        b'\n  ]\n}\n')
+            else:
+                body = (b'{"result":[' + b",".join(msgs[i:j]) +
+                        b'],"next_key":%d}' % (k + j - i))
+                if len(st.cache) > 1000:
+                    st.cache.clear()
+                st.cache[ck] = body
+        rec.update(status=200, count=j - i, next_key=k + j - i)
+        if fault == "truncate":
+            body = body[:len(body) // 2]
+        if fault == "cut":
+            # Promise the whole body, send half, hang up.
+            self.reply(200, body[:len(body) // 2], length=len(body))
+            self.close_connection = True
+            return
+        self.reply(200, body)
+
+
+def parse_faults(s):
+    return [f.strip() for f in s.replace("\n", ",").split(",") if f.strip()]
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, opts, store):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.opts = opts
+        self.store = store
+        self.loglock = threading.Lock()
+        self.logf = open(opts.log, "a") if opts.log else None
+
+    def log(self, rec):
+        if self.logf:
+            with self.loglock:
+                self.logf.write(json.dumps(rec) + "\n")
+                self.logf.flush()
+
+    def handle_error(self, request, client_address):
+        # A client that hung up on a stall or a cut is expected.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, socket.timeout)):
+            super().handle_error(request, client_address)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--messages")
+    ap.add_argument("--token", default="test-token")
+    ap.add_argument("--channels", default="1")
+    ap.add_argument("--forbidden", default="")
+    ap.add_argument("--faults", default="")
+    ap.add_argument("--pretty", action="store_true")
+    ap.add_argument("--log")
+    o = ap.parse_args()
+    o.channels = set(o.channels.split(",")) | set(o.forbidden.split(","))
+    o.forbidden = set(x for x in o.forbidden.split(",") if x)
+    msgs = []
+    if o.messages:
+        with open(o.messages, "rb") as f:
+            msgs = [l.rstrip(b"\r\n") for l in f if l.strip()]
+    store = Store(msgs)
+    store.faults = parse_faults(o.faults)
+    srv = Server(o, store)
+    tmp = o.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    import os
+    os.rename(tmp, o.port_file)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
