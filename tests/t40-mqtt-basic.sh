@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# flespi-recv --mqtt against a local mosquitto (TLS): command line, ordered
+# delivery byte for byte, -n, payloads that are not compact objects,
+# SIGTERM, EPIPE, /dev/full, an untrusted broker, no broker at all.
+source "$(dirname "$0")/lib.sh"
+source "$TESTS/tools/mqtt-standin.sh"
+export FLESPI_TOKEN=goodtoken
+TOPIC=flespi/message/gw/channels/7/352625066004561
+
+# Command line (no broker needed).
+MQ_PORT=1 MQ_CA=/dev/null
+mq_cmd
+"${RECV[@]}" --help >"$T/help" 2>"$T/err"
+check "--help exits 0 with usage on stdout" \
+    test $? -eq 0 -a ! -s "$T/err" -a -s "$T/help"
+check "--help names the MQTT options" grep -q -- '--share GROUP' "$T/help"
+"${RECV[@]}" --version >"$T/out"
+check "--version prints a version" grep -q ' [0-9][0-9.]*$' "$T/out"
+for bad in "" "7 8" "7," ",7" "a7" "7/8" "#"; do
+	# shellcheck disable=SC2086
+	"${RECV[@]}" $bad >/dev/null 2>"$T/err"; rc=$?
+	check "CHANNEL '$bad' exits 64" test $rc -eq 64 -a -s "$T/err"
+done
+"${RECV[@]}" --sticky 7 >/dev/null 2>"$T/err"; rc=$?
+check "--sticky without --share exits 64" test $rc -eq 64
+check "... and says why" grep -q -- '--sticky needs --share' "$T/err"
+"${RECV[@]}" --share 'a/b' 7 >/dev/null 2>&1
+check "--share with '/' exits 64" test $? -eq 64
+"${RECV[@]}" --session-expiry 60 7 >/dev/null 2>&1
+check "--session-expiry without --session exits 64" test $? -eq 64
+"${RECV[@]}" --mqtt-version 4 7 >/dev/null 2>"$T/err"; rc=$?
+check "--mqtt-version 4 exits 64 naming the value" \
+    test $rc -eq 64 -a -n "$(grep "'4'" "$T/err")"
+"${RECV[@]}" -n 0 7 >/dev/null 2>"$T/err"; rc=$?
+check "-n 0 exits 64" test $rc -eq 64
+"${RECV[@]}" --url mqtt://127.0.0.1:1883 7 >/dev/null 2>"$T/err"; rc=$?
+check "plain mqtt:// URL refused (64)" test $rc -eq 64
+check "... saying TLS only" grep -q 'TLS only' "$T/err"
+FLESPI_TOKEN= "${RECV[@]}" 7 >/dev/null 2>"$T/err"; rc=$?
+check "empty token exits 64" test $rc -eq 64
+(unset FLESPI_TOKEN; "${RECV[@]}" 7 >/dev/null 2>"$T/err"); rc=$?
+check "no token exits 64" test $rc -eq 64
+check "... naming FLESPI_TOKEN" grep -q FLESPI_TOKEN "$T/err"
+
+# Nothing listens: retries, then 75.
+port=$(python3 -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start=$(date +%s)
+MQ_PORT=$port mq_cmd
+"${RECV[@]}" --retries 1 7 >"$T/out" 2>"$T/err"; rc=$?
+check "no broker, --retries 1: exit 75" test $rc -eq 75
+check "... after one retry" test "$(grep -c 'retrying in' "$T/err")" -eq 1
+check "... within 3 s" test $(( $(date +%s) - start )) -le 3
+
+mq_start "$T/mq" || { notok "broker starts"; finish; exit 1; }
+
+# Ordered delivery: 5000 realistic messages, byte for byte.
+python3 "$TESTS/genmsgs.py" 5000 >"$T/msgs"
+"${RECV[@]}" -v -n 5000 7 >"$T/got" 2>"$T/err" &
+pid=$!
+wait_for 10 mq_subscribed "$T/err" || notok "consumer subscribes" "$(cat "$T/err")"
+mq_pub "$TOPIC" <"$T/msgs"
+wait_for 30 test "$(wc -l <"$T/got")" -ge 5000
+wait $pid; rc=$?
+check "-n 5000: exit 0" test $rc -eq 0
+diff_ok "5000 messages in order, byte for byte" "$T/msgs" "$T/got"
+
+# Not compact objects: pretty-printed is compacted, the rest is skipped.
+"${RECV[@]}" -v -n 3 7 >"$T/got" 2>"$T/err" &
+pid=$!
+wait_for 10 mq_subscribed "$T/err"
+pub1() { mosquitto_pub -h 127.0.0.1 -p "$MQ_PORT" --cafile "$MQ_CA" -q 1 \
+    -t "$TOPIC" -m "$1"; }
+pub1 '{"a":1}'
+pub1 '[1,2]'
+pub1 'not json'
+pub1 "$(printf '{\n  "b": 2\n}')"
+pub1 '{"c":3}'
+wait $pid; rc=$?
+printf '%s\n' '{"a":1}' '{"b":2}' '{"c":3}' >"$T/want"
+diff_ok "pretty-printed payload compacted, bad ones skipped" "$T/want" "$T/got"
+check "skipped payloads: exit 65" test $rc -eq 65
+check "... each named with its topic" \
+    test "$(grep -c "$TOPIC: payload is not a JSON object" "$T/err")" -eq 2
+
+# SIGTERM: exit 0, clean DISCONNECT (the broker logs "disconnected").
+"${RECV[@]}" -v --session term1 7 >"$T/got" 2>"$T/err" &
+pid=$!
+wait_for 10 mq_subscribed "$T/err"
+printf '{"n":1}\n{"n":2}\n' | mq_pub "$TOPIC"
+wait_for 10 test "$(wc -l <"$T/got")" -ge 2
+kill -TERM $pid; wait $pid; rc=$?
+check "SIGTERM: exit 0" test $rc -eq 0
+check "SIGTERM: the two lines written" test "$(wc -l <"$T/got")" -eq 2
+check "SIGTERM: clean disconnect" \
+    wait_for 5 grep -q 'Client term1 disconnected\.' "$MQ_DIR/mq.log"
+
+# The reader goes away: exit 0, quietly.
+("${RECV[@]}" -v 7 2>"$T/err"; echo $? >"$T/rc") | head -1 >"$T/got" &
+wait_for 10 mq_subscribed "$T/err"
+python3 "$TESTS/genmsgs.py" 50 | mq_pub "$TOPIC"
+wait_for 10 test -s "$T/rc"
+check "EPIPE: exit 0" test "$(cat "$T/rc")" = 0
+check "EPIPE: one line, no diagnostic" \
+    test "$(wc -l <"$T/got")" -eq 1 -a -z "$(grep -v 'subscrib\|connected\|acknowledg' "$T/err")"
+
+# stdout full: 74.
+"${RECV[@]}" -v -n 1 7 >/dev/full 2>"$T/err" &
+pid=$!
+wait_for 10 mq_subscribed "$T/err"
+pub1 '{"a":1}'
+wait $pid; rc=$?
+check "/dev/full: exit 74" test $rc -eq 74
+check "... with a diagnostic" grep -q 'stdout' "$T/err"
+
+# A broker whose certificate is not from the CA we trust: 69, no retry.
+mkdir -p "$T/other"
+cp "$MQ_DIR/other-ca.pem" "$T/other/ca.pem"
+MQ_CA=$T/other/ca.pem mq_cmd
+"${RECV[@]}" 7 >/dev/null 2>"$T/err"; rc=$?
+check "untrusted broker certificate: exit 69" test $rc -eq 69
+check "... naming TLS" grep -q 'TLS' "$T/err"
+
+mq_stop
+finish

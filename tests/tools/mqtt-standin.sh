@@ -1,0 +1,101 @@
+# A local stand-in for flespi's MQTT broker, for the flespi-recv --mqtt
+# tests and benchmark: Debian's mosquitto with a TLS listener on 127.0.0.1
+# (server certificate from a test CA, no client certificate), no limit on
+# queued messages, in-memory sessions.  Source it after tests/lib.sh:
+#   mq_start DIR   certificates (broker_certs from tests/broker.sh) and a
+#                  broker on a free port; sets MQ_PORT, MQ_PID, MQ_CA
+#   mq_stop        stop it
+#   mq_pub TOPIC   publish stdin's lines at QoS 1 (mosquitto_pub -l)
+#   mq_cmd         RECV=(flespi-recv --mqtt --url/--cafile for the stand-in)
+# Authorisation: every client may publish under flespi/; only the user
+# "goodtoken" may read there (mosquitto still accepts the SUBSCRIBE of
+# others and then drops their messages, so the CONNACK/SUBACK refusals are
+# tested against tests/tools/mqtt-refuser.py instead).
+source "$TESTS/broker.sh"
+
+mq_conf() {
+	local d=$1 port=$2
+	cat >"$d/acl" <<-ACL
+	topic write flespi/#
+	user goodtoken
+	topic read flespi/#
+	ACL
+	cat >"$d/mq.conf" <<-CONF
+	user root
+	per_listener_settings false
+	persistence false
+	log_dest stderr
+	log_type error
+	log_type warning
+	log_type notice
+	log_type information
+	log_type subscribe
+	connection_messages true
+	max_inflight_messages 100
+	max_queued_messages 0
+	listener $port 127.0.0.1
+	cafile $d/ca.pem
+	certfile $d/server.pem
+	keyfile $d/server.key
+	allow_anonymous true
+	acl_file $d/acl
+	CONF
+}
+
+mq_start() {
+	local d=$1 port try i
+	MQ_CA=$d/ca.pem
+	[ -s "$MQ_CA" ] || broker_certs "$d" || return 1
+	for try in 1 2 3 4 5; do
+		port=$(python3 -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		mq_conf "$d" "$port"
+		: >"$d/mq.log"
+		mosquitto -c "$d/mq.conf" >>"$d/mq.log" 2>&1 &
+		MQ_PID=$!
+		for i in $(seq 100); do
+			if grep -q "mosquitto version .* running" "$d/mq.log"; then
+				MQ_PORT=$port MQ_DIR=$d
+				mq_cmd
+				return 0
+			fi
+			kill -0 "$MQ_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill "$MQ_PID" 2>/dev/null
+		wait "$MQ_PID" 2>/dev/null
+	done
+	echo "mq_start: mosquitto did not start:" >&2
+	cat "$d/mq.log" >&2
+	return 1
+}
+
+mq_stop() {
+	[ -n "${MQ_PID:-}" ] || return 0
+	kill "$MQ_PID" 2>/dev/null
+	wait "$MQ_PID" 2>/dev/null
+	MQ_PID=
+}
+
+mq_pub() {
+	mosquitto_pub -h 127.0.0.1 -p "$MQ_PORT" --cafile "$MQ_CA" -q 1 \
+	    -t "$1" -l
+}
+
+# mq_cmd: RECV=(flespi-recv --mqtt --url ... --cafile ...) for the stand-in
+# on MQ_PORT with MQ_CA (the development driver until the hook exists).
+# An array, not a function, so that "$!" of "${RECV[@]}" & is the process.
+mq_cmd() {
+	if [ -x "$FP_BIN/recv-mqtt-dev" ]; then
+		RECV=("$FP_BIN/recv-mqtt-dev")
+	else
+		RECV=("$FP_BIN/flespi-recv")
+	fi
+	RECV+=(--mqtt --url "mqtts://127.0.0.1:$MQ_PORT" --cafile "$MQ_CA")
+}
+
+# mq_subscribed ERRFILE [N]: the consumer logging to ERRFILE (-v) has
+# had its subscription granted at least N times (default 1).
+mq_subscribed() {
+	[ "$(grep -c 'subscribed to' "$1" 2>/dev/null)" -ge "${2:-1}" ]
+}
