@@ -1,0 +1,466 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
+#include "diag.h"
+#include "exits.h"
+#include "io.h"
+#include "mqttconn.h"
+
+#define SSL_VERIFY_PEER	1	/* OpenSSL's value; mosquitto_tls_opts_set takes an int */
+
+/* CONNACK refusals worth retrying: the broker is there but busy. */
+static int
+retryable_connack(const struct mconn *c, int rc)
+{
+	if (!c->cf->mqtt5)
+		return rc == CONNACK_REFUSED_SERVER_UNAVAILABLE;
+	return rc == MQTT_RC_SERVER_UNAVAILABLE || rc == MQTT_RC_SERVER_BUSY ||
+	    rc == MQTT_RC_QUOTA_EXCEEDED ||
+	    rc == MQTT_RC_CONNECTION_RATE_EXCEEDED;
+}
+
+static const char *
+connack_text(const struct mconn *c, int rc)
+{
+	return c->cf->mqtt5 ? mosquitto_reason_string(rc) :
+	    mosquitto_connack_string(rc);
+}
+
+/* Pop acknowledged entries off the head of the ring. */
+static void
+pop_acked(struct mconn *c)
+{
+	while (c->count > 0 && c->ring[c->head].acked) {
+		c->head = (c->head + 1) % c->cf->window;
+		c->count--;
+	}
+}
+
+static void
+on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
+    const mosquitto_property *props)
+{
+	struct mconn *c = arg;
+	int64_t now = mono_ms();
+	unsigned i;
+
+	(void)mosq;
+	(void)flags;
+	(void)props;
+	if (rc != 0) {
+		c->connack_rc = rc;
+		return;
+	}
+	c->state = MC_UP;
+	c->fails = 0;
+	c->connects++;
+	backoff_reset(&c->bo);
+	/* Resent messages get a fresh watchdog period. */
+	for (i = 0; i < c->count; i++)
+		c->ring[(c->head + i) % c->cf->window].sent_ms = now;
+	vlog("%s: connected to %s:%d%s", c->id, c->cf->host, c->cf->port,
+	    c->outstanding ? ", resending what was outstanding" : "");
+}
+
+static void
+on_publish(struct mosquitto *mosq, void *arg, int mid, int reason,
+    const mosquitto_property *props)
+{
+	struct mconn *c = arg;
+	struct outmsg *e;
+	unsigned i;
+
+	(void)mosq;
+	(void)props;
+	for (i = 0; i < c->count; i++) {
+		e = &c->ring[(c->head + i) % c->cf->window];
+		if (e->acked || e->mid != mid)
+			continue;
+		e->acked = 1;
+		c->outstanding--;
+		if (reason >= 0x80) {
+			/* MQTT 5: the broker took the message and refused it. */
+			c->rejected++;
+			xwarn("%s: the broker refused a message: %s", c->id,
+			    mosquitto_reason_string(reason));
+			if (e->line != NULL)
+				msgin_failed(c->cf->in, e->line, e->len);
+		} else {
+			c->acked++;
+		}
+		free(e->line);
+		e->line = NULL;
+		pop_acked(c);
+		return;
+	}
+}
+
+static void
+on_log(struct mosquitto *mosq, void *arg, int level, const char *msg)
+{
+	struct mconn *c = arg;
+
+	(void)mosq;
+	if (level == MOSQ_LOG_ERR)
+		snprintf(c->lastlog, sizeof c->lastlog, "%s", msg);
+	if (verbose > 1)
+		xwarn("%s: libmosquitto: %s", c->id, msg);
+}
+
+int
+mc_init(struct mconn *c, const struct mconf *cf, const char *id)
+{
+	struct mosquitto *m;
+	int rc;
+
+	memset(c, 0, sizeof *c);
+	c->cf = cf;
+	snprintf(c->id, sizeof c->id, "%s", id);
+	c->state = MC_IDLE;
+	backoff_init(&c->bo, 1000, 30000, 0);
+	tb_init(&c->tb, cf->rate, cf->burst, mono_ms());
+	if ((c->ring = calloc(cf->window, sizeof *c->ring)) == NULL ||
+	    (c->mosq = m = mosquitto_new(c->id, true, c)) == NULL) {
+		snprintf(c->why, sizeof c->why, "out of memory");
+		return -1;
+	}
+	mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION,
+	    cf->mqtt5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+	/* The library's own window, never above ours (MQTT 5 may raise it). */
+	mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, (int)cf->window);
+	mosquitto_max_inflight_messages_set(m, cf->window);
+	rc = mosquitto_tls_set(m, cf->cafile, NULL, cf->cert, cf->key, NULL);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_tls_opts_set(m, SSL_VERIFY_PEER, "tlsv1.2", NULL);
+	if (rc == MOSQ_ERR_SUCCESS && cf->port == 443)
+		rc = mosquitto_string_option(m, MOSQ_OPT_TLS_ALPN,
+		    "x-amzn-mqtt-ca");
+	if (rc != MOSQ_ERR_SUCCESS) {
+		snprintf(c->why, sizeof c->why, "cannot set up TLS: %s",
+		    mosquitto_strerror(rc));
+		return -1;
+	}
+	mosquitto_connect_v5_callback_set(m, on_connect);
+	mosquitto_publish_v5_callback_set(m, on_publish);
+	mosquitto_log_callback_set(m, on_log);
+	return 0;
+}
+
+void
+mc_free(struct mconn *c)
+{
+	unsigned i;
+
+	if (c->mosq != NULL)
+		mosquitto_destroy(c->mosq);
+	c->mosq = NULL;
+	if (c->ring != NULL)
+		for (i = 0; i < c->cf->window; i++)
+			free(c->ring[i].line);
+	free(c->ring);
+	c->ring = NULL;
+}
+
+static void
+fatal(struct mconn *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fatal(struct mconn *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof c->why, fmt, ap);
+	va_end(ap);
+	c->fatal = code;
+	c->state = MC_IDLE;
+	c->retry_at = INT64_MAX;
+}
+
+/* Schedule the next attempt after a failure; rc and err say what failed. */
+static void
+retry_later(struct mconn *c, int64_t now, const char *what)
+{
+	unsigned d;
+
+	c->state = MC_IDLE;
+	if (c->cf->retries > 0 && c->fails >= c->cf->retries) {
+		fatal(c, EXIT_TEMPFAIL, "%s: gave up after %u failed "
+		    "connection attempts to %s:%d: %s", c->id, c->fails,
+		    c->cf->host, c->cf->port, what);
+		return;
+	}
+	d = backoff_next(&c->bo);
+	c->retry_at = now + d;
+	vlog("%s: %s; reconnecting in %.1f s", c->id, what, d / 1000.0);
+}
+
+static const char *
+errtext(const struct mconn *c, int rc, int err, char *buf, size_t bufsz)
+{
+	if (rc == MOSQ_ERR_ERRNO)
+		snprintf(buf, bufsz, "%s", strerror(err));
+	else if (rc == MOSQ_ERR_TLS && c->lastlog[0])
+		snprintf(buf, bufsz, "%s", c->lastlog);
+	else if (rc == MOSQ_ERR_EAI)
+		snprintf(buf, bufsz, "cannot resolve %s", c->cf->host);
+	else
+		snprintf(buf, bufsz, "%s", mosquitto_strerror(rc));
+	return buf;
+}
+
+/*
+ * The connection failed or was lost (rc from libmosquitto, which has
+ * closed the socket).  Before CONNACK it is a failed attempt: a TLS
+ * failure or a CONNACK refusal means the peer refused us (exit 69, no
+ * retry: a rejected certificate stays rejected); anything else (refused
+ * or reset TCP, timeout, DNS) means the broker is down: retry.
+ */
+static void
+lost(struct mconn *c, int rc, int err, int64_t now)
+{
+	char buf[300], what[400];
+	int was = c->state;
+
+	c->state = MC_IDLE;
+	errtext(c, rc, err, buf, sizeof buf);
+	if (was == MC_UP) {
+		c->reconnects++;
+		snprintf(what, sizeof what, "connection lost: %s", buf);
+		retry_later(c, now, what);
+		return;
+	}
+	c->fails++;
+	if (c->connack_rc != 0) {
+		rc = c->connack_rc;
+		c->connack_rc = 0;
+		snprintf(what, sizeof what, "connection refused by %s:%d: %s",
+		    c->cf->host, c->cf->port, connack_text(c, rc));
+		if (retryable_connack(c, rc))
+			retry_later(c, now, what);
+		else
+			fatal(c, EXIT_REFUSED, "%s: %s", c->id, what);
+		return;
+	}
+	if (rc == MOSQ_ERR_TLS) {
+		fatal(c, EXIT_REFUSED, "%s: TLS handshake with %s:%d failed "
+		    "(certificate, key or CA file rejected?): %s", c->id,
+		    c->cf->host, c->cf->port, buf);
+		return;
+	}
+	snprintf(what, sizeof what, "cannot connect to %s:%d: %s",
+	    c->cf->host, c->cf->port, buf);
+	retry_later(c, now, what);
+}
+
+static void
+start(struct mconn *c, int64_t now)
+{
+	int rc;
+
+	c->lastlog[0] = '\0';
+	c->connack_rc = 0;
+	errno = 0;
+	if (!c->started)
+		rc = mosquitto_connect(c->mosq, c->cf->host, c->cf->port,
+		    c->cf->keepalive);
+	else
+		rc = mosquitto_reconnect(c->mosq);
+	c->started = 1;
+	if (rc == MOSQ_ERR_SUCCESS) {
+		c->state = MC_CONNECTING;
+		c->deadline = now + c->cf->connect_timeout_ms;
+		return;
+	}
+	c->state = MC_CONNECTING;
+	lost(c, rc, errno, now);
+}
+
+void
+mc_prepare(struct mconn *c, int64_t now, struct pollfd *pfd, int *timeout_ms)
+{
+	int64_t t;
+	int rc;
+
+	pfd->fd = -1;
+	pfd->events = 0;
+	if (c->fatal)
+		return;
+	if (c->state == MC_IDLE && now >= c->retry_at)
+		start(c, now);
+	if (c->state == MC_CONNECTING && now >= c->deadline) {
+		c->fails++;
+		c->state = MC_IDLE;
+		retry_later(c, now, "no CONNACK in time");
+	}
+	if (c->state == MC_UP && c->count > 0 &&
+	    now - c->ring[c->head].sent_ms >= c->cf->ack_timeout_ms &&
+	    !c->ring[c->head].acked) {
+		/* AWS throttles by not answering: reconnect, which resends. */
+		vlog("%s: no PUBACK for %.1f s (throttled?): reconnecting",
+		    c->id, (now - c->ring[c->head].sent_ms) / 1000.0);
+		mosquitto_disconnect(c->mosq);
+		c->reconnects++;
+		retry_later(c, now, "PUBACK watchdog");
+	}
+	if (c->state != MC_IDLE) {
+		rc = mosquitto_loop_misc(c->mosq);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			lost(c, rc, errno, now);
+		}
+	}
+	if (c->fatal)
+		return;
+	if (c->state == MC_IDLE) {
+		t = c->retry_at - now;
+	} else {
+		pfd->fd = mosquitto_socket(c->mosq);
+		pfd->events = POLLIN;
+		if (mosquitto_want_write(c->mosq))
+			pfd->events |= POLLOUT;
+		t = 1000;	/* keepalive */
+		if (c->state == MC_CONNECTING && c->deadline - now < t)
+			t = c->deadline - now;
+		if (c->state == MC_UP && c->count > 0) {
+			int64_t w = c->ring[c->head].sent_ms +
+			    c->cf->ack_timeout_ms - now;
+			if (w < t)
+				t = w;
+		}
+	}
+	if (t < 0)
+		t = 0;
+	if (t < *timeout_ms)
+		*timeout_ms = (int)t;
+}
+
+void
+mc_handle(struct mconn *c, short revents, int64_t now)
+{
+	int rc;
+
+	if (c->state == MC_IDLE || revents == 0)
+		return;
+	if (revents & (POLLIN | POLLERR | POLLHUP)) {
+		errno = 0;
+		rc = mosquitto_loop_read(c->mosq, 1);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			lost(c, rc, errno, now);
+			return;
+		}
+	}
+	if ((revents & POLLOUT) || mosquitto_want_write(c->mosq)) {
+		errno = 0;
+		rc = mosquitto_loop_write(c->mosq, 1);
+		if (rc != MOSQ_ERR_SUCCESS)
+			lost(c, rc, errno, now);
+	}
+}
+
+int
+mc_ready(struct mconn *c, int64_t now, int64_t *wait_ms)
+{
+	*wait_ms = -1;
+	if (c->state != MC_UP || c->count >= c->cf->window)
+		return 0;
+	if (tb_take(&c->tb, now))
+		return 1;
+	*wait_ms = tb_wait_ms(&c->tb, now);
+	return 0;
+}
+
+int
+mc_publish(struct mconn *c, const char *topic, const char *line, size_t len,
+    int64_t now, char *why, size_t whysz)
+{
+	struct outmsg *e;
+	int rc, mid = 0;
+
+	if (c->cf->qos == 0) {
+		/* At most once: nothing to track. */
+		rc = mosquitto_publish(c->mosq, &mid, topic, (int)len, line, 0,
+		    false);
+		if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN ||
+		    rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO) {
+			c->published++;
+			c->acked += rc == MOSQ_ERR_SUCCESS;
+			return 0;
+		}
+		snprintf(why, whysz, "cannot publish: %s",
+		    mosquitto_strerror(rc));
+		return -1;
+	}
+
+	e = &c->ring[(c->head + c->count) % c->cf->window];
+	e->acked = 0;
+	e->mid = 0;
+	e->sent_ms = now;
+	e->line = NULL;
+	e->len = len;
+	if (c->cf->keep_lines) {
+		if ((e->line = malloc(len)) == NULL) {
+			snprintf(why, whysz, "out of memory");
+			return -1;
+		}
+		memcpy(e->line, line, len);
+	}
+	c->count++;
+	c->outstanding++;
+	rc = mosquitto_publish(c->mosq, &e->mid, topic, (int)len, line, 1,
+	    false);
+	switch (rc) {
+	case MOSQ_ERR_SUCCESS:
+	case MOSQ_ERR_NO_CONN:
+	case MOSQ_ERR_CONN_LOST:
+	case MOSQ_ERR_ERRNO:
+		/* Queued by the library: it resends after a reconnect. */
+		c->published++;
+		return 0;
+	}
+	c->count--;
+	c->outstanding--;
+	free(e->line);
+	e->line = NULL;
+	snprintf(why, whysz, "cannot publish: %s", mosquitto_strerror(rc));
+	return -1;
+}
+
+void
+mc_disconnect(struct mconn *c)
+{
+	if (c->state != MC_IDLE)
+		mosquitto_disconnect(c->mosq);
+	c->state = MC_IDLE;
+	c->retry_at = INT64_MAX;
+}
+
+uint64_t
+mc_drop_outstanding(struct mconn *c, void (*fn)(void *, const char *, size_t),
+    void *arg)
+{
+	struct outmsg *e;
+	uint64_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < c->count; i++) {
+		e = &c->ring[(c->head + i) % c->cf->window];
+		if (e->acked)
+			continue;
+		if (e->line != NULL)
+			fn(arg, e->line, e->len);
+		free(e->line);
+		e->line = NULL;
+		e->acked = 1;
+		n++;
+	}
+	c->count = c->outstanding = 0;
+	return n;
+}

@@ -1,0 +1,104 @@
+/*
+ * One MQTT connection to AWS IoT Core (or a broker like it), driven from
+ * the caller's poll() loop: libmosquitto's socket, read, write and misc
+ * calls, never its own thread.  The connection keeps its own account of
+ * what is outstanding (published, PUBACK not yet seen) in a ring of at
+ * most `window` entries, a token bucket for its publish rate, a reconnect
+ * backoff (>= 1 s, jittered) and a PUBACK watchdog.
+ */
+#ifndef MQTTCONN_H
+#define MQTTCONN_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backoff.h"
+#include "msgin.h"
+#include "tbucket.h"
+
+/* Settings shared by every connection; owned by the caller. */
+struct mconf {
+	const char     *host;
+	int		port;
+	const char     *cafile, *cert, *key;
+	int		mqtt5;		/* MQTT 5, else 3.1.1 */
+	int		keepalive;	/* seconds */
+	int		qos;		/* 0 or 1 */
+	unsigned	window;		/* outstanding messages, 1..100 */
+	uint64_t	rate;		/* publishes a second; 0 = unlimited */
+	unsigned	burst;
+	int64_t		ack_timeout_ms;	/* PUBACK watchdog */
+	int64_t		connect_timeout_ms; /* CONNECT to CONNACK */
+	unsigned	retries;	/* failed attempts in a row; 0 = no limit */
+	int		keep_lines;	/* keep lines for the failed file */
+	struct msgin   *in;		/* broker-rejected lines go to its failed file */
+};
+
+enum { MC_IDLE, MC_CONNECTING, MC_UP };
+
+struct outmsg {
+	int		mid;
+	int		acked;
+	int64_t		sent_ms;
+	char	       *line;		/* a copy, only with keep_lines */
+	size_t		len;
+};
+
+struct mconn {
+	const struct mconf *cf;
+	struct mosquitto *mosq;
+	char		id[129];
+	int		state;
+	int		started;	/* mosquitto_connect has been called */
+	int64_t		retry_at;	/* MC_IDLE: when to connect */
+	int64_t		deadline;	/* MC_CONNECTING: CONNACK is due by then */
+	struct backoff	bo;
+	struct tbucket	tb;
+	struct outmsg  *ring;		/* window entries, oldest at head */
+	unsigned	head, count;	/* count includes acked entries not yet at head */
+	unsigned	outstanding;	/* entries not acked */
+	unsigned	fails;		/* failed connection attempts in a row */
+	uint64_t	published, acked, rejected, reconnects, connects;
+	int		connack_rc;	/* a CONNACK refusal in this attempt */
+	int		fatal;		/* 69: the peer refused us; 75: gave up */
+	char		why[512];	/* for fatal */
+	char		lastlog[256];	/* libmosquitto's last error message */
+};
+
+/* Returns 0, or -1 with a reason in c->why. */
+int	mc_init(struct mconn *, const struct mconf *, const char *id);
+void	mc_free(struct mconn *);
+/*
+ * Timers (reconnect, CONNACK deadline, watchdog, keepalive), then the
+ * descriptor to poll: *pfd gets fd -1 when there is none.  *timeout_ms
+ * is lowered to when this connection next needs attention.
+ */
+void	mc_prepare(struct mconn *, int64_t now, struct pollfd *pfd,
+	    int *timeout_ms);
+/* After poll(): read and write as revents says. */
+void	mc_handle(struct mconn *, short revents, int64_t now);
+/*
+ * 1 when a message can be published now: connected, window not full and a
+ * token in the bucket (which this takes).  0 otherwise, with *wait_ms set
+ * when only the rate limit stands in the way (else -1).
+ */
+int	mc_ready(struct mconn *, int64_t now, int64_t *wait_ms);
+/*
+ * Publish one message (after mc_ready).  Returns 0 when it is the
+ * library's (sent, or queued for resending after a reconnect) and counted
+ * outstanding; -1 when it was refused and not queued, with the reason in
+ * why (the caller treats the line as bad).
+ */
+int	mc_publish(struct mconn *, const char *topic, const char *line,
+	    size_t len, int64_t now, char *why, size_t whysz);
+/* Start a clean disconnect (at the end). */
+void	mc_disconnect(struct mconn *);
+/*
+ * Hand every outstanding message's line to fn (for the failed file);
+ * returns how many there were.
+ */
+uint64_t mc_drop_outstanding(struct mconn *, void (*fn)(void *, const char *,
+	    size_t), void *arg);
+
+#endif
