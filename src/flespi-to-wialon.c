@@ -722,18 +722,22 @@ deliver(struct run *r)
 
 /*
  * After giving up or running out of drain time: every message not
- * delivered, from the window and then from lines read but not yet
- * parsed, goes to the failed file.  Returns how many there were.
+ * delivered goes to the failed file, window first.  Unless input has
+ * ended, the lines read but not yet parsed follow; after a stop signal
+ * (rest) so does whatever the stopping producer left in the pipe, read
+ * for at most a second more, so that delivered + failed = all input.
+ * Returns how many lines were undelivered.
  */
 static uint64_t
-spill(struct run *r)
+spill(struct run *r, int rest)
 {
 	struct window *w = &r->w;
 	struct entry *e;
 	uint64_t n = 0;
+	int64_t until = mono_ms() + 1000;
 	char *line;
 	size_t i, len;
-	int st;
+	int st = LR_EOF;
 
 	for (i = 0; i < w->n; i++, n++) {
 		e = slot(w, i);
@@ -741,18 +745,26 @@ spill(struct run *r)
 		    e->b.len - e->pktlen);
 	}
 	w->n = w->nsent = w->woff = 0;
-	/* No more reads: take only the whole lines already buffered. */
-	r->in.lr.fd = -1;
-	while ((st = lr_next(&r->in.lr, &line, &len)) == LR_LINE ||
-	    st == LR_LONG) {
-		if (st == LR_LINE && line != NULL) {
+	if (r->eof)
+		return n;
+	if (!rest)
+		r->in.lr.fd = -1;	/* no more reads: buffered lines only */
+	for (;;) {
+		st = lr_next(&r->in.lr, &line, &len);
+		if (st == LR_LINE) {
 			msgin_failed(&r->in, line, len);
-			n++;
-		}
+			if (++n % 1024 == 0 && mono_ms() > until)
+				break;
+		} else if (st == LR_LONG)
+			msgin_reject(&r->in, r->in.lr.lineno, line,
+			    line ? len : 0, "line longer than %zu bytes",
+			    r->in.lr.max);
+		else
+			break;
 	}
-	if (lr_pending(&r->in.lr) > 0)
-		xwarn("%zu bytes of an unfinished input line left unread",
-		    lr_pending(&r->in.lr));
+	if (st != LR_EOF && lr_pending(&r->in.lr) > 0)
+		xwarn("input line %" PRIu64 " was cut off: %zu bytes of it "
+		    "dropped", r->in.lr.lineno + 1, lr_pending(&r->in.lr));
 	return n;
 }
 
@@ -794,7 +806,7 @@ main(int argc, char **argv)
 
 	ok = deliver(&r);
 	if (!ok)
-		undelivered = spill(&r);
+		undelivered = spill(&r, stop_requested != 0);
 	stats_end(&r.st);
 	set_nonblock(STDIN_FILENO, 0);
 	if (r.sock != -1)

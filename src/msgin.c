@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -124,6 +125,55 @@ check(struct msgin *in, struct msg *m, char *why, size_t whysz)
 	return NULL;
 }
 
+/*
+ * Parse a line holding integers past 64 bits: each such integer becomes a
+ * double (as if written "N.0"), every other number keeps its type.  A
+ * rare path, so it works on a malloc'd copy.  Returns the object, or NULL
+ * with err set.
+ */
+static json_t *
+loadwide(const char *line, size_t len, json_error_t *err)
+{
+	char *buf, *nb;
+	size_t n = len, end, start;
+	json_t *obj = NULL;
+	int tries;
+
+	if ((buf = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(buf, line, n);
+	for (tries = 0; tries < 256; tries++) {
+		obj = json_loadb(buf, n, 0, err);
+		if (obj != NULL ||
+		    json_error_code(err) != json_error_numeric_overflow)
+			break;
+		/* jansson reports the offset just past the integer token. */
+		end = (size_t)err->position;
+		if (end == 0 || end > n)
+			break;
+		for (start = end; start > 0 && buf[start - 1] >= '0' &&
+		    buf[start - 1] <= '9'; start--)
+			;
+		if (start == end || (start > 0 && strchr(".eE+",
+		    buf[start - 1]) != NULL))
+			break;	/* not an integer token: a real overflowed */
+		if ((nb = realloc(buf, n + 3)) == NULL)
+			break;
+		buf = nb;
+		memmove(buf + end + 2, buf + end, n - end);
+		buf[end] = '.';
+		buf[end + 1] = '0';
+		n += 2;
+	}
+	free(buf);
+	if (obj == NULL && tries > 0) {
+		/* Point the diagnostic at the original bytes. */
+		err->column -= 2 * tries;
+		err->position -= 2 * tries;
+	}
+	return obj;
+}
+
 int
 msgin_next(struct msgin *in, struct msg *m)
 {
@@ -157,11 +207,8 @@ msgin_next(struct msgin *in, struct msg *m)
 		m->lineno = in->lr.lineno;
 		m->obj = json_loadb(line, len, 0, &err);
 		if (m->obj == NULL &&
-		    json_error_code(&err) == json_error_numeric_overflow) {
-			/* An integer past 64 bits: keep it, as a double. */
-			m->obj = json_loadb(line, len, JSON_DECODE_INT_AS_REAL,
-			    &err);
-		}
+		    json_error_code(&err) == json_error_numeric_overflow)
+			m->obj = loadwide(line, len, &err);
 		if (m->obj == NULL) {
 			msgin_reject(in, m->lineno, line, len,
 			    "not JSON: %s at column %d", err.text, err.column);

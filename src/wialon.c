@@ -385,6 +385,13 @@ wialon_encode(const struct pmap *pm, json_t *msg, const char *uid_field,
 		snprintf(err, errsz, "empty unit id");
 		return -1;
 	}
+	for (key = uid; *key != '\0'; key++)
+		if ((unsigned char)*key < 0x20 ||
+		    (unsigned char)*key > 0x7e) {
+			snprintf(err, errsz, "unit id \"%s\" is not printable "
+			    "ASCII", uid);
+			return -1;
+		}
 	if (!(t >= INT32_MIN && t <= INT32_MAX)) {
 		snprintf(err, errsz, "\"timestamp\" %.0f does not fit 32 bits",
 		    t);

@@ -75,7 +75,8 @@ int	wialon_end(struct wpkt *);
  * order, named through the map (see flespi-to-wialon(1) for every rule).
  * uid_field names the field that gave the uid; it and "timestamp" are not
  * sent as parameters.  Appends to out.  Returns 0, or -1 with a reason in
- * err (uid empty, time outside int32, out of memory).
+ * err (uid empty or not printable ASCII, time outside int32, out of
+ * memory).
  */
 int	wialon_encode(const struct pmap *, json_t *msg, const char *uid_field,
 	    const char *uid, double time, struct wbuf *out, char *err,

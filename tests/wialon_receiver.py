@@ -38,7 +38,7 @@ import threading
 import time
 
 NAME_RE = re.compile(rb"[a-z0-9_]{1,37}\Z")
-UID_RE = re.compile(rb"[\x21-\x7e]+\Z")
+UID_RE = re.compile(rb"[\x20-\x7e]+\Z")
 # The hidden blocks (attr 1) and the flag each one sets.
 RESERVED = {b"posinfo": 0x01, b"avl_inputs": 0x02, b"avl_outputs": 0x04,
             b"avl_driver": 0x20}

@@ -127,6 +127,10 @@ errors(void)
 	b.len = 0;
 	CHECK(wialon_encode(&pm, m, "ident", "", 1, &b, err, sizeof err) == -1,
 	    "empty uid refused: %s", err);
+	CHECK(wialon_encode(&pm, m, "ident", "\xd0\x9f", 1, &b, err,
+	    sizeof err) == -1, "non-ASCII uid refused: %s", err);
+	CHECK(wialon_encode(&pm, m, "ident", "a\tb", 1, &b, err,
+	    sizeof err) == -1 && b.len == 0, "control byte in uid refused");
 	json_decref(m);
 	wbuf_free(&b);
 }
