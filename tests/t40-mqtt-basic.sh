@@ -60,7 +60,7 @@ python3 "$TESTS/genmsgs.py" 5000 >"$T/msgs"
 pid=$!
 wait_for 10 mq_subscribed "$T/err" || notok "consumer subscribes" "$(cat "$T/err")"
 mq_pub "$TOPIC" <"$T/msgs"
-wait_for 30 test "$(wc -l <"$T/got")" -ge 5000
+wait_for 30 mq_lines_ge 5000 "$T/got"
 wait $pid; rc=$?
 check "-n 5000: exit 0" test $rc -eq 0
 diff_ok "5000 messages in order, byte for byte" "$T/msgs" "$T/got"
@@ -88,7 +88,7 @@ check "... each named with its topic" \
 pid=$!
 wait_for 10 mq_subscribed "$T/err"
 printf '{"n":1}\n{"n":2}\n' | mq_pub "$TOPIC"
-wait_for 10 test "$(wc -l <"$T/got")" -ge 2
+wait_for 10 mq_lines_ge 2 "$T/got"
 kill -TERM $pid; wait $pid; rc=$?
 check "SIGTERM: exit 0" test $rc -eq 0
 check "SIGTERM: the two lines written" test "$(wc -l <"$T/got")" -eq 2

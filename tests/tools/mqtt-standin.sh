@@ -99,3 +99,10 @@ mq_cmd() {
 mq_subscribed() {
 	[ "$(grep -c 'subscribed to' "$1" 2>/dev/null)" -ge "${2:-1}" ]
 }
+
+# mq_lines_ge N FILE...: the files hold at least N lines together (for
+# wait_for, which must re-count on every try).
+mq_lines_ge() {
+	local n=$1; shift
+	[ "$(cat "$@" 2>/dev/null | wc -l)" -ge "$n" ]
+}
