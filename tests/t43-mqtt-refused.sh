@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# flespi-recv --mqtt when the broker says no: a refused CONNACK (bad token,
+# not authorised) or SUBACK exits 69 at once with a clear message; "server
+# unavailable" is retried, then --retries gives up with 75.  The peer is
+# tests/tools/mqtt-refuser.py over TLS (mosquitto cannot refuse a token
+# without a password).
+source "$(dirname "$0")/lib.sh"
+source "$TESTS/tools/mqtt-standin.sh"
+export FLESPI_TOKEN=some-token
+broker_certs "$T/c" || { notok "certificates"; finish; exit 1; }
+MQ_CA=$T/c/ca.pem
+
+n=0
+refuser() {	# refuser MODE CODE: start one; sets MQ_PORT, RECV, LOG
+	n=$((n + 1))
+	LOG=$T/r$n.log
+	python3 "$TESTS/tools/mqtt-refuser.py" --cert "$T/c/server.pem" \
+	    --key "$T/c/server.key" --port-file "$T/r$n.port" --log "$LOG" \
+	    "$1" "$2" &
+	MQ_PORT=$(port_of "$T/r$n.port")
+	mq_cmd
+}
+connects() { grep -c '^connect' "$LOG"; }
+
+refuser connack 135		# MQTT 5: not authorized
+timeout 10 "${RECV[@]}" 7 >"$T/out" 2>"$T/err"; rc=$?
+check "MQTT 5 CONNACK 'not authorized': exit 69" test $rc -eq 69
+check "... once, no retry" test "$(connects)" -eq 1
+check "... the token sent as the username" grep -qx 'connect 5 some-token' "$LOG"
+check "... a clear message" grep -q 'refused the connection: Not authorized' "$T/err"
+check "... nothing on stdout" test ! -s "$T/out"
+if grep -q some-token "$T/err"; then notok "the token is never printed"
+else ok "the token is never printed"; fi
+
+refuser connack 134		# MQTT 5: bad user name or password
+timeout 10 "${RECV[@]}" 7 >/dev/null 2>"$T/err"; rc=$?
+check "MQTT 5 CONNACK 'bad user name or password': exit 69" test $rc -eq 69
+
+refuser connack 5		# MQTT 3.1.1: not authorised
+timeout 10 "${RECV[@]}" --mqtt-version 3.1.1 7 >/dev/null 2>"$T/err"; rc=$?
+check "MQTT 3.1.1 CONNACK 5: exit 69" test $rc -eq 69
+check "... MQTT 3.1.1 was spoken" grep -q '^connect 4 ' "$LOG"
+check "... says so" grep -q 'not authorised' "$T/err"
+
+refuser suback 135		# subscription refused (token ACL)
+timeout 10 "${RECV[@]}" 7 >/dev/null 2>"$T/err"; rc=$?
+check "SUBACK 'not authorized': exit 69" test $rc -eq 69
+check "... naming the topic" \
+    grep -q 'subscription to flespi/message/gw/channels/7/+' "$T/err"
+
+refuser suback 128		# MQTT 3.1.1 failure
+timeout 10 "${RECV[@]}" --mqtt-version 3.1.1 7 >/dev/null 2>"$T/err"; rc=$?
+check "MQTT 3.1.1 SUBACK 0x80: exit 69" test $rc -eq 69
+
+refuser connack 136		# server unavailable: temporary
+start=$(date +%s)
+timeout 20 "${RECV[@]}" --retries 1 7 >/dev/null 2>"$T/err"; rc=$?
+check "CONNACK 'server unavailable' retried, --retries 1: exit 75" \
+    test $rc -eq 75
+check "... two connections" test "$(connects)" -eq 2
+check "... within 4 s" test $(( $(date +%s) - start )) -le 4
+
+# SIGTERM while waiting to retry: exit 0 at once.
+refuser connack 136
+"${RECV[@]}" 7 >/dev/null 2>"$T/err" &
+pid=$!
+wait_for 10 grep -q 'retrying in' "$T/err"
+kill -TERM $pid; wait $pid; rc=$?
+check "SIGTERM during the backoff: exit 0" test $rc -eq 0
+
+finish

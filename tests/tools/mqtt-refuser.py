@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""A TLS MQTT peer that refuses, for flespi-recv --mqtt's refusal tests.
+
+mqtt-refuser.py --cert PEM --key KEY --port-file FILE --log FILE MODE CODE
+
+MODE connack: answer every CONNECT with CONNACK reason CODE.
+MODE suback:  accept the connection, answer the SUBSCRIBE with CODE.
+Listens on 127.0.0.1, port 0 (written to --port-file); appends one line
+per connection to --log: "connect LEVEL USERNAME" (LEVEL 4 = MQTT 3.1.1,
+5 = MQTT 5).  MQTT 5 packets carry an empty property list.
+"""
+import argparse
+import socket
+import ssl
+import threading
+
+
+def read_exact(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise EOFError
+        b += c
+    return b
+
+
+def read_packet(s):
+    hdr = read_exact(s, 1)[0]
+    mult, length = 1, 0
+    while True:
+        d = read_exact(s, 1)[0]
+        length += (d & 127) * mult
+        mult *= 128
+        if d < 128:
+            break
+    return hdr, read_exact(s, length)
+
+
+def serve(conn, a, lock):
+    try:
+        hdr, body = read_packet(conn)
+        if hdr >> 4 != 1:
+            return
+        level = body[6]
+        flags = body[7]
+        pos = 10
+        if level == 5:
+            plen, mult = 0, 1
+            while True:
+                d = body[pos]
+                pos += 1
+                plen += (d & 127) * mult
+                mult *= 128
+                if d < 128:
+                    break
+            pos += plen
+        idlen = int.from_bytes(body[pos:pos + 2], "big")
+        pos += 2 + idlen
+        user = ""
+        if flags & 0x80:
+            ulen = int.from_bytes(body[pos:pos + 2], "big")
+            user = body[pos + 2:pos + 2 + ulen].decode()
+        with lock:
+            with open(a.log, "a") as f:
+                f.write("connect %d %s\n" % (level, user))
+        code = a.code if a.mode == "connack" else 0
+        if level == 5:
+            conn.sendall(bytes([0x20, 3, 0, code, 0]))
+        else:
+            conn.sendall(bytes([0x20, 2, 0, code]))
+        if code:
+            conn.close()
+            return
+        while True:
+            hdr, body = read_packet(conn)
+            if hdr >> 4 == 8:                       # SUBSCRIBE
+                pid = body[0:2]
+                if level == 5:
+                    conn.sendall(bytes([0x90, 4]) + pid + bytes([0, a.code]))
+                else:
+                    conn.sendall(bytes([0x90, 3]) + pid + bytes([a.code]))
+            elif hdr >> 4 == 12:                    # PINGREQ
+                conn.sendall(bytes([0xD0, 0]))
+            elif hdr >> 4 == 14:                    # DISCONNECT
+                break
+    except (EOFError, OSError, IndexError):
+        pass
+    finally:
+        conn.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--log", required=True)
+    ap.add_argument("mode", choices=["connack", "suback"])
+    ap.add_argument("code", type=int)
+    a = ap.parse_args()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.cert, a.key)
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+    open(a.log, "a").close()
+    with open(a.port_file + ".tmp", "w") as f:
+        f.write("%d\n" % ls.getsockname()[1])
+    import os
+    os.rename(a.port_file + ".tmp", a.port_file)
+    lock = threading.Lock()
+    while True:
+        raw, _ = ls.accept()
+        try:
+            conn = ctx.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):
+            raw.close()
+            continue
+        threading.Thread(target=serve, args=(conn, a, lock),
+                         daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
