@@ -99,6 +99,7 @@ struct rx {
 	int		online;		/* CONNACK accepted since the last dial() */
 	int		ever_online;
 	int		qos0_warned;
+	const char     *temp_refusal;	/* CONNACK reason worth a retry */
 	struct stats	st;
 };
 
@@ -384,9 +385,8 @@ on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 	if (rc != 0) {
 		stats_end(&rx->st);
 		if (temporary_refusal(rx->o->version, rc)) {
-			xwarn("broker refused the connection: %s",
-			    reason(rx->o->version, rc));
-			return;
+			rx->temp_refusal = reason(rx->o->version, rc);
+			return;		/* run() reports it and retries */
 		}
 		xwarn("broker refused the connection: %s (check the token)",
 		    reason(rx->o->version, rc));
@@ -566,16 +566,30 @@ dial(struct rx *rx)
 	    (uint32_t)rx->o->expiry) != MOSQ_ERR_SUCCESS)
 		die(EXIT_TEMPFAIL, "out of memory");
 	rx->online = 0;
+	rx->temp_refusal = NULL;
 	rc = mosquitto_connect_bind_v5(rx->m, rx->o->host, rx->o->port,
 	    KEEPALIVE, NULL, props);
 	mosquitto_property_free_all(&props);
 	return rc;
 }
 
+/* Why a connection failed, without the library's final full stop. */
 static const char *
-why(int rc)
+why(struct rx *rx, int rc)
 {
-	return rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc);
+	static char buf[256];
+	size_t n;
+
+	if (rx->temp_refusal)
+		snprintf(buf, sizeof buf, "broker refused the connection: %s",
+		    rx->temp_refusal);
+	else
+		snprintf(buf, sizeof buf, "%s", rc == MOSQ_ERR_ERRNO ?
+		    strerror(errno) : mosquitto_strerror(rc));
+	n = strlen(buf);
+	if (n > 0 && buf[n - 1] == '.')
+		buf[n - 1] = '\0';
+	return buf;
 }
 
 /* Connect, serve, reconnect with backoff.  Returns the exit status. */
@@ -612,12 +626,12 @@ run(struct rx *rx)
 		stats_end(&rx->st);
 		if (rx->o->retries && failures > rx->o->retries) {
 			xwarn("%s:%d: %s; giving up after %lld attempts",
-			    rx->o->host, rx->o->port, why(rc), failures);
+			    rx->o->host, rx->o->port, why(rx, rc), failures);
 			return EXIT_TEMPFAIL;
 		}
 		delay = backoff_next(&bo);
 		xwarn("%s:%d: %s; retrying in %.1f s", rx->o->host, rx->o->port,
-		    why(rc), delay / 1000.0);
+		    why(rx, rc), delay / 1000.0);
 		/* poll() with no descriptors sleeps; a signal ends it early. */
 		if (poll(NULL, 0, (int)delay) == -1 && errno != EINTR)
 			dieerr(EXIT_TEMPFAIL, "poll");
