@@ -475,25 +475,35 @@ enum { P_STOP, P_LOST };
 static int
 pump(struct rx *rx, int *rc)
 {
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	int i, n;
 
 	*rc = MOSQ_ERR_SUCCESS;
+	/*
+	 * stdout too, with no events: a pipe whose reader has gone reports
+	 * POLLERR, so we stop at once instead of at the next message.
+	 */
+	pfd[1].fd = STDOUT_FILENO;
+	pfd[1].events = 0;
 	for (;;) {
 		if (stop_requested || rx->done || rx->werr || rx->refused)
 			return P_STOP;
-		if ((pfd.fd = mosquitto_socket(rx->m)) < 0) {
+		if ((pfd[0].fd = mosquitto_socket(rx->m)) < 0) {
 			*rc = MOSQ_ERR_NO_CONN;
 			return P_LOST;
 		}
-		pfd.events = POLLIN;
+		pfd[0].events = POLLIN;
 		if (mosquitto_want_write(rx->m))
-			pfd.events |= POLLOUT;
-		pfd.revents = 0;
-		n = poll(&pfd, 1, 1000);
+			pfd[0].events |= POLLOUT;
+		pfd[0].revents = pfd[1].revents = 0;
+		n = poll(pfd, 2, 1000);
 		if (n == -1 && errno != EINTR)
 			dieerr(EXIT_TEMPFAIL, "poll");
-		if (n > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (n > 0 && (pfd[1].revents & POLLERR)) {
+			rx->werr = EPIPE;
+			return P_STOP;
+		}
+		if (n > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			for (i = 0; i < MAX_READS; i++) {
 				errno = 0;
 				*rc = mosquitto_loop_read(rx->m, 1);

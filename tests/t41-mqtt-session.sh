@@ -37,13 +37,15 @@ check "clean session: only what is published after subscribing" \
 # kill -9 between receive and write: redelivered on reconnect.
 killtest() {	# killtest VERSION SESSION
 	local v=$1 s=$2 pid rc
-	FLESPI_RECV_TEST_KILL_BEFORE_LINE=50 "${RECV[@]}" -v \
-	    --mqtt-version "$v" --session "$s" 7 >"$T/k1" 2>"$T/kerr1" &
+	# In a subshell that reports the status, so bash prints no "Killed".
+	(FLESPI_RECV_TEST_KILL_BEFORE_LINE=50 "${RECV[@]}" -v \
+	    --mqtt-version "$v" --session "$s" 7 >"$T/k1" 2>"$T/kerr1"
+	    echo $? >"$T/krc") 2>/dev/null &
 	pid=$!
 	wait_for 10 mq_subscribed "$T/kerr1" || notok "$v: consumer subscribes"
 	seq 1 100 | sed 's/.*/{"n":&}/' >"$T/nums"
 	mq_pub "$TOPIC" <"$T/nums"
-	wait $pid 2>/dev/null; rc=$?
+	wait $pid; rc=$(cat "$T/krc")
 	check "MQTT $v: test hook kills the consumer (SIGKILL)" test $rc -eq 137
 	check "MQTT $v: 49 lines written before the kill" \
 	    test "$(wc -l <"$T/k1")" -eq 49

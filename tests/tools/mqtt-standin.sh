@@ -83,15 +83,11 @@ mq_pub() {
 }
 
 # mq_cmd: RECV=(flespi-recv --mqtt --url ... --cafile ...) for the stand-in
-# on MQ_PORT with MQ_CA (the development driver until the hook exists).
-# An array, not a function, so that "$!" of "${RECV[@]}" & is the process.
+# on MQ_PORT with MQ_CA.  An array, not a function, so that "$!" of
+# "${RECV[@]}" & is the process itself.
 mq_cmd() {
-	if [ -x "$FP_BIN/recv-mqtt-dev" ]; then
-		RECV=("$FP_BIN/recv-mqtt-dev")
-	else
-		RECV=("$FP_BIN/flespi-recv")
-	fi
-	RECV+=(--mqtt --url "mqtts://127.0.0.1:$MQ_PORT" --cafile "$MQ_CA")
+	RECV=("$FP_BIN/flespi-recv" --mqtt --url "mqtts://127.0.0.1:$MQ_PORT"
+	    --cafile "$MQ_CA")
 }
 
 # mq_subscribed ERRFILE [N]: the consumer logging to ERRFILE (-v) has
