@@ -13,7 +13,8 @@
 #include "io.h"
 #include "mqttconn.h"
 
-#define SSL_VERIFY_PEER	1	/* OpenSSL's value; mosquitto_tls_opts_set takes an int */
+#define SSL_VERIFY_PEER	1
+#define EARLY_CLOSES	3	/* closed before CONNACK this often: refused */	/* OpenSSL's value; mosquitto_tls_opts_set takes an int */
 
 /* CONNACK refusals worth retrying: the broker is there but busy. */
 static int
@@ -60,6 +61,7 @@ on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
 	}
 	c->state = MC_UP;
 	c->fails = 0;
+	c->early_closes = 0;
 	c->connects++;
 	backoff_reset(&c->bo);
 	/* Resent messages get a fresh watchdog period. */
@@ -250,11 +252,38 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 			fatal(c, EXIT_REFUSED, "%s: %s", c->id, what);
 		return;
 	}
-	if (rc == MOSQ_ERR_TLS) {
+	/*
+	 * libmosquitto says MOSQ_ERR_TLS when our side rejects the handshake
+	 * (the endpoint's certificate does not verify) and ERRNO/EPROTO when
+	 * an OpenSSL error ends it on a read (the endpoint sent an alert:
+	 * our certificate is not accepted).
+	 */
+	if (rc == MOSQ_ERR_TLS || (rc == MOSQ_ERR_ERRNO && err == EPROTO)) {
 		fatal(c, EXIT_REFUSED, "%s: TLS handshake with %s:%d failed "
-		    "(certificate, key or CA file rejected?): %s", c->id,
-		    c->cf->host, c->cf->port, buf);
+		    "(certificate, key or CA file rejected): %s", c->id,
+		    c->cf->host, c->cf->port, c->lastlog[0] ? c->lastlog :
+		    "the endpoint refused our certificate");
 		return;
+	}
+	/*
+	 * A peer that accepts TCP and then closes before CONNACK, time after
+	 * time, refuses us too: it is how a rejected client certificate can
+	 * look (the alert lost to a reset), and how AWS answers a CONNECT its
+	 * policy does not allow.  A broker that is down refuses the TCP
+	 * connection instead, which is retried without limit.
+	 */
+	if (rc == MOSQ_ERR_CONN_LOST || (rc == MOSQ_ERR_ERRNO &&
+	    (err == ECONNRESET || err == EPIPE))) {
+		if (++c->early_closes >= EARLY_CLOSES) {
+			fatal(c, EXIT_REFUSED, "%s: %s:%d closed the "
+			    "connection before CONNACK %d times in a row: "
+			    "certificate not accepted, or the policy does not "
+			    "allow iot:Connect for this client id", c->id,
+			    c->cf->host, c->cf->port, EARLY_CLOSES);
+			return;
+		}
+	} else {
+		c->early_closes = 0;
 	}
 	snprintf(what, sizeof what, "cannot connect to %s:%d: %s",
 	    c->cf->host, c->cf->port, buf);

@@ -59,6 +59,7 @@ struct mconn {
 	unsigned	head, count;	/* count includes acked entries not yet at head */
 	unsigned	outstanding;	/* entries not acked */
 	unsigned	fails;		/* failed connection attempts in a row */
+	unsigned	early_closes;	/* of which closed by the peer before CONNACK */
 	uint64_t	published, acked, rejected, reconnects, connects;
 	int		connack_rc;	/* a CONNACK refusal in this attempt */
 	int		fatal;		/* 69: the peer refused us; 75: gave up */

@@ -9,8 +9,9 @@
 #                        DIR); sets BROKER_PORT and BROKER_PID
 #   broker_stop          stop it (SIGTERM: it saves its sessions)
 #   broker_restart DIR   stop, start again on the same port
-#   broker_sub DIR ID COUNT SECS OUT
-#                        a persistent-session QoS 1 subscriber to '#'
+#   broker_sub DIR ID COUNT SECS OUT [FILTER]
+#                        a persistent-session QoS 1 subscriber to FILTER
+#                        ('#' by default; '#' does not match '$' topics)
 #                        printing "topic payload" lines to OUT until COUNT
 #                        messages or SECS seconds; waits until it is
 #                        subscribed; sets SUB_PID
@@ -128,17 +129,28 @@ broker_restart() {
 }
 
 broker_sub() {
-	local d=$1 id=$2 count=$3 secs=$4 out=$5 n
-	n=$(grep -c "^[0-9]*: $id 1 #" "$d/mosquitto.log" 2>/dev/null)
+	local d=$1 id=$2 count=$3 secs=$4 out=$5 filter=${6:-#} n
+	n=$(grep -c "^[0-9]*: $id 1 " "$d/mosquitto.log" 2>/dev/null)
 	mosquitto_sub -h localhost -p "$BROKER_PORT" --cafile "$d/ca.pem" \
 	    --cert "$d/client.pem" --key "$d/client.key" -q 1 -c -i "$id" \
-	    -t '#' -v -C "$count" -W "$secs" >"$out" 2>"$out.err" &
+	    -t "$filter" -v -C "$count" -W "$secs" >"$out" 2>"$out.err" &
 	SUB_PID=$!
-	# Subscribed once the broker logs it ("ID 1 #").
-	wait_for 10 _broker_logged "$d" "^[0-9]*: $id 1 #" "${n:-0}"
+	# Subscribed once the broker logs it ("ID 1 FILTER").
+	wait_for 10 _broker_logged "$d" "^[0-9]*: $id 1 " "${n:-0}"
 }
 
 # _broker_logged DIR REGEX N: the log holds more than N matching lines.
 _broker_logged() {
 	[ "$(grep -c "$2" "$1/mosquitto.log")" -gt "$3" ]
+}
+
+# The connection options flespi-to-aws needs for this broker.
+broker_aws_args() {
+	echo "--endpoint localhost --port $BROKER_PORT --cafile $1/ca.pem" \
+	    "--cert $1/client.pem --key $1/client.key"
+}
+
+# payloads OUT: the payloads of broker_sub's "topic payload" lines.
+payloads() {
+	cut -d' ' -f2- "$1"
 }

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# flespi-to-aws: command line, bad lines mixed with good, topic templates.
+source "$(dirname "$0")/lib.sh"
+source "$TESTS/broker.sh"
+
+D=$T/b
+broker_certs "$D" || { notok "certificates"; finish; exit 1; }
+A="--endpoint localhost --port 1 --cafile $D/ca.pem --cert $D/client.pem --key $D/client.key"
+
+flespi-to-aws --help >"$T/help" 2>&1
+check "--help exits 0" [ $? -eq 0 ]
+check "--help lists --topic" grep -q -- "--topic TEMPLATE" "$T/help"
+flespi-to-aws --version >"$T/ver" 2>&1
+check "--version exits 0 and names the program" grep -q "^flespi-to-aws " "$T/ver"
+
+# usage errors: exit 64 with the program's name and the reason
+usage() {
+	local desc=$1 want=$2; shift 2
+	flespi-to-aws "$@" </dev/null >"$T/out" 2>"$T/err"
+	local rc=$?
+	if [ $rc -eq 64 ] && grep -q "^flespi-to-aws: .*$want" "$T/err"; then
+		ok "$desc"
+	else
+		notok "$desc" "exit $rc" "$(cat "$T/err")"
+	fi
+}
+usage "--qos 2 refused" "QoS 2" $A --qos 2
+usage "--qos 3 out of range" "--qos" $A --qos 3
+usage "no --endpoint" "--endpoint HOST is required" --cafile "$D/ca.pem" \
+    --cert "$D/client.pem" --key "$D/client.key"
+usage "no --cert" "--cert FILE is required" --endpoint localhost \
+    --cafile "$D/ca.pem" --key "$D/client.key"
+usage "missing --key file named" "--key: cannot read '$T/nope.key'" \
+    --endpoint localhost --cafile "$D/ca.pem" --cert "$D/client.pem" \
+    --key "$T/nope.key"
+usage "--keepalive below AWS's 30 s" "--keepalive" $A --keepalive 10
+usage "--mqtt 4" "--mqtt" $A --mqtt 4
+usage "--window over 100" "--window" $A --window 101
+usage "topic template with a wildcard" "wildcard" $A --topic 'a/+/{ident}'
+usage "topic template with a leading \$" "reserved" $A --topic '$x/{ident}'
+usage "topic template with 8 slashes" "more than 7" $A \
+    --topic 'a/b/c/d/e/f/g/h/{ident}'
+usage "unbalanced brace" "without" $A --topic 'a/{ident'
+usage "a stray argument" "unexpected argument" $A extra
+
+# With a broker: good lines delivered under their templated topic, bad ones
+# diagnosed with their line number, copied to --failed, exit 65.
+broker_start "$D" || { notok "broker"; finish; exit 1; }
+python3 "$TESTS/genmsgs.py" 6 --devices 3 >"$T/good"
+{
+	sed -n 1,2p "$T/good"
+	echo 'not json'
+	sed -n 3p "$T/good"
+	echo '[1,2]'
+	echo '{"ident":"x","timestamp":1,"channel.id":{"a":1}}'
+	echo '{"ident":"a/b/c/d/e/f/g","timestamp":1,"channel.id":1}'
+	echo '{"ident":"dev+1","timestamp":1,"channel.id":1}'
+	sed -n 4,6p "$T/good"
+} >"$T/in"
+broker_sub "$D" t30 6 20 "$T/sub" || notok "subscriber ready"
+flespi-to-aws $(broker_aws_args "$D") --topic 'fleet/{channel.id}/{ident}' \
+    --failed "$T/failed" <"$T/in" 2>"$T/err"
+rc=$?
+check "bad lines: exit 65" [ $rc -eq 65 ]
+wait "$SUB_PID"
+python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    m = json.loads(l)
+    print("fleet/%s/%s %s" % (m["channel.id"], m["ident"], l), end="")
+' "$T/good" >"$T/want"
+diff_ok "good lines arrive with fleet/{channel.id}/{ident} topics" \
+    "$T/want" "$T/sub"
+grep -v '^{"ident":"3526' "$T/in" >"$T/wantfailed"
+diff_ok "bad lines copied to --failed" "$T/wantfailed" "$T/failed"
+for l in 3 5 6 7 8; do
+	check "line $l diagnosed" grep -q "^flespi-to-aws: <stdin>:$l: " "$T/err"
+done
+check "line 6: non-scalar topic field named" \
+    grep -q '<stdin>:6: topic field "channel.id" is not a scalar' "$T/err"
+check "line 7: too many levels" grep -q '<stdin>:7: .*more than 7' "$T/err"
+check "line 8: wildcard in a value" grep -q '<stdin>:8: .*wildcard' "$T/err"
+
+# --strict stops at the first bad line.
+flespi-to-aws $(broker_aws_args "$D") --strict <"$T/in" 2>"$T/err"
+rc=$?
+check "--strict: exit 65" [ $rc -eq 65 ]
+check "--strict: stops at line 3" \
+    [ "$(grep -c '<stdin>:' "$T/err")" -eq 1 ]
+
+# Basic Ingest topics are allowed, and --mqtt 5 works.
+broker_sub "$D" t30b 2 20 "$T/sub2" '$aws/rules/#' || notok "subscriber ready"
+sed -n 1,2p "$T/good" | flespi-to-aws $(broker_aws_args "$D") --mqtt 5 \
+    --topic '$aws/rules/Ingest_1/{ident}' 2>"$T/err"
+check "Basic Ingest over MQTT 5: exit 0" [ $? -eq 0 ]
+wait "$SUB_PID"
+check "Basic Ingest topic used" [ "$(grep -c '^\$aws/rules/Ingest_1/3526' "$T/sub2")" -eq 2 ]
+finish
