@@ -19,6 +19,7 @@ Options:
   --faults LIST       what the first requests get, in order, e.g.
                       "ok,500,429,stall:3,truncate,cut,garbage,close";
                       after the list every request is answered normally
+  --delay SECS        wait this long before every answer (slow server)
   --pretty            answers indented and spread over lines (still the
                       same bytes for every number and string)
   --log FILE          one JSON line per request: curr_key, limit_count,
@@ -28,7 +29,8 @@ Options:
 Control endpoints (no token needed), for tests:
   POST /control/append   body: NDJSON lines, appended (wakes long polls)
   POST /control/faults   body: a fault list as for --faults, queued
-  GET  /control/state    {"first":K,"last":K,"requests":N}
+  GET  /control/state    {"first":K,"last":K,"requests":N,"waiting":N}
+                         (waiting: long polls waiting for messages now)
 """
 import argparse
 import json
@@ -47,6 +49,7 @@ class Store:
         self.cond = threading.Condition()
         self.faults = []
         self.requests = 0
+        self.waiting = 0            # long polls waiting for messages
         self.cache = {}             # (first index, count) -> joined bytes
 
     def batch(self, key, count, size):
@@ -98,6 +101,12 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "flespi-standin"
 
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes; without this, Nagle and
+        # delayed ACKs add 40 ms to every answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, fmt, *args):
         pass
 
@@ -137,7 +146,7 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == "/control/state":
             with st.cond:
                 s = {"first": st.first, "last": len(st.msgs),
-                     "requests": st.requests}
+                     "requests": st.requests, "waiting": st.waiting}
             self.reply(200, json.dumps(s).encode())
             return
         parts = u.path.split("/")
@@ -168,6 +177,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, st, sel, q, rec, fault):
         opts = self.server.opts
+        if opts.delay:
+            time.sleep(opts.delay)
         if fault in ("500", "429", "503"):
             rec["status"] = int(fault)
             self.error(int(fault), "injected fault")
@@ -212,7 +223,9 @@ class Handler(BaseHTTPRequestHandler):
                 left = deadline - time.monotonic()
                 if j > i or left <= 0:
                     break
+                st.waiting += 1
                 st.cond.wait(left)
+                st.waiting -= 1
             msgs = st.msgs
         ck = (i, j)
         body = st.cache.get(ck) if not opts.pretty else None
@@ -275,6 +288,7 @@ def main():
     ap.add_argument("--forbidden", default="")
     ap.add_argument("--faults", default="")
     ap.add_argument("--pretty", action="store_true")
+    ap.add_argument("--delay", type=float, default=0)
     ap.add_argument("--log")
     o = ap.parse_args()
     o.channels = set(o.channels.split(",")) | set(o.forbidden.split(","))

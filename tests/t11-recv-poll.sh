@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# flespi-recv: long polling wakes on new messages; SIGTERM ends a long poll
+# promptly; --state resumes exactly once after SIGTERM and at least once,
+# without gaps, after SIGKILL.
+source "$(dirname "$0")/lib.sh"
+
+standin() {	# standin NAME [stand-in options...]: start it, set URL
+	python3 "$TESTS/flespi_standin.py" --port-file "$T/$1.port" \
+	    --log "$T/$1.log" "${@:2}" &
+	URL=http://127.0.0.1:$(port_of "$T/$1.port")
+}
+append() {	# append FILE: give the running stand-in more messages
+	curl -fsS --data-binary @"$1" "$URL/control/append" >/dev/null
+}
+polling() {	# a long poll is waiting in the stand-in
+	curl -fsS "$URL/control/state" | grep -q '"waiting": 1'
+}
+lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+atleast() { [ "$(lines "$1")" -ge "$2" ]; }	# atleast FILE N
+export FLESPI_TOKEN=test-token
+
+# Long polling: an empty channel, then messages arrive.
+python3 "$TESTS/genmsgs.py" 3 --seed 7 >"$T/three"
+standin a
+flespi-recv --url "$URL" -t 20 -n 3 1 >"$T/out" 2>"$T/err" &
+pid=$!
+wait_for 5 polling
+t0=$(date +%s%N)
+append "$T/three"
+wait_for 5 bash -c "! kill -0 $pid"
+wait $pid; rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "long poll returns the new messages at once (${ms} ms)" test $ms -lt 3000
+check "long poll: exit 0 after -n 3" test $rc -eq 0
+diff_ok "long poll: the appended messages" "$T/three" "$T/out"
+
+# SIGTERM during a long poll: prompt, exit 0, key saved.
+flespi-recv --url "$URL" -t 20 --state "$T/st" 1 >"$T/out" 2>"$T/err" &
+pid=$!
+wait_for 5 test -s "$T/st"
+wait_for 5 polling
+t0=$(date +%s%N)
+kill -TERM $pid
+wait_for 5 bash -c "! kill -0 $pid"
+wait $pid; rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "SIGTERM ends a long poll promptly (${ms} ms)" test $ms -lt 2000
+check "SIGTERM: exit 0" test $rc -eq 0
+check "SIGTERM: the key after the 3 messages is saved" \
+    test "$(cat "$T/st")" = 4
+check "SIGTERM: no diagnostics" test ! -s "$T/err"
+check "the state file is 0600" test "$(stat -c %a "$T/st")" = 600
+
+# Exactly once across a SIGTERM in mid-stream: 20000 messages, small
+# batches, stopped once a few thousand are out, then resumed.
+python3 "$TESTS/genmsgs.py" 20000 --seed 3 >"$T/in"
+standin b --messages "$T/in" --delay 0.003
+rm -f "$T/st"
+flespi-recv --url "$URL" -c 25 --state "$T/st" 1 >"$T/out1" 2>"$T/err" &
+pid=$!
+wait_for 20 atleast "$T/out1" 3000
+kill -TERM $pid
+wait $pid; rc=$?
+check "mid-stream SIGTERM: exit 0" test $rc -eq 0
+n1=$(lines "$T/out1")
+check "mid-stream SIGTERM: key file names the next message ($n1 written)" \
+    test "$(cat "$T/st")" -eq $((n1 + 1))
+flespi-recv --url "$URL" -c 500 --state "$T/st" --once 1 >"$T/out2" 2>"$T/err"
+cat "$T/out1" "$T/out2" >"$T/out"
+if cmp -s "$T/in" "$T/out"; then
+	ok "SIGTERM and resume: every message exactly once ($n1 + $(lines "$T/out2"))"
+else
+	notok "SIGTERM and resume: every message exactly once" \
+	    "$(cmp "$T/in" "$T/out" 2>&1)"
+fi
+
+# At least once, no gaps, across a SIGKILL.
+rm -f "$T/st"
+flespi-recv --url "$URL" -c 25 --state "$T/st" 1 >"$T/out1" 2>"$T/err" &
+pid=$!
+wait_for 20 atleast "$T/out1" 3000
+kill -KILL $pid
+wait $pid 2>/dev/null
+n1=$(lines "$T/out1")
+k=$(cat "$T/st")
+flespi-recv --url "$URL" -c 500 --state "$T/st" --once 1 >"$T/out2" 2>"$T/err"
+n2=$(lines "$T/out2")
+head -n "$n1" "$T/in" >"$T/want1"
+tail -n +"$k" "$T/in" >"$T/want2"
+check "SIGKILL: the first run wrote a prefix ($n1 lines)" cmp -s "$T/want1" "$T/out1"
+check "SIGKILL: the saved key ($k) is within what was written" \
+    test "$k" -ge 1 -a "$k" -le $((n1 + 1))
+check "SIGKILL: the second run resumes at the saved key, no gap ($n2 lines)" \
+    cmp -s "$T/want2" "$T/out2"
+check "SIGKILL: repeated at most one batch ($((n1 + 1 - k)))" \
+    test $((n1 + 1 - k)) -le 25
+finish
