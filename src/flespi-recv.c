@@ -18,6 +18,7 @@
 #include "flespiapi.h"
 #include "io.h"
 #include "num.h"
+#include "recvmqtt.h"
 #include "reply.h"
 #include "statefile.h"
 #include "stats.h"
@@ -287,9 +288,11 @@ fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 		}
 		if (verbose) {
 			stats_end(&r->st);
-			vlog("GET %s curr_key=%" PRIu64 " limit_count=%u "
+			vlog("GET %.*s curr_key=%" PRIu64 " limit_count=%u "
 			    "timeout=%u%s: %ld, %zu messages, %zu bytes, "
-			    "%" PRId64 " ms%s%s", r->fa.urlbase, q->curr_key,
+			    "%" PRId64 " ms%s%s",
+			    (int)(strlen(r->fa.urlbase) - strlen("?data=")),
+			    r->fa.urlbase, q->curr_key,
 			    q->limit_count, q->timeout, q->del ? " delete" : "",
 			    r->fa.status, s == FA_OK ? rp->count : 0,
 			    r->fa.len, mono_ms() - t0, s == FA_OK ? "" : ": ",
@@ -351,30 +354,6 @@ partial(struct run *r, size_t k)
 		    "read again", k);
 }
 
-/* Write a batch.  Returns 0, or exits after saving what was written. */
-static void
-emit(struct run *r, const struct reply *rp)
-{
-	size_t done = 0;
-	int err;
-
-	if (write_all(STDOUT_FILENO, rp->lines, rp->len, &done) == 0)
-		return;
-	err = errno;
-	stats_end(&r->st);
-	r->total += reply_lines_in(rp->lines, done);
-	partial(r, reply_lines_in(rp->lines, done));
-	savekey(r);
-	if (err == EPIPE) {
-		/* The reader went away: a normal end for a producer. */
-		vlog("stdout closed by the reader after %" PRIu64
-		    " messages; key %" PRIu64, r->total, r->key);
-		exit(EXIT_OK);
-	}
-	errno = err;
-	dieerr(EXIT_IOERR, "stdout");
-}
-
 /* Delete what was written and not yet deleted (with --delete). */
 static void
 finaldelete(struct run *r)
@@ -393,6 +372,31 @@ finaldelete(struct run *r)
 	else
 		xwarn("messages from key %" PRIu64 " to %" PRIu64 " were "
 		    "written but not deleted", r->deleted, r->key);
+}
+
+/* Write a batch.  Returns 0, or exits after saving what was written. */
+static void
+emit(struct run *r, const struct reply *rp)
+{
+	size_t done = 0;
+	int err;
+
+	if (write_all(STDOUT_FILENO, rp->lines, rp->len, &done) == 0)
+		return;
+	err = errno;
+	stats_end(&r->st);
+	r->total += reply_lines_in(rp->lines, done);
+	partial(r, reply_lines_in(rp->lines, done));
+	finaldelete(r);
+	savekey(r);
+	if (err == EPIPE) {
+		/* The reader went away: a normal end for a producer. */
+		vlog("stdout closed by the reader after %" PRIu64
+		    " messages; key %" PRIu64, r->total, r->key);
+		exit(EXIT_OK);
+	}
+	errno = err;
+	dieerr(EXIT_IOERR, "stdout");
 }
 
 static void
@@ -449,6 +453,11 @@ main(int argc, char **argv)
 	struct run r;
 	char *token, app[64];
 	uint64_t k;
+
+	/* flespi-recv --mqtt: MQTT push mode, in recvmqtt.c (its own options). */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--mqtt") == 0)
+			return recv_mqtt_main(argc, argv);
 
 	diag_init(argv[0]);
 	parse(argc, argv, &o);

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# flespi-recv's output side: a reader that goes away (| head -1), a full
+# disk (/dev/full), a write cut off mid-batch (file size limit): the key
+# saved is the one after the last whole line written.  --delete deletes
+# only what was written.
+source "$(dirname "$0")/lib.sh"
+
+standin() {	# standin NAME [stand-in options...]: start it, set URL
+	python3 "$TESTS/flespi_standin.py" --port-file "$T/$1.port" \
+	    --log "$T/$1.log" "${@:2}" &
+	URL=http://127.0.0.1:$(port_of "$T/$1.port")
+}
+state() { curl -fsS "$URL/control/state"; }
+export FLESPI_TOKEN=test-token
+
+python3 "$TESTS/genmsgs.py" 3000 >"$T/in"
+standin a --messages "$T/in"
+
+# | head -1: quiet exit 0, key saved after what the pipe accepted, which
+# is in the middle of a batch: found with one extra request.
+flespi-recv --url "$URL" --once --state "$T/st" 1 2>"$T/err" | head -1 >"$T/out"
+rc=${PIPESTATUS[0]}
+check "| head -1: exit 0" test $rc -eq 0
+check "| head -1: nothing on stderr" test ! -s "$T/err"
+head -1 "$T/in" >"$T/want"
+diff_ok "| head -1: the first message" "$T/want" "$T/out"
+k=$(cat "$T/st")
+check "| head -1: the key ($k) is after a whole line inside the first batch" \
+    test "$k" -gt 1 -a "$k" -le 1000
+check "| head -1: the key came from a request for $((k - 1)) messages" \
+    grep -q "\"curr_key\": 0, \"limit_count\": $((k - 1)), .*\"timeout\": 0" "$T/a.log"
+flespi-recv --url "$URL" --once --state "$T/st" 1 >"$T/out" 2>"$T/err"
+tail -n +"$k" "$T/in" >"$T/want"
+diff_ok "| head -1: the next run resumes right there" "$T/want" "$T/out"
+
+# >/dev/full: exit 74 with the reason; the key does not move.
+echo 5 >"$T/st"
+flespi-recv --url "$URL" --once --state "$T/st" 1 >/dev/full 2>"$T/err"; rc=$?
+check ">/dev/full: exit 74" test $rc -eq 74
+check ">/dev/full: says why" grep -q 'stdout: No space left on device' "$T/err"
+check ">/dev/full: the key stays" test "$(cat "$T/st")" = 5
+
+# A write cut off mid-line (file size limit 100 KiB): the saved key is
+# after the last whole line, so a rerun completes it exactly once.
+rm -f "$T/st"
+(trap '' XFSZ; ulimit -f 100
+ exec flespi-recv --url "$URL" --once --state "$T/st" 1 >"$T/out1" 2>"$T/err")
+rc=$?
+check "cut-off write: exit 74" test $rc -eq 74
+check "cut-off write: the file is at the limit" test "$(stat -c %s "$T/out1")" -eq 102400
+n=$(wc -l <"$T/out1")
+check "cut-off write: key after the $n whole lines" test "$(cat "$T/st")" -eq $((n + 1))
+head -n "$n" "$T/out1" >"$T/whole"
+flespi-recv --url "$URL" --once --state "$T/st" 1 >"$T/out2" 2>"$T/err"
+cat "$T/whole" "$T/out2" >"$T/out"
+if cmp -s "$T/in" "$T/out"; then ok "cut-off write: whole lines plus rerun = input, exactly once"
+else notok "cut-off write: whole lines plus rerun = input, exactly once" \
+    "$(cmp "$T/in" "$T/out" 2>&1)"; fi
+
+# --delete: deletes before the key of what was written, never more.
+standin d --messages "$T/in"
+flespi-recv --url "$URL" --delete -n 250 -c 100 1 >"$T/out" 2>"$T/err"; rc=$?
+check "--delete -n 250: exit 0" test $rc -eq 0
+check "--delete: first request deletes nothing" \
+    grep -q '"curr_key": 0, .*"delete": false' "$T/d.log"
+check "--delete: later requests delete what was written" \
+    test "$(grep -c '"delete": true' "$T/d.log")" -eq 3
+check "--delete: the channel keeps message 251 on" \
+    bash -c "curl -fsS '$URL/control/state' | grep -q '\"first\": 251'"
+flespi-recv --url "$URL" -n 1 1 >"$T/out" 2>"$T/err"
+sed -n 251p "$T/in" >"$T/want"
+diff_ok "--delete: key 0 now starts at message 251" "$T/want" "$T/out"
+(trap '' XFSZ; ulimit -f 100
+ exec flespi-recv --url "$URL" --once --delete 1 >"$T/out1" 2>"$T/err")
+n=$(wc -l <"$T/out1")
+check "--delete and a cut-off write: deletes only the $n whole lines" \
+    bash -c "curl -fsS '$URL/control/state' | grep -q '\"first\": $((251 + n))'"
+finish
