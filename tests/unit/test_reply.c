@@ -1,0 +1,128 @@
+/* reply: channel-messages answers to NDJSON lines, byte for byte. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reply.h"
+#include "statefile.h"
+#include "unit.h"
+
+/* Parse a copy of s (reply_parse works in place). */
+static int
+parse(const char *s, struct reply *r, char **buf, const char **why)
+{
+	static char whybuf[256];
+	size_t n = strlen(s);
+
+	free(*buf);
+	*buf = malloc(n + 1);
+	memcpy(*buf, s, n + 1);
+	return reply_parse(*buf, n, r, why, whybuf, sizeof whybuf);
+}
+
+#define GOOD(in, want, key, cnt, what) do {				\
+	int rc_ = parse((in), &r, &buf, &why);				\
+	CHECK(rc_ == 0, "%s: accepted%s%s", (what), rc_ ? ": " : "",	\
+	    rc_ ? why : "");						\
+	if (rc_ == 0) {							\
+		CHECK_MEM(r.lines, r.len, (want), strlen(want),		\
+		    "%s: lines", (what));				\
+		CHECK(r.next_key == (key), "%s: next_key %llu", (what),	\
+		    (unsigned long long)r.next_key);			\
+		CHECK(r.count == (cnt), "%s: %zu lines", (what), r.count); \
+	}								\
+} while (0)
+
+#define BAD(in, what) \
+	CHECK(parse((in), &r, &buf, &why) == -1, "%s: rejected", (what))
+
+static void
+test_state(void)
+{
+	char dir[] = "/tmp/test_reply.XXXXXX", path[128], tmp[140];
+	uint64_t k = 7;
+	struct stat sb;
+	FILE *f;
+
+	if (mkdtemp(dir) == NULL)
+		return;
+	snprintf(path, sizeof path, "%s/key", dir);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	CHECK(state_load(path, &k) == 0 && k == 7, "state: missing file is 0");
+	CHECK(state_save(path, 18446744073709551615ULL) == 0, "state: save");
+	CHECK(state_load(path, &k) == 1 && k == 18446744073709551615ULL,
+	    "state: the largest key round-trips");
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+	    "state: file is 0600");
+	CHECK(access(tmp, F_OK) == -1, "state: no temporary file left");
+	CHECK(state_save(path, 42) == 0 && state_load(path, &k) == 1 &&
+	    k == 42, "state: overwritten");
+	f = fopen(path, "w");
+	fputs("12x\n", f);
+	fclose(f);
+	CHECK(state_load(path, &k) == -1 && errno == EINVAL,
+	    "state: junk is EINVAL");
+	f = fopen(path, "w");
+	fclose(f);
+	CHECK(state_load(path, &k) == -1 && errno == EINVAL,
+	    "state: empty file is EINVAL");
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	struct reply r;
+	char *buf = NULL;
+	const char *why;
+
+	GOOD("{\"result\":[{\"a\":12.64,\"b\":53.95692},{\"c\":1}],"
+	    "\"next_key\":3}",
+	    "{\"a\":12.64,\"b\":53.95692}\n{\"c\":1}\n", 3, 2,
+	    "compact answer");
+	GOOD("{\"next_key\":17,\"result\":[]}", "", 17, 0, "empty result");
+	GOOD(" {\n \"next_key\" : 9 ,\n \"result\" : [\n  {\n   \"a b\" : "
+	    "[ 1 , 2 ] ,\n   \"s\" : \"x  y\\t\"\n  } ,\n  { }\n ]\n}\n",
+	    "{\"a b\":[1,2],\"s\":\"x  y\\t\"}\n{}\n", 9, 2,
+	    "pretty answer, key first");
+	GOOD("{\"result\":[{\"q\":\"\\\"],{\\\\\",\"e\":\"\\\\\"}],"
+	    "\"next_key\":1}",
+	    "{\"q\":\"\\\"],{\\\\\",\"e\":\"\\\\\"}\n", 1, 1,
+	    "quotes, backslashes and brackets inside strings");
+	GOOD("{\"result\":[{\"x\":1E+2,\"y\":-0.0,\"z\":1.50,"
+	    "\"big\":123456789012345678901234567890}],\"next_key\":2}",
+	    "{\"x\":1E+2,\"y\":-0.0,\"z\":1.50,"
+	    "\"big\":123456789012345678901234567890}\n", 2, 1,
+	    "numbers byte for byte, past 64 bits too");
+	GOOD("{\"result\":[1,\"s\",[],null,true],\"next_key\":6}",
+	    "1\n\"s\"\n[]\nnull\ntrue\n", 6, 5, "elements of any type");
+	GOOD("{\"errors\":[],\"result\":[{\"u\":\"Z\xc3\xbcrich\"}],"
+	    "\"x\":{\"result\":[9]},\"next_key\":18446744073709551615}",
+	    "{\"u\":\"Z\xc3\xbcrich\"}\n", 18446744073709551615ULL, 1,
+	    "other keys skipped, UTF-8 kept, largest key");
+
+	BAD("{\"result\":[{\"a\":1}],\"next_key\":18446744073709551616}",
+	    "next_key past 64 bits");
+	BAD("{\"result\":[],\"next_key\":-1}", "negative next_key");
+	BAD("{\"result\":[],\"next_key\":1.5}", "fractional next_key");
+	BAD("{\"result\":[],\"next_key\":1e3}", "next_key with exponent");
+	BAD("{\"result\":[],\"next_key\":\"5\"}", "next_key as a string");
+	BAD("{\"result\":[{\"a\":1}]}", "no next_key");
+	BAD("{\"next_key\":1}", "no result");
+	BAD("{\"result\":{},\"next_key\":1}", "result not an array");
+	BAD("[{\"result\":[],\"next_key\":1}]", "top level not an object");
+	BAD("{\"result\":[{\"a\":1},{\"b\":", "truncated body");
+	BAD("<html>502 Bad Gateway</html>", "garbage body");
+	BAD("", "empty body");
+	BAD("{\"result\":[],\"next_key\":1} {}", "trailing data");
+
+	CHECK(reply_lines_in("a\nb\nc", 5) == 2, "lines_in: partial line not counted");
+	CHECK(reply_lines_in("a\nb\n", 4) == 2, "lines_in: whole lines");
+	CHECK(reply_lines_in("", 0) == 0, "lines_in: nothing");
+
+	test_state();
+	free(buf);
+	return UNIT_END();
+}
