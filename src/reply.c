@@ -6,9 +6,10 @@
 #include "reply.h"
 
 /*
- * The scanner below runs only over bytes jansson has accepted as one JSON
- * object, so it can rely on well-formed input: every string is closed,
- * every bracket matched.  It still never reads past len.
+ * The scanner finds value spans by brackets and quotes alone and never
+ * reads past len; on malformed input a span may come out wrong, but then
+ * jansson rejects it (or the token after it is not what the envelope
+ * needs), so copyval() only ever sees a span jansson has accepted.
  */
 
 static int
@@ -125,7 +126,7 @@ keyis(const char *b, size_t ks, size_t ke, const char *name)
 	return ke - ks == l + 2 && memcmp(b + ks + 1, name, l) == 0;
 }
 
-/* A non-negative integer in plain digits, at most 2^64 - 1. */
+/* A non-negative JSON integer (no sign, fraction or exponent) < 2^64. */
 static int
 parsekey(const char *b, size_t i, size_t n, uint64_t *out, size_t *end)
 {
@@ -139,94 +140,136 @@ parsekey(const char *b, size_t i, size_t n, uint64_t *out, size_t *end)
 		v = v * 10 + d;
 		i++;
 	}
-	if (i == s || (i < n && (b[i] == '.' || b[i] == 'e' || b[i] == 'E')))
+	if (i == s || (b[s] == '0' && i - s > 1) ||
+	    (i < n && (b[i] == '.' || b[i] == 'e' || b[i] == 'E')))
 		return -1;
 	*out = v;
 	*end = i;
 	return 0;
 }
 
+/*
+ * Validate b[i..e) as exactly one JSON value with jansson.  An integer
+ * past 64 bits is valid JSON: jansson only refuses to store it as an
+ * integer, so it is checked again as a real.
+ */
+static int
+valid(const char *b, size_t i, size_t e, char *whybuf, size_t whylen)
+{
+	json_error_t err;
+	json_t *v;
+	size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
+
+	v = json_loadb(b + i, e - i, flags, &err);
+	if (v == NULL && json_error_code(&err) == json_error_numeric_overflow)
+		v = json_loadb(b + i, e - i, flags | JSON_DECODE_INT_AS_REAL,
+		    &err);
+	if (v == NULL) {
+		snprintf(whybuf, whylen, "answer is not JSON: %s near byte %zu",
+		    err.text, i + (size_t)(err.position > 0 ? err.position : 0));
+		return -1;
+	}
+	json_decref(v);
+	return 0;
+}
+
+/*
+ * The envelope {"result":[...],"next_key":N} is checked token by token
+ * here; every value in it (each message, any other member) is validated
+ * by jansson over its exact span.  Together they cover every byte of the
+ * body, so the body as a whole is valid JSON -- while jansson only ever
+ * holds one message's tree, not a whole batch's.
+ */
 int
 reply_parse(char *b, size_t n, struct reply *r, const char **why,
     char *whybuf, size_t whylen)
 {
-	json_error_t err;
-	json_t *root, *res, *nk;
-	size_t i, ks, ke, w = 0, want;
+	size_t i, ks, ke, e, w = 0;
 	int seen_res = 0, seen_key = 0;
 
 	memset(r, 0, sizeof *r);
-	root = json_loadb(b, n, JSON_ALLOW_NUL, &err);
-	if (root == NULL &&
-	    json_error_code(&err) == json_error_numeric_overflow) {
-		/* An integer past 64 bits in a message is still valid JSON. */
-		root = json_loadb(b, n, JSON_ALLOW_NUL |
-		    JSON_DECODE_INT_AS_REAL, &err);
-	}
-	if (root == NULL) {
-		snprintf(whybuf, whylen, "answer is not JSON: %s at byte %d",
-		    err.text, err.position);
-		*why = whybuf;
-		return -1;
-	}
-	res = json_object_get(root, "result");
-	nk = json_object_get(root, "next_key");
-	want = json_array_size(res);
-	if (!json_is_object(root) || !json_is_array(res) ||
-	    !json_is_number(nk)) {
-		json_decref(root);
-		*why = "answer lacks result or next_key";
-		return -1;
-	}
-	json_decref(root);
-
+	*why = whybuf;
+	whybuf[0] = '\0';
 	i = skipws(b, 0, n);
-	i++;			/* '{' */
+	if (i >= n || b[i] != '{') {
+		*why = "answer is not a JSON object";
+		return -1;
+	}
+	i = skipws(b, i + 1, n);
 	for (;;) {
-		i = skipws(b, i, n);
-		if (i >= n || b[i] == '}')
-			break;
-		if (b[i] == ',') {
-			i++;
-			continue;
-		}
+		if (i >= n || b[i] != '"')
+			goto bad;
 		ks = i;
 		ke = strend(b, i, n);
-		i = skipws(b, ke, n) + 1;	/* ':' */
-		i = skipws(b, i, n);
-		if (keyis(b, ks, ke, "result") && !seen_res) {
-			seen_res = 1;
-			i++;			/* '[' */
-			for (;;) {
-				i = skipws(b, i, n);
-				if (i >= n || b[i] == ']') {
+		if (ke >= n || valid(b, ks, ke, whybuf, whylen) == -1)
+			goto bad;
+		i = skipws(b, ke, n);
+		if (i >= n || b[i] != ':')
+			goto bad;
+		i = skipws(b, i + 1, n);
+		if (i >= n)
+			goto bad;
+		if (keyis(b, ks, ke, "result")) {
+			if (seen_res++ || b[i] != '[')
+				goto bad;
+			i = skipws(b, i + 1, n);
+			if (i < n && b[i] == ']')
+				i++;
+			else for (;;) {
+				e = skipval(b, i, n);
+				if (e == i || valid(b, i, e, whybuf, whylen) == -1)
+					goto bad;
+				copyval(b, i, e, &w);
+				b[w++] = '\n';
+				r->count++;
+				i = skipws(b, e, n);
+				if (i < n && b[i] == ',') {
+					i = skipws(b, i + 1, n);
+					continue;
+				}
+				if (i < n && b[i] == ']') {
 					i++;
 					break;
 				}
-				if (b[i] == ',') {
-					i++;
-					continue;
-				}
-				i = copyval(b, i, n, &w);
-				b[w++] = '\n';
-				r->count++;
+				goto bad;
 			}
-		} else if (keyis(b, ks, ke, "next_key") && !seen_key) {
-			seen_key = 1;
-			if (parsekey(b, i, n, &r->next_key, &i) == -1) {
+		} else if (keyis(b, ks, ke, "next_key")) {
+			if (seen_key++ || parsekey(b, i, n, &r->next_key, &i) == -1) {
 				*why = "next_key is not an unsigned 64-bit integer";
 				return -1;
 			}
-		} else
-			i = skipval(b, i, n);
+		} else {
+			e = skipval(b, i, n);
+			if (e == i || valid(b, i, e, whybuf, whylen) == -1)
+				goto bad;
+			i = e;
+		}
+		i = skipws(b, i, n);
+		if (i < n && b[i] == ',') {
+			i = skipws(b, i + 1, n);
+			continue;
+		}
+		if (i < n && b[i] == '}')
+			break;
+		goto bad;
 	}
-	if (!seen_res || !seen_key || r->count != want) {
-		*why = "answer's result or next_key could not be read";
+	if (skipws(b, i + 1, n) != n) {
+		*why = "answer has data after its end";
+		return -1;
+	}
+	if (!seen_res || !seen_key) {
+		*why = seen_res ? "answer has no next_key" :
+		    "answer has no result";
 		return -1;
 	}
 	r->lines = b;
 	r->len = w;
 	return 0;
+bad:
+	if (whybuf[0] == '\0')
+		snprintf(whybuf, whylen, "answer is not JSON: unexpected %s "
+		    "at byte %zu", i < n ? "character" : "end", i);
+	return -1;
 }
 
 size_t

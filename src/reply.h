@@ -2,9 +2,11 @@
  * The answer to a channel-messages request, {"result":[...],"next_key":N},
  * turned into NDJSON without re-serialising anything.
  *
- * The whole body is validated with jansson first, so a truncated or garbage
- * answer is rejected before a single line exists.  Then a small scanner
- * walks the raw bytes: each element of "result" comes out as its original
+ * The whole body is validated before reply_parse() returns, so a truncated
+ * or garbage answer is rejected before the caller writes a single line: a
+ * small scanner checks the envelope token by token and jansson validates
+ * every value in it over its exact span (one message's tree at a time, not
+ * a whole batch's).  Each element of "result" comes out as its original
  * bytes with the insignificant whitespace outside strings removed (numbers
  * stay exactly as flespi wrote them), one element per line, and next_key is
  * read from its digits as an unsigned 64-bit integer.

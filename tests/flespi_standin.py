@@ -20,6 +20,8 @@ Options:
                       "ok,500,429,stall:3,truncate,cut,garbage,close";
                       after the list every request is answered normally
   --delay SECS        wait this long before every answer (slow server)
+  --prebuild N        build the answers for batches of N from key 1 at
+                      start (benchmarks: serve precomputed bytes)
   --pretty            answers indented and spread over lines (still the
                       same bytes for every number and string)
   --log FILE          one JSON line per request: curr_key, limit_count,
@@ -238,7 +240,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 body = (b'{"result":[' + b",".join(msgs[i:j]) +
                         b'],"next_key":%d}' % (k + j - i))
-                if len(st.cache) > 1000:
+                if len(st.cache) > 1000 and not opts.prebuild:
                     st.cache.clear()
                 st.cache[ck] = body
         rec.update(status=200, count=j - i, next_key=k + j - i)
@@ -289,6 +291,7 @@ def main():
     ap.add_argument("--faults", default="")
     ap.add_argument("--pretty", action="store_true")
     ap.add_argument("--delay", type=float, default=0)
+    ap.add_argument("--prebuild", type=int, default=0)
     ap.add_argument("--log")
     o = ap.parse_args()
     o.channels = set(o.channels.split(",")) | set(o.forbidden.split(","))
@@ -299,6 +302,10 @@ def main():
             msgs = [l.rstrip(b"\r\n") for l in f if l.strip()]
     store = Store(msgs)
     store.faults = parse_faults(o.faults)
+    for i in range(0, len(msgs), o.prebuild) if o.prebuild > 0 else ():
+        j = min(i + o.prebuild, len(msgs))
+        store.cache[(i, j)] = (b'{"result":[' + b",".join(msgs[i:j]) +
+                               b'],"next_key":%d}' % (j + 1))
     srv = Server(o, store)
     tmp = o.port_file + ".tmp"
     with open(tmp, "w") as f:

@@ -117,6 +117,21 @@ main(void)
 	BAD("<html>502 Bad Gateway</html>", "garbage body");
 	BAD("", "empty body");
 	BAD("{\"result\":[],\"next_key\":1} {}", "trailing data");
+	BAD("{\"result\":[{\"a\":1},],\"next_key\":1}", "trailing comma");
+	BAD("{\"result\":[{\"a\":1}{\"b\":2}],\"next_key\":1}",
+	    "missing comma between elements");
+	BAD("{\"result\":[{\"a\":1],\"next_key\":1}", "mismatched bracket");
+	BAD("{\"result\":[1 2],\"next_key\":1}", "two scalars, no comma");
+	BAD("{,\"result\":[],\"next_key\":1}", "leading comma");
+	BAD("{\"result\":[],\"next_key\":1,}", "trailing comma in envelope");
+	BAD("{\"result\":[],\"next_key\":01}", "next_key with a leading zero");
+	BAD("{\"result\":[\"abc],\"next_key\":1}", "unclosed string");
+	BAD("{\"result\":[],\"result\":[],\"next_key\":1}", "two results");
+	BAD("{\"result\":[\"a\tb\"],\"next_key\":1}",
+	    "raw control character in a string");
+	BAD("{\"result\":[{\"a\":tru}],\"next_key\":1}", "bad literal");
+	BAD("{\"result\":[],\"next_key\":1,\"x\":[}", "bad other member");
+	BAD("{\"result\" [],\"next_key\":1}", "missing colon");
 
 	CHECK(reply_lines_in("a\nb\nc", 5) == 2, "lines_in: partial line not counted");
 	CHECK(reply_lines_in("a\nb\n", 4) == 2, "lines_in: whole lines");
