@@ -2,6 +2,8 @@
  * flespi-recv: stream a flespi channel's message buffer to stdout as NDJSON,
  * one message per line, in channel order, each exactly as flespi sent it.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -53,6 +55,7 @@ struct run {
 	uint64_t	deleted;	/* flespi was asked to delete before it */
 	uint64_t	total;		/* messages written */
 	int		soft;		/* fetch() returns failures, no exit */
+	int		outfile;	/* stdout is a regular file */
 };
 
 static void
@@ -251,11 +254,18 @@ nap(unsigned ms)
 		;
 }
 
+/*
+ * Save the key.  When stdout is a file, its lines are made durable first:
+ * otherwise a power failure could keep the new key but lose the lines
+ * before it -- a gap.
+ */
 static void
 savekey(struct run *r)
 {
 	if (r->o->state == NULL || r->key == r->saved)
 		return;
+	if (r->outfile && fdatasync(STDOUT_FILENO) == -1)
+		dieerr(EXIT_IOERR, "stdout");
 	if (state_save(r->o->state, r->key) == -1)
 		dieerr(EXIT_IOERR, "%s: cannot save key %" PRIu64,
 		    r->o->state, r->key);
@@ -452,6 +462,7 @@ main(int argc, char **argv)
 	struct opts o;
 	struct run r;
 	char *token, app[64];
+	struct stat sb;
 	uint64_t k;
 
 	/* flespi-recv --mqtt: MQTT push mode, in recvmqtt.c (its own options). */
@@ -490,6 +501,7 @@ main(int argc, char **argv)
 	r.fa.abortable = 1;
 	backoff_init(&r.bo, (unsigned)o.wait_ms, 30000, 0);
 	stats_init(&r.st);
+	r.outfile = fstat(STDOUT_FILENO, &sb) == 0 && S_ISREG(sb.st_mode);
 	stop_install();
 
 	loop(&r);
