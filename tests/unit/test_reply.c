@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "reply.h"
 #include "statefile.h"
 #include "unit.h"
@@ -36,6 +38,65 @@ parse(const char *s, struct reply *r, char **buf, const char **why)
 
 #define BAD(in, what) \
 	CHECK(parse((in), &r, &buf, &why) == -1, "%s: rejected", (what))
+
+/*
+ * Differential check on mutated answers: reply_parse() accepts a body
+ * exactly when jansson accepts it as a whole with the expected shape, and
+ * then yields as many lines as result has elements.
+ */
+static void
+test_mutations(void)
+{
+	static const char base[] = "{\"result\":[{\"a\":12.64,\"s\":"
+	    "\"x\\\" ]}\",\"n\":[1,{\"b\":null}]},{\"c\":true}],"
+	    "\"next_key\":42}";
+	static const char alphabet[] = "{}[]\",:\\ 0-.eE9tnfu\n";
+	char body[sizeof base + 8], orig[sizeof base + 8], whybuf[256];
+	const char *why;
+	struct reply r;
+	json_t *v, *res;
+	uint64_t rng = 88172645463325252ULL;
+	size_t n, agree = 0, accepted = 0, i;
+	int rc, want, k;
+
+	for (i = 0; i < 20000; i++) {
+		memcpy(body, base, sizeof base);
+		n = sizeof base - 1;
+		for (k = 0; k < 1 + (int)(i % 3) && n > 0; k++) {
+			rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+			size_t pos = (size_t)(rng >> 8) % n;
+			switch ((rng >> 40) % 3) {
+			case 0:	/* replace a byte */
+				body[pos] = alphabet[(rng >> 50) %
+				    (sizeof alphabet - 1)];
+				break;
+			case 1:	/* truncate */
+				n = pos;
+				break;
+			default:	/* delete a byte */
+				memmove(body + pos, body + pos + 1, n - pos - 1);
+				n--;
+			}
+		}
+		memcpy(orig, body, n);
+		v = json_loadb(body, n, 0, NULL);
+		res = json_object_get(v, "result");
+		want = json_is_array(res) && json_is_integer(json_object_get(v,
+		    "next_key")) && json_integer_value(json_object_get(v,
+		    "next_key")) >= 0 && json_object_size(v) == 2;
+		rc = reply_parse(body, n, &r, &why, whybuf, sizeof whybuf);
+		if ((rc == 0) == want && (rc != 0 ||
+		    r.count == json_array_size(res)))
+			agree++;
+		else
+			printf("#   disagree (rc %d, want %d): %.*s\n", rc, want,
+			    (int)n, orig);
+		accepted += rc == 0;
+		json_decref(v);
+	}
+	CHECK(agree == 20000, "mutations: reply_parse agrees with jansson "
+	    "on %zu of 20000 bodies (%zu accepted)", agree, accepted);
+}
 
 static void
 test_state(void)
@@ -137,6 +198,7 @@ main(void)
 	CHECK(reply_lines_in("a\nb\n", 4) == 2, "lines_in: whole lines");
 	CHECK(reply_lines_in("", 0) == 0, "lines_in: nothing");
 
+	test_mutations();
 	test_state();
 	free(buf);
 	return UNIT_END();
