@@ -31,7 +31,7 @@ TOOLS      = $(patsubst tests/tools/%.c,$(O)/%,$(wildcard tests/tools/*.c))
 MANS       = $(wildcard man/*.1)
 
 .PHONY: all check unit test clean install uninstall deps demo asan check-asan \
-        valgrind lint bench fuzz fuzz-build
+        valgrind lint bench fuzz fuzz-build soak
 
 all: $(PROGS)
 
@@ -123,5 +123,11 @@ deps:
 demo: deps all
 	scripts/demo
 
-bench: all
+bench: all $(TOOLS)
 	scripts/bench-recv
+	scripts/bench-wialon
+	scripts/bench-aws
+
+# Minutes-long fault soak of whole pipelines; not part of check.
+soak: all $(TOOLS)
+	scripts/soak
