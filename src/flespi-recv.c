@@ -332,6 +332,11 @@ fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 		}
 		failures++;
 		d = backoff_next(&r->bo);
+		/* A server's Retry-After is honoured, up to five minutes. */
+		if (r->fa.retry_after > 0 && (unsigned long)r->fa.retry_after *
+		    1000 > d)
+			d = r->fa.retry_after > 300 ? 300000 :
+			    (unsigned)r->fa.retry_after * 1000;
 		xwarn("channel %s: %s; retry %lld in %u ms", r->o->selector,
 		    why, failures, d);
 		nap(d);
@@ -507,6 +512,9 @@ main(int argc, char **argv)
 	loop(&r);
 	finaldelete(&r);
 	savekey(&r);
+	if (r.st.shown)
+		stats_show(&r.st, "%" PRIu64 " messages, key %" PRIu64,
+		    r.total, r.key);
 	stats_end(&r.st);
 	vlog("%" PRIu64 " messages written; key %" PRIu64, r.total, r.key);
 	fa_free(&r.fa);

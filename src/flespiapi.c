@@ -174,6 +174,7 @@ fa_get(struct flespiapi *fa, const struct fa_req *q, char *why,
 	char data[256], rs[200], *enc, *url;
 	size_t n;
 	CURLcode rc;
+	curl_off_t ra;
 	long st = 0;
 
 	snprintf(data, sizeof data, "{\"curr_key\":%llu,\"limit_count\":%u,"
@@ -206,6 +207,11 @@ fa_get(struct flespiapi *fa, const struct fa_req *q, char *why,
 	free(url);
 	curl_easy_getinfo(fa->curl, CURLINFO_RESPONSE_CODE, &st);
 	fa->status = st;
+	ra = 0;
+	if (curl_easy_getinfo(fa->curl, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK ||
+	    ra < 0)
+		ra = 0;
+	fa->retry_after = (long)ra;
 
 	if (rc == CURLE_ABORTED_BY_CALLBACK && stop_requested) {
 		snprintf(why, whylen, "stopped");

@@ -31,6 +31,7 @@ struct flespiapi {
 	int		too_large;
 	int		abortable;	/* FA_STOPPED when stop_requested */
 	long		status;		/* HTTP status of the last answer, or 0 */
+	long		retry_after;	/* its Retry-After, seconds, or 0 */
 	long		connect_ms;
 	long		extra_ms;	/* allowed on top of the long-poll time */
 };

@@ -17,7 +17,8 @@ Options:
   --channels LIST     known channel ids (default 1); others answer 404
   --forbidden LIST    channel ids that answer 403
   --faults LIST       what the first requests get, in order, e.g.
-                      "ok,500,429,stall:3,truncate,cut,garbage,close";
+                      "ok,500,429,429:2,stall:3,truncate,cut,garbage,close"
+                      (429:2 carries Retry-After: 2);
                       after the list every request is answered normally
   --delay SECS        wait this long before every answer (slow server)
   --prebuild N        build the answers for batches of N from key 1 at
@@ -112,17 +113,20 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def reply(self, status, body, ctype="application/json", length=None):
+    def reply(self, status, body, ctype="application/json", length=None,
+              headers=()):
         self.send_response(status)
+        for h, v in headers:
+            self.send_header(h, v)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length",
                          str(len(body) if length is None else length))
         self.end_headers()
         self.wfile.write(body)
 
-    def error(self, status, reason):
+    def error(self, status, reason, headers=()):
         body = json.dumps({"errors": [{"code": status, "reason": reason}]})
-        self.reply(status, body.encode())
+        self.reply(status, body.encode(), headers=headers)
 
     def do_POST(self):
         st = self.server.store
@@ -184,6 +188,10 @@ class Handler(BaseHTTPRequestHandler):
         if fault in ("500", "429", "503"):
             rec["status"] = int(fault)
             self.error(int(fault), "injected fault")
+            return
+        if fault.startswith("429:"):
+            rec["status"] = 429
+            self.error(429, "injected fault", [("Retry-After", fault[4:])])
             return
         if fault.startswith("stall:"):
             time.sleep(float(fault[6:]))

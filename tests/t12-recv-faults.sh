@@ -49,6 +49,14 @@ faults "truncate"
 flespi-recv --url "$URL" $RECV -v 1 >"$T/out" 2>"$T/err"
 check "truncated: reported as not JSON" grep -q 'not JSON' "$T/err"
 
+# 429 with Retry-After: the server's delay wins over the short backoff.
+faults "429:1"
+t0=$(date +%s%N)
+flespi-recv --url "$URL" $RECV 1 >"$T/out" 2>"$T/err"; rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "429 with Retry-After: 1 waits a second ($ms ms)" test $rc -eq 0 -a $ms -ge 1000
+check "429 with Retry-After: the retry names the delay" grep -q 'retry 1 in 1000 ms' "$T/err"
+
 # --retries N: N retries, then exit 75, key saved for what was written.
 faults "ok,500,500,500,500"
 flespi-recv --url "$URL" $RECV --retries 2 --state "$T/st" 1 \
