@@ -1,0 +1,174 @@
+/*
+ * jscan: the fast path must never accept what jansson refuses, and must
+ * find the same top-level values.  Hand-picked cases, then a few hundred
+ * thousand random mutations of a realistic message checked against jansson.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "jscan.h"
+#include "unit.h"
+
+/* What msgin does: jansson, with big integers retried as reals. */
+static json_t *
+jparse(const char *s, size_t len)
+{
+	json_error_t err;
+	json_t *o = json_loadb(s, len, 0, &err);
+
+	if (o == NULL && json_error_code(&err) == json_error_numeric_overflow)
+		o = json_loadb(s, len, JSON_DECODE_INT_AS_REAL, &err);
+	return o;
+}
+
+static const char *keys[] = { "ident", "timestamp", "channel.id", "name",
+	"pos", "flag" };
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+/* The span agrees with jansson's value for the key. */
+static int
+same(const struct jspan *sp, json_t *v)
+{
+	char buf[64];
+	int n;
+
+	if (v == NULL)
+		return sp->type == JS_NONE;
+	switch (sp->type) {
+	case JS_STRING:
+		return json_is_string(v) && (sp->escaped ||
+		    (json_string_length(v) == sp->len &&
+		    memcmp(json_string_value(v), sp->p, sp->len) == 0));
+	case JS_INT:
+		if (!json_is_integer(v))
+			return json_is_real(v);	/* a big one, as a real */
+		n = snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+		return ((size_t)n == sp->len && memcmp(buf, sp->p, sp->len) == 0) ||
+		    (sp->len == 2 && memcmp(sp->p, "-0", 2) == 0);
+	case JS_REAL:
+		return json_is_real(v);
+	case JS_TRUE:
+		return json_is_true(v);
+	case JS_FALSE:
+		return json_is_false(v);
+	case JS_NULL:
+		return json_is_null(v);
+	case JS_OBJECT:
+		return json_is_object(v);
+	case JS_ARRAY:
+		return json_is_array(v);
+	}
+	return 0;
+}
+
+/* Returns 1 when jscan's verdict is consistent with jansson's. */
+static int
+agree(const char *s, size_t len, int *accepted)
+{
+	struct jspan sp[NKEYS];
+	json_t *o;
+	size_t i;
+	int ok = 1;
+
+	*accepted = jscan_object(s, len, keys, NKEYS, sp);
+	if (!*accepted)
+		return 1;
+	o = jparse(s, len);
+	if (o == NULL || !json_is_object(o))
+		ok = 0;
+	for (i = 0; ok && i < NKEYS; i++)
+		ok = same(&sp[i], json_object_get(o, keys[i]));
+	json_decref(o);
+	return ok;
+}
+
+static uint64_t rng = 88172645463325252ULL;
+
+static unsigned
+rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+int
+main(void)
+{
+	static const char *const yes[] = {
+		"{}", " { } ", "{\"a\":1}", "{\"ident\":\"x\",\"timestamp\":1.5}",
+		"{\"a\":[1,2,{\"b\":[]}],\"c\":\"\\u00e9\\n\",\"d\":-0.5}",
+		"{\"ident\":\"caf\xc3\xa9\"}", "{\"a\":\"\\ud83d\\ude97\"}",
+		"{\"ident\":1,\"ident\":2}", "{\"a\":true,\"b\":false,\"c\":null}",
+	};
+	static const char *const no[] = {
+		"", "[]", "1", "\"x\"", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}",
+		"{a:1}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":+1}",
+		"{\"a\":1e5}", "{\"a\":\"\\u0000\"}", "{\"a\":\"\\ud800\"}",
+		"{\"a\":\"\\udc00x\"}", "{\"a\":\"\\x\"}", "{\"a\":\"\t\"}",
+		"{\"a\":\"\xc3\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xc0\xaf\"}",
+		"{\"a\":1} x", "{\"a\":1}{}", "{\"a\":tru}", "{\"a\":nul}",
+		"{\"\\u0069dent\":1}", "{\"a\":[1,]}",
+	};
+	const char *base = "{\"ident\":\"352625066004561\",\"timestamp\":"
+	    "1764000001.209955,\"channel.id\":1234,\"name\":\"Truck \\\"01\\\"\","
+	    "\"pos\":{\"lat\":55.789596,\"lon\":[37.668702,-1]},\"flag\":true,"
+	    "\"x\":null,\"u\":\"\xc3\xa9\xe2\x82\xac\\u00e9\",\"n\":-0,"
+	    "\"big\":123456789012345678901234567890}";
+	static const char alphabet[] = "{}[]\":,.-+0123456789eEtrufalsn \\u\t\xc3\xa9\x80";
+	char buf[1024];
+	size_t i, len, blen = strlen(base);
+	unsigned iter, k, n;
+	int acc, allagree = 1, nacc = 0, fails = 0;
+
+	for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		CHECK(agree(yes[i], strlen(yes[i]), &acc) && acc,
+		    "accepted and agrees: %s", yes[i]);
+	}
+	for (i = 0; i < sizeof no / sizeof no[0]; i++) {
+		struct jspan sp[NKEYS];
+		CHECK(!jscan_object(no[i], strlen(no[i]), keys, NKEYS, sp),
+		    "left to jansson: %s", no[i]);
+	}
+	CHECK(agree(base, blen, &acc) && acc, "a realistic message: accepted, "
+	    "same values as jansson");
+
+	/* Random edits of the realistic message: never more lenient. */
+	for (iter = 0; iter < 200000; iter++) {
+		memcpy(buf, base, blen);
+		len = blen;
+		n = 1 + rnd(3);
+		for (k = 0; k < n; k++) {
+			i = rnd((unsigned)len);
+			switch (rnd(3)) {
+			case 0:		/* replace */
+				buf[i] = alphabet[rnd(sizeof alphabet - 1)];
+				break;
+			case 1:		/* delete */
+				memmove(buf + i, buf + i + 1, len - i - 1);
+				len--;
+				break;
+			default:	/* insert */
+				if (len + 1 >= sizeof buf)
+					break;
+				memmove(buf + i + 1, buf + i, len - i);
+				buf[i] = alphabet[rnd(sizeof alphabet - 1)];
+				len++;
+			}
+		}
+		if (!agree(buf, len, &acc)) {
+			allagree = 0;
+			if (fails++ < 5)
+				unit_hex("disagrees", buf, len);
+		}
+		nacc += acc;
+	}
+	CHECK(allagree, "200000 mutations: jscan never accepts what jansson "
+	    "refuses, and finds the same values (%d accepted)", nacc);
+	return UNIT_END();
+}
