@@ -487,6 +487,8 @@ main(int argc, char **argv)
 			r.key = r.saved = k;
 			break;
 		case 0:
+			/* Fail now, not after the first batch, if it cannot be saved. */
+			r.saved = UINT64_MAX;
 			break;
 		default:
 			dieerr(EXIT_IOERR, "%s", o.state);
@@ -494,6 +496,7 @@ main(int argc, char **argv)
 	}
 	if (o.have_from)
 		r.key = o.from;		/* an explicit start wins */
+	savekey(&r);
 	r.deleted = r.key;
 
 	snprintf(app, sizeof app, "flespi-recv/%s", VERSION);

@@ -245,8 +245,10 @@ fa_get(struct flespiapi *fa, const struct fa_req *q, char *why,
 		    "exceeded%s", rs);
 		return FA_RETRY;
 	}
-	snprintf(why, whylen, "HTTP status %ld%s", st, rs);
-	if (st >= 500 || st < 400)
+	snprintf(why, whylen, "HTTP status %ld%s%s", st, rs,
+	    st >= 300 && st < 400 ? " (a redirect: check --url)" : "");
+	/* 3xx and 4xx will not change by asking again; 5xx and odd 2xx may. */
+	if (st >= 500 || st < 300)
 		return FA_RETRY;
 	return FA_REFUSED;
 }

@@ -16,7 +16,7 @@
 enum {
 	FA_OK,		/* 200: body, len hold the answer */
 	FA_RETRY,	/* temporary: network, timeout, 429, 5xx, too large */
-	FA_REFUSED,	/* 401, 403, 404 and other 4xx: retrying will not help */
+	FA_REFUSED,	/* 401, 403, 404, other 4xx, 3xx: retrying will not help */
 	FA_STOPPED	/* stop_requested ended the transfer (abortable only) */
 };
 

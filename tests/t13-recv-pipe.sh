@@ -40,6 +40,14 @@ check ">/dev/full: exit 74" test $rc -eq 74
 check ">/dev/full: says why" grep -q 'stdout: No space left on device' "$T/err"
 check ">/dev/full: the key stays" test "$(cat "$T/st")" = 5
 
+# A key file that cannot be written: exit 74 before reading anything.
+flespi-recv --url "$URL" --once --state "$T/no/such/dir/st" 1 >"$T/out" 2>"$T/err"; rc=$?
+check "unwritable --state: exit 74 at once" test $rc -eq 74 -a ! -s "$T/out"
+check "unwritable --state: names the file" grep -q 'no/such/dir/st' "$T/err"
+echo junk >"$T/badst"
+flespi-recv --url "$URL" --once --state "$T/badst" 1 >"$T/out" 2>"$T/err"; rc=$?
+check "a state file holding junk: exit 74, nothing read" test $rc -eq 74 -a ! -s "$T/out"
+
 # A write cut off mid-line (file size limit 100 KiB): the saved key is
 # after the last whole line, so a rerun completes it exactly once.
 rm -f "$T/st"
