@@ -191,6 +191,11 @@ parse(int argc, char **argv, struct opts *o)
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
+	/* flespi deletes everything before the key, written by us or not. */
+	if (o->del && o->have_from && o->from > 0)
+		die(EXIT_USAGE, "--delete with --from %" PRIu64 " would delete "
+		    "the messages before it, which were never written out",
+		    o->from);
 	o->selector = argv[optind];
 	if (*o->selector == '\0')
 		die(EXIT_USAGE, "empty CHANNEL");

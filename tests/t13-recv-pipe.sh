@@ -78,6 +78,9 @@ check "--delete: the channel keeps message 251 on" \
 flespi-recv --url "$URL" -n 1 1 >"$T/out" 2>"$T/err"
 sed -n 251p "$T/in" >"$T/want"
 diff_ok "--delete: key 0 now starts at message 251" "$T/want" "$T/out"
+flespi-recv --url "$URL" --once --delete --from 300 1 >"$T/out" 2>"$T/err"; rc=$?
+check "--delete with --from 300: usage error, nothing deleted" \
+    test $rc -eq 64 -a "$(curl -fsS "$URL/control/state" | grep -c '"first": 251')" -eq 1
 (trap '' XFSZ; ulimit -f 100
  exec flespi-recv --url "$URL" --once --delete 1 >"$T/out1" 2>"$T/err")
 n=$(wc -l <"$T/out1")
