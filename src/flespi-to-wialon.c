@@ -80,6 +80,7 @@ struct run {
 	int		sock;
 	int		eof;		/* no more input will be read */
 	int		inerr;		/* stdin could not be read */
+	int		gaveup;		/* --retries ran out */
 	int		conn_acked;	/* this connection got an ack */
 	unsigned	failures;	/* consecutive failed attempts */
 	int64_t		ack_deadline;	/* 0: nothing outstanding */
@@ -652,6 +653,7 @@ deliver(struct run *r)
 				stats_end(&r->st);
 				xwarn("%s: giving up after %u failed attempts",
 				    o->target, r->failures);
+				r->gaveup = 1;
 				return 0;
 			}
 			r->sock = dial(r, drain_end != 0 && drain_end < now +
@@ -676,6 +678,8 @@ deliver(struct run *r)
 		}
 
 		readin(r);
+		if (r->eof && w->n == 0)
+			continue;	/* input ended and all is acknowledged */
 		if (flush(r) == -1) {
 			drop(r, strerror(errno));
 			next_try = mono_ms() + backoff_next(&r->bo);
@@ -818,7 +822,9 @@ main(int argc, char **argv)
 		xwarn("%" PRIu64 " messages undelivered%s", undelivered,
 		    o.failed ? ", written to the failed file" : "");
 	st = msgin_status(&r.in, undelivered);
-	if (st == EXIT_OK && r.inerr)
+	if (r.gaveup)
+		st = EXIT_TEMPFAIL;
+	else if (st == EXIT_OK && r.inerr)
 		st = EXIT_IOERR;
 	for (i = 0; i < r.w.size; i++)
 		wbuf_free(&r.w.e[i].b);
