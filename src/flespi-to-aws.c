@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "diag.h"
 #include "exits.h"
 #include "io.h"
+#include "jscan.h"
 #include "lineread.h"
 #include "mqttconn.h"
 #include "msgin.h"
@@ -30,6 +32,7 @@
 
 #define PAYLOAD_MAX	(128 * 1024)	/* AWS: 128 KB a publish */
 #define CONNS_MAX	64
+#define KEYS_MAX	(2 + 32)	/* ident, timestamp, topic fields */
 
 static const char usage_text[] =
 "usage: flespi-to-aws --endpoint HOST --cafile FILE --cert FILE --key FILE\n"
@@ -126,6 +129,12 @@ static unsigned nconns;
 static struct topic *topic;
 static struct pending pend;
 static uint64_t undelivered;
+/* The fast path's keys: ident, timestamp, then the topic's fields. */
+static const char *fkeys[KEYS_MAX];
+static size_t nfkeys;
+static struct jspan spans[KEYS_MAX];
+
+static int	fast(void *, struct msg *);
 
 static void
 usage(void)
@@ -298,6 +307,11 @@ setup(const struct opts *o)
 
 	msgin_init(&in, STDIN_FILENO, o->maxline, "ident");
 	in.strict = o->strict;
+	fkeys[0] = in.uid_field;
+	fkeys[1] = "timestamp";
+	for (nfkeys = 2; nfkeys - 2 < topic_nfields(topic); nfkeys++)
+		fkeys[nfkeys] = topic_field(topic, nfkeys - 2);
+	in.fast = fast;
 	if (o->failed != NULL && msgin_open_failed(&in, o->failed) == -1)
 		dieerr(EXIT_IOERR, "--failed: cannot open '%s'", o->failed);
 	if (o->client_id != NULL) {
@@ -325,6 +339,55 @@ setup(const struct opts *o)
 		dieerr(EXIT_IOERR, "stdin");
 }
 
+/* An integer span jansson would format back to the same text. */
+static int
+plain_int(const struct jspan *v)
+{
+	return v->type == JS_INT && v->len <= 18 &&
+	    !(v->len == 2 && v->p[0] == '-' && v->p[1] == '0');
+}
+
+/*
+ * msgin's fast path: jscan checks the line and finds ident, timestamp and
+ * the topic's fields without building a tree (jansson's parse is most of
+ * the CPU time otherwise).  It takes only the plain cases, where its
+ * result is the jansson path's to the byte: a string ident without
+ * escapes, a timestamp that parses, topic fields that are unescaped
+ * strings, short integers or booleans.  Everything else (including every
+ * bad line) goes to jansson, which diagnoses as usual.
+ */
+static int
+fast(void *arg, struct msg *m)
+{
+	const struct jspan *u = &spans[0], *ts = &spans[1], *v;
+	char num[64], *end;
+	size_t i;
+
+	(void)arg;
+	if (!jscan_object(m->line, m->len, fkeys, nfkeys, spans))
+		return 0;
+	if (!((u->type == JS_STRING && !u->escaped) || plain_int(u)) ||
+	    u->len == 0 || u->len >= sizeof m->uidbuf)
+		return 0;
+	memcpy(m->uidbuf, u->p, u->len);
+	m->uidbuf[u->len] = '\0';
+	m->uid = m->uidbuf;
+	if ((ts->type != JS_INT && ts->type != JS_REAL) || ts->len >= sizeof num)
+		return 0;
+	memcpy(num, ts->p, ts->len);
+	num[ts->len] = '\0';
+	m->timestamp = strtod(num, &end);
+	if (*end != '\0' || !isfinite(m->timestamp) || m->timestamp < 0)
+		return 0;
+	for (i = 2; i < nfkeys; i++) {
+		v = &spans[i];
+		if (!((v->type == JS_STRING && !v->escaped) || plain_int(v) ||
+		    v->type == JS_TRUE || v->type == JS_FALSE))
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * Take the next good message off stdin into pend, diagnosing bad ones.
  * Returns MSG_OK, MSG_AGAIN, MSG_EOF, MSG_BAD (--strict) or MSG_ERR.
@@ -340,9 +403,21 @@ next_message(void)
 		r = msgin_next(&in, &m);
 		if (r != MSG_OK)
 			return r;
-		n = topic_expand(topic, m.obj, pend.topic, sizeof pend.topic,
-		    why, sizeof why);
-		json_decref(m.obj);
+		if (m.obj == NULL) {
+			const char *vals[KEYS_MAX];
+			size_t lens[KEYS_MAX], i;
+
+			for (i = 2; i < nfkeys; i++) {
+				vals[i - 2] = spans[i].p;
+				lens[i - 2] = spans[i].len;
+			}
+			n = topic_expand_values(topic, vals, lens, pend.topic,
+			    sizeof pend.topic, why, sizeof why);
+		} else {
+			n = topic_expand(topic, m.obj, pend.topic,
+			    sizeof pend.topic, why, sizeof why);
+			json_decref(m.obj);
+		}
 		if (n < 0) {
 			msgin_reject(&in, m.lineno, m.line, m.len, "%s", why);
 		} else if (m.len > PAYLOAD_MAX) {

@@ -205,6 +205,10 @@ msgin_next(struct msgin *in, struct msg *m)
 		m->line = line;
 		m->len = len;
 		m->lineno = in->lr.lineno;
+		if (in->fast != NULL && in->fast(in->fast_arg, m)) {
+			in->good++;
+			return MSG_OK;
+		}
 		m->obj = json_loadb(line, len, 0, &err);
 		if (m->obj == NULL &&
 		    json_error_code(&err) == json_error_numeric_overflow)

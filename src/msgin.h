@@ -24,6 +24,8 @@ enum {
 	MSG_ERR		/* read error; errno says why */
 };
 
+struct msg;
+
 struct msgin {
 	struct linereader lr;
 	const char     *name;		/* "<stdin>", for diagnostics */
@@ -34,10 +36,20 @@ struct msgin {
 	uint64_t	bad;		/* lines rejected (here or by msgin_reject) */
 	uint64_t	failed_written;	/* lines copied to the failed file */
 	int		failed_err;	/* a write to the failed file failed */
+	/*
+	 * Optional fast path, tried on each line before jansson: returns 1
+	 * when it has checked the line as a flespi message itself (m->uid
+	 * and m->timestamp set, m->obj left NULL), 0 to have jansson parse
+	 * and check it as usual.  It must never accept a line the jansson
+	 * path would reject.  NULL (the default): jansson only.
+	 */
+	int	      (*fast)(void *arg, struct msg *m);
+	void	       *fast_arg;
 };
 
 struct msg {
-	json_t	       *obj;		/* the parsed object; the caller decrefs */
+	json_t	       *obj;		/* the parsed object; the caller decrefs
+					   (NULL when the fast path took it) */
 	char	       *line;		/* input bytes, valid until the next call */
 	size_t		len;
 	uint64_t	lineno;

@@ -266,15 +266,30 @@ scalar(json_t *v, char *tmp, size_t tmpsz, size_t *len)
 	return tmp;
 }
 
+size_t
+topic_nfields(const struct topic *t)
+{
+	return (size_t)t->nfields;
+}
+
+const char *
+topic_field(const struct topic *t, size_t i)
+{
+	size_t k;
+
+	for (k = 0; k < t->nparts; k++)
+		if (t->parts[k].field && i-- == 0)
+			return t->parts[k].text;
+	return NULL;
+}
+
 int
-topic_expand(const struct topic *t, json_t *msg, char *buf, size_t bufsz,
-    char *why, size_t whysz)
+topic_expand_values(const struct topic *t, const char *const *vals,
+    const size_t *lens, char *buf, size_t bufsz, char *why, size_t whysz)
 {
 	const struct part *pt;
 	const char *v, *bad;
-	char tmp[40];
-	size_t i, len = 0, vlen;
-	json_t *jv;
+	size_t i, f = 0, len = 0, vlen;
 
 	for (i = 0; i < t->nparts; i++) {
 		pt = &t->parts[i];
@@ -282,19 +297,8 @@ topic_expand(const struct topic *t, json_t *msg, char *buf, size_t bufsz,
 			v = pt->text;
 			vlen = pt->len;
 		} else {
-			jv = json_object_get(msg, pt->text);
-			if (jv == NULL) {
-				snprintf(why, whysz, "topic field \"%s\" is "
-				    "missing", pt->text);
-				return -1;
-			}
-			v = scalar(jv, tmp, sizeof tmp, &vlen);
-			if (v == NULL) {
-				snprintf(why, whysz, "topic field \"%s\" is "
-				    "%s, not a string or number", pt->text,
-				    json_is_null(jv) ? "null" : "not a scalar");
-				return -1;
-			}
+			v = vals[f];
+			vlen = lens[f++];
 			if (vlen == 0) {
 				snprintf(why, whysz, "topic field \"%s\" is "
 				    "empty", pt->text);
@@ -315,4 +319,43 @@ topic_expand(const struct topic *t, json_t *msg, char *buf, size_t bufsz,
 		return -1;
 	}
 	return (int)len;
+}
+
+#define FIELDS_MAX	32	/* placeholders formatted on the stack */
+
+int
+topic_expand(const struct topic *t, json_t *msg, char *buf, size_t bufsz,
+    char *why, size_t whysz)
+{
+	const char *vals[FIELDS_MAX];
+	size_t lens[FIELDS_MAX], i, f = 0;
+	char tmp[FIELDS_MAX][40];
+	json_t *jv;
+
+	if (t->nfields > FIELDS_MAX) {
+		snprintf(why, whysz, "more than %d fields in the topic",
+		    FIELDS_MAX);
+		return -1;
+	}
+	for (i = 0; i < t->nparts; i++) {
+		const struct part *pt = &t->parts[i];
+
+		if (!pt->field)
+			continue;
+		jv = json_object_get(msg, pt->text);
+		if (jv == NULL) {
+			snprintf(why, whysz, "topic field \"%s\" is missing",
+			    pt->text);
+			return -1;
+		}
+		vals[f] = scalar(jv, tmp[f], sizeof tmp[f], &lens[f]);
+		if (vals[f] == NULL) {
+			snprintf(why, whysz, "topic field \"%s\" is %s, not a "
+			    "string or number", pt->text,
+			    json_is_null(jv) ? "null" : "not a scalar");
+			return -1;
+		}
+		f++;
+	}
+	return topic_expand_values(t, vals, lens, buf, bufsz, why, whysz);
 }

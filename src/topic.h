@@ -39,6 +39,17 @@ int		topic_is_fixed(const struct topic *);
 int		topic_expand(const struct topic *t, json_t *msg, char *buf,
 		    size_t bufsz, char *why, size_t whysz);
 
+/* The template's placeholders, in order: for callers that find values themselves. */
+size_t		topic_nfields(const struct topic *);
+const char     *topic_field(const struct topic *, size_t i);
+/*
+ * Expand t with vals[i] (lens[i] bytes) for placeholder i, and validate
+ * the result, as topic_expand does.  An empty value is refused.
+ */
+int		topic_expand_values(const struct topic *t,
+		    const char *const *vals, const size_t *lens, char *buf,
+		    size_t bufsz, char *why, size_t whysz);
+
 /*
  * Check a topic name against AWS IoT Core's rules.  Returns NULL when it
  * is valid, else a static string saying why not.
