@@ -49,6 +49,14 @@ faults "truncate"
 flespi-recv --url "$URL" $RECV -v 1 >"$T/out" 2>"$T/err"
 check "truncated: reported as not JSON" grep -q 'not JSON' "$T/err"
 
+# An answer past --limit-size plus 1 MiB is not buffered: retried.
+faults "ok,huge"
+flespi-recv --url "$URL" $RECV --limit-size 100000 1 >"$T/out" 2>"$T/err"; rc=$?
+check "oversized answer: exit 0 after a retry" test $rc -eq 0
+check "oversized answer: says so" grep -q 'answer longer than 1148576 bytes; retry 1' "$T/err"
+if cmp -s "$T/in" "$T/out"; then ok "oversized answer: every message once, in order"
+else notok "oversized answer: every message once, in order" "$(head -3 "$T/err")"; fi
+
 # 429 with Retry-After: the server's delay wins over the short backoff.
 faults "429:1"
 t0=$(date +%s%N)
