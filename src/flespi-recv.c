@@ -78,6 +78,7 @@ usage(FILE *f)
 "  --retries N           give up after N failed retries (default: never)\n"
 "  --retry-wait SECS     first retry delay, doubling up to 30 (default 0.5)\n"
 "  -v, --verbose         log each request on stderr\n"
+"  --mqtt                push mode over MQTT instead (see --mqtt --help)\n"
 "  -h, --help            this help\n"
 "  -V, --version         print the version\n", progname);
 }
@@ -492,7 +493,7 @@ main(int argc, char **argv)
 			r.key = r.saved = k;
 			break;
 		case 0:
-			/* Fail now, not after the first batch, if it cannot be saved. */
+			/* Fail now, not after a batch, if it cannot be saved. */
 			r.saved = UINT64_MAX;
 			break;
 		default:

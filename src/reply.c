@@ -166,7 +166,8 @@ valid(const char *b, size_t i, size_t e, char *whybuf, size_t whylen)
 		    &err);
 	if (v == NULL) {
 		snprintf(whybuf, whylen, "answer is not JSON: %s near byte %zu",
-		    err.text, i + (size_t)(err.position > 0 ? err.position : 0));
+		    err.text,
+		    i + (size_t)(err.position > 0 ? err.position : 0));
 		return -1;
 	}
 	json_decref(v);
@@ -217,7 +218,8 @@ reply_parse(char *b, size_t n, struct reply *r, const char **why,
 				i++;
 			else for (;;) {
 				e = skipval(b, i, n);
-				if (e == i || valid(b, i, e, whybuf, whylen) == -1)
+				if (e == i ||
+				    valid(b, i, e, whybuf, whylen) == -1)
 					goto bad;
 				copyval(b, i, e, &w);
 				b[w++] = '\n';
@@ -234,8 +236,10 @@ reply_parse(char *b, size_t n, struct reply *r, const char **why,
 				goto bad;
 			}
 		} else if (keyis(b, ks, ke, "next_key")) {
-			if (seen_key++ || parsekey(b, i, n, &r->next_key, &i) == -1) {
-				*why = "next_key is not an unsigned 64-bit integer";
+			if (seen_key++ ||
+			    parsekey(b, i, n, &r->next_key, &i) == -1) {
+				*why = "next_key is not an unsigned 64-bit "
+				    "integer";
 				return -1;
 			}
 		} else {
