@@ -203,13 +203,13 @@ parse(int argc, char **argv, struct opts *o)
 }
 
 /*
- * The token, from --token-file (trailing whitespace trimmed) or
- * FLESPI_TOKEN.  Never echoed anywhere.
+ * The token into buf, from --token-file (trailing whitespace trimmed) or
+ * FLESPI_TOKEN.  Never echoed anywhere; the caller wipes buf after use.
  */
-static char *
-gettoken(const struct opts *o)
+static void
+gettoken(const struct opts *o, char *buf, size_t size)
 {
-	char buf[1024], *t;
+	const char *env;
 	size_t len = 0;
 	ssize_t n;
 	int fd;
@@ -217,8 +217,8 @@ gettoken(const struct opts *o)
 	if (o->token_file) {
 		if ((fd = open(o->token_file, O_RDONLY)) == -1)
 			dieerr(EXIT_USAGE, "%s", o->token_file);
-		while (len < sizeof buf - 1) {
-			n = read(fd, buf + len, sizeof buf - 1 - len);
+		while (len < size) {
+			n = read(fd, buf + len, size - len);
 			if (n == -1 && errno == EINTR)
 				continue;
 			if (n == -1)
@@ -228,24 +228,25 @@ gettoken(const struct opts *o)
 			len += (size_t)n;
 		}
 		close(fd);
+		if (len == size)
+			die(EXIT_USAGE, "%s: longer than a token can be",
+			    o->token_file);
 		buf[len] = '\0';
 		while (len > 0 && strchr(" \t\r\n", buf[len - 1]))
 			buf[--len] = '\0';
-		t = strdup(buf);
-		explicit_bzero(buf, sizeof buf);
-	} else if ((t = getenv("FLESPI_TOKEN")) != NULL)
-		t = strdup(t);
-	else
+	} else if ((env = getenv("FLESPI_TOKEN")) != NULL) {
+		if ((len = strlen(env)) >= size)
+			die(EXIT_USAGE, "FLESPI_TOKEN is longer than a token "
+			    "can be");
+		memcpy(buf, env, len + 1);
+	} else
 		die(EXIT_USAGE, "no token: set FLESPI_TOKEN or use "
 		    "--token-file FILE");
-	if (t == NULL)
-		dieerr(EXIT_IOERR, "token");
-	if (*t == '\0')
+	if (*buf == '\0')
 		die(EXIT_USAGE, "the token is empty");
-	for (len = 0; t[len]; len++)
-		if ((unsigned char)t[len] < 0x20 || t[len] == 0x7f)
+	for (len = 0; buf[len]; len++)
+		if ((unsigned char)buf[len] < 0x20 || buf[len] == 0x7f)
 			die(EXIT_USAGE, "the token holds a control character");
-	return t;
 }
 
 /* Sleep ms milliseconds, or less when a stop is requested. */
@@ -472,7 +473,8 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	struct run r;
-	char *token, app[64];
+	static char token[1024];	/* static: never leaked, wiped below */
+	char app[64];
 	struct stat sb;
 	uint64_t k;
 
@@ -483,7 +485,7 @@ main(int argc, char **argv)
 
 	diag_init(argv[0]);
 	parse(argc, argv, &o);
-	token = gettoken(&o);
+	gettoken(&o, token, sizeof token);
 
 	memset(&r, 0, sizeof r);
 	r.o = &o;
@@ -497,6 +499,9 @@ main(int argc, char **argv)
 			r.saved = UINT64_MAX;
 			break;
 		default:
+			if (errno == EINVAL)
+				die(EXIT_IOERR, "%s: not a key file (one "
+				    "decimal key expected)", o.state);
 			dieerr(EXIT_IOERR, "%s", o.state);
 		}
 	}
@@ -509,8 +514,7 @@ main(int argc, char **argv)
 	if (fa_init(&r.fa, o.url, o.selector, token, app,
 	    o.limit_size + (1 << 20)) == -1)
 		die(EXIT_IOERR, "cannot set up libcurl");
-	explicit_bzero(token, strlen(token));
-	free(token);
+	explicit_bzero(token, sizeof token);
 	r.fa.extra_ms = o.request_ms;
 	r.fa.abortable = 1;
 	backoff_init(&r.bo, (unsigned)o.wait_ms, 30000, 0);

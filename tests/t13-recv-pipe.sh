@@ -47,6 +47,7 @@ check "unwritable --state: names the file" grep -q 'no/such/dir/st' "$T/err"
 echo junk >"$T/badst"
 flespi-recv --url "$URL" --once --state "$T/badst" 1 >"$T/out" 2>"$T/err"; rc=$?
 check "a state file holding junk: exit 74, nothing read" test $rc -eq 74 -a ! -s "$T/out"
+check "a state file holding junk: says so" grep -q 'badst: not a key file' "$T/err"
 
 # A write cut off mid-line (file size limit 100 KiB): the saved key is
 # after the last whole line, so a rerun completes it exactly once.
