@@ -7,6 +7,9 @@ source "$(dirname "$0")/lib.sh"
 RECV=$TESTS/wialon_receiver.py
 F2W=flespi-to-wialon
 
+# has_lines FILE N: FILE exists with at least N lines.
+has_lines() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
+
 # start_recv NAME [receiver options]: start a receiver, set $port.
 start_recv() {
 	local n=$1; shift
@@ -106,7 +109,8 @@ start_recv late
 kill $rpid; wait $rpid 2>/dev/null
 $F2W --retry-wait 0.1 "127.0.0.1:$port" <"$T/stall.json" 2>"$T/late.err" &
 fpid=$!
-wait_for 10 grep -q 'cannot connect' "$T/late.err"
+wait_for 10 grep -q 'cannot connect' "$T/late.err" ||
+    notok "late: no connection failure reported in time"
 check "receiver down: connection refused reported" grep -q 'Connection refused' "$T/late.err"
 python3 "$RECV" --port "$port" --out "$T/late.out" 2>>"$T/late.log" &
 rpid=$!
@@ -123,7 +127,8 @@ start_recv gone --stall-after 100
 $F2W --retries 2 --retry-wait 0.05 --ack-timeout 30 --failed "$T/gone.failed" \
     "127.0.0.1:$port" <"$T/many.json" 2>"$T/gone.err" &
 fpid=$!
-wait_for 10 test "$(wc -l <"$T/gone.out")" = 100
+wait_for 10 has_lines "$T/gone.out" 100 ||
+    notok "gone: the receiver did not get 100 packets in time"
 kill $rpid; wait $rpid 2>/dev/null
 wait $fpid
 rc=$?
