@@ -446,10 +446,17 @@ loop(struct run *r)
 			break;
 		if (q.del)
 			r->deleted = r->key;
-		if (rp.count > q.limit_count) {
-			/* Never write more than asked for (-n). */
-			xwarn("answer holds %zu messages, %u asked for; "
-			    "retrying", rp.count, q.limit_count);
+		if (rp.count > q.limit_count || (rp.count > 0 &&
+		    rp.next_key <= r->key)) {
+			/*
+			 * Never write more than asked for (-n), nor messages
+			 * whose key would not move on: they would come again.
+			 */
+			stats_end(&r->st);
+			xwarn("channel %s: answer holds %zu messages (%u asked "
+			    "for) and next_key %" PRIu64 " after %" PRIu64
+			    "; retrying", o->selector, rp.count, q.limit_count,
+			    rp.next_key, r->key);
 			nap(backoff_next(&r->bo));
 			continue;
 		}

@@ -17,9 +17,10 @@ Options:
   --channels LIST     known channel ids (default 1); others answer 404
   --forbidden LIST    channel ids that answer 403
   --faults LIST       what the first requests get, in order, e.g.
-                      "ok,500,429,429:2,stall:3,truncate,cut,garbage,close,huge"
+                      "ok,500,429,429:2,stall:3,truncate,cut,garbage,close,huge,stuck"
                       (429:2 carries Retry-After: 2; huge pads a valid
-                      answer with 2 MiB of spaces);
+                      answer with 2 MiB of spaces; stuck answers with
+                      next_key = curr_key);
                       after the list every request is answered normally
   --delay SECS        wait this long before every answer (slow server)
   --prebuild N        build the answers for batches of N from key 1 at
@@ -255,6 +256,9 @@ class Handler(BaseHTTPRequestHandler):
         rec.update(status=200, count=j - i, next_key=k + j - i)
         if fault == "truncate":
             body = body[:len(body) // 2]
+        if fault == "stuck":
+            # Messages, but a next_key that does not move on.
+            body = body[:body.rindex(b":") + 1] + b"%d}" % key
         if fault == "huge":
             # Valid, but padded past any sane limit (2 MiB of spaces).
             body = body[:-1] + b" " * (2 << 20) + body[-1:]

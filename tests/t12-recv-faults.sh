@@ -49,6 +49,15 @@ faults "truncate"
 flespi-recv --url "$URL" $RECV -v 1 >"$T/out" 2>"$T/err"
 check "truncated: reported as not JSON" grep -q 'not JSON' "$T/err"
 
+# An answer whose next_key does not move on is not written.
+: >"$T/a.log"
+faults "ok,stuck"
+flespi-recv --url "$URL" $RECV 1 >"$T/out" 2>"$T/err"; rc=$?
+check "stuck next_key: exit 0 after a retry" test $rc -eq 0
+check "stuck next_key: says so" grep -q 'next_key 101 after 101; retrying' "$T/err"
+if cmp -s "$T/in" "$T/out"; then ok "stuck next_key: every message once, in order"
+else notok "stuck next_key: every message once, in order" "$(head -3 "$T/err")"; fi
+
 # An answer past --limit-size plus 1 MiB is not buffered: retried.
 faults "ok,huge"
 flespi-recv --url "$URL" $RECV --limit-size 100000 1 >"$T/out" 2>"$T/err"; rc=$?
