@@ -34,6 +34,22 @@ kill -TERM $pid; wait $pid
 check "clean session: only what is published after subscribing" \
     test "$(cat "$T/got3")" = '{"late":1}'
 
+# -n stops after COUNT lines; what arrived beyond it is not acknowledged
+# and comes again in the same session.
+"${RECV[@]}" -v --session n1 -n 3 7 >"$T/n1" 2>"$T/nerr1" &
+pid=$!
+wait_for 10 mq_subscribed "$T/nerr1"
+seq 1 200 | sed 's/.*/{"n":&}/' >"$T/nums"
+mq_pub "$TOPIC" <"$T/nums"
+wait $pid; rc=$?
+check "-n 3: exit 0 after 3 lines" test $rc -eq 0 -a "$(wc -l <"$T/n1")" -eq 3
+"${RECV[@]}" -v --session n1 7 >"$T/n2" 2>"$T/nerr2" &
+pid=$!
+wait_for 10 grep -q '"n":200}' "$T/n2"
+kill -TERM $pid; wait $pid
+sort -u "$T/n1" "$T/n2" | sort -t: -k2 -n >"$T/union"
+diff_ok "-n 3 then the same session: nothing lost" "$T/nums" "$T/union"
+
 # kill -9 between receive and write: redelivered on reconnect.
 killtest() {	# killtest VERSION SESSION
 	local v=$1 s=$2 pid rc
