@@ -493,6 +493,18 @@ outstanding(void)
 	return n;
 }
 
+/* Nothing is left in any connection's output queue (QoS 0 at the end). */
+static int
+flushed(void)
+{
+	unsigned i;
+
+	for (i = 0; i < nconns; i++)
+		if (!mc_flushed(&conns[i]))
+			return 0;
+	return 1;
+}
+
 /* The poll() loop.  Returns the exit status. */
 static int
 run(const struct opts *o)
@@ -554,7 +566,7 @@ run(const struct opts *o)
 			}
 			pend.valid = 0;
 		}
-		if (in_eof && !pend.valid && outstanding() == 0)
+		if (in_eof && !pend.valid && outstanding() == 0 && flushed())
 			break;
 
 		for (i = 0; i < nconns; i++)

@@ -400,6 +400,9 @@ mc_ready(struct mconn *c, int64_t now, int64_t *wait_ms)
 	*wait_ms = -1;
 	if (c->state != MC_UP || c->count >= c->cf->window)
 		return 0;
+	/* QoS 0 has no window: stop while the socket cannot take more. */
+	if (c->cf->qos == 0 && mosquitto_want_write(c->mosq))
+		return 0;
 	if (tb_take(&c->tb, now))
 		return 1;
 	*wait_ms = tb_wait_ms(&c->tb, now);
@@ -462,11 +465,29 @@ mc_publish(struct mconn *c, const char *topic, const char *line, size_t len,
 	return -1;
 }
 
+int
+mc_flushed(struct mconn *c)
+{
+	return c->state != MC_UP || !mosquitto_want_write(c->mosq);
+}
+
 void
 mc_disconnect(struct mconn *c)
 {
-	if (c->state != MC_IDLE)
-		mosquitto_disconnect(c->mosq);
+	struct pollfd pfd;
+	int64_t end = mono_ms() + 1000;
+
+	if (c->state != MC_IDLE && mosquitto_disconnect(c->mosq) ==
+	    MOSQ_ERR_SUCCESS) {
+		/* Let DISCONNECT (and anything queued before it) go out. */
+		while (mosquitto_want_write(c->mosq) && mono_ms() < end) {
+			pfd.fd = mosquitto_socket(c->mosq);
+			pfd.events = POLLOUT;
+			if (pfd.fd == -1 || poll(&pfd, 1, 100) == -1 ||
+			    mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS)
+				break;
+		}
+	}
 	c->state = MC_IDLE;
 	c->retry_at = INT64_MAX;
 }

@@ -93,7 +93,9 @@ int	mc_ready(struct mconn *, int64_t now, int64_t *wait_ms);
  */
 int	mc_publish(struct mconn *, const char *topic, const char *line,
 	    size_t len, int64_t now, char *why, size_t whysz);
-/* Start a clean disconnect (at the end). */
+/* True when nothing is waiting in the library to be written. */
+int	mc_flushed(struct mconn *);
+/* Disconnect cleanly, waiting up to a second for DISCONNECT to be written. */
 void	mc_disconnect(struct mconn *);
 /*
  * Hand every outstanding message's line to fn (for the failed file);

@@ -95,4 +95,13 @@ sed -n 1,2p "$T/good" | flespi-to-aws $(broker_aws_args "$D") --mqtt 5 \
 check "Basic Ingest over MQTT 5: exit 0" [ $? -eq 0 ]
 wait "$SUB_PID"
 check "Basic Ingest topic used" [ "$(grep -c '^\$aws/rules/Ingest_1/3526' "$T/sub2")" -eq 2 ]
+
+# QoS 0: sent at once, everything written before the disconnect.
+python3 "$TESTS/genmsgs.py" 2000 >"$T/q0"
+broker_sub "$D" t30c 2000 20 "$T/sub3" || notok "subscriber ready"
+flespi-to-aws $(broker_aws_args "$D") --qos 0 --rate 0 <"$T/q0" 2>"$T/err"
+check "--qos 0: exit 0" [ $? -eq 0 ]
+wait "$SUB_PID"
+payloads "$T/sub3" >"$T/got3"
+diff_ok "--qos 0: all 2000 arrive (loopback loses nothing)" "$T/q0" "$T/got3"
 finish
