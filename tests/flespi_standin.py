@@ -33,7 +33,8 @@ Options:
 
 Control endpoints (no token needed), for tests:
   POST /control/append   body: NDJSON lines, appended (wakes long polls)
-  POST /control/faults   body: a fault list as for --faults, queued
+  POST /control/faults   body: a fault list as for --faults, replacing
+                         what is left of the current one
   GET  /control/state    {"first":K,"last":K,"requests":N,"waiting":N}
                          (waiting: long polls waiting for messages now)
 """
@@ -143,7 +144,7 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(200, json.dumps({"last": last}).encode())
         elif self.path == "/control/faults":
             with st.cond:
-                st.faults.extend(parse_faults(data.decode()))
+                st.faults = parse_faults(data.decode())
             self.reply(200, b"{}")
         else:
             self.error(404, "no such control endpoint")

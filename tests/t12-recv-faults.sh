@@ -10,7 +10,7 @@ standin() {	# standin NAME [stand-in options...]: start it, set URL
 	    --log "$T/$1.log" "${@:2}" &
 	URL=http://127.0.0.1:$(port_of "$T/$1.port")
 }
-faults() {	# faults LIST: queue faults for the next requests
+faults() {	# faults LIST: the next requests get these faults
 	curl -fsS --data-binary "$1" "$URL/control/faults" >/dev/null
 }
 logged() { [ "$(wc -l <"$T/a.log")" -ge "$1" ]; }	# requests logged
@@ -74,6 +74,20 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 check "429 with Retry-After: 1 waits a second ($ms ms)" test $rc -eq 0 -a $ms -ge 1000
 check "429 with Retry-After: the retry names the delay" grep -q 'retry 1 in 1000 ms' "$T/err"
 
+# SIGTERM during a backoff wait ends it at once, exit 0, key saved.
+faults "ok,500,500,500"
+flespi-recv --url "$URL" --retry-wait 20 -c 100 --state "$T/st2" 1 \
+    >"$T/out" 2>"$T/err2" &
+pid=$!
+wait_for 5 grep -q 'retry 1 in' "$T/err2"
+t0=$(date +%s%N)
+kill -TERM $pid
+wait $pid; rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "SIGTERM during a backoff wait: exit 0 at once ($ms ms)" test $rc -eq 0 -a $ms -lt 2000
+check "SIGTERM during a backoff wait: key after the written batch" \
+    test "$(cat "$T/st2")" = 101 -a "$(wc -l <"$T/out")" -eq 100
+
 # --retries N: N retries, then exit 75, key saved for what was written.
 faults "ok,500,500,500,500"
 flespi-recv --url "$URL" $RECV --retries 2 --state "$T/st" 1 \
@@ -82,7 +96,7 @@ check "--retries 2: exit 75" test $rc -eq 75
 check "--retries 2: says it gave up" grep -q 'gave up after 2 retries' "$T/err"
 check "--retries 2: the first batch was written" test "$(wc -l <"$T/out")" -eq 100
 check "--retries 2: the key after it was saved" test "$(cat "$T/st")" = 101
-faults "ok,ok"	# drain the rest of the queue: 500, then answers
+faults "500"
 flespi-recv --url "$URL" $RECV --retries 0 1 >/dev/null 2>"$T/err"; rc=$?
 check "--retries 0: no retry, exit 75" test $rc -eq 75
 
