@@ -451,8 +451,27 @@ static void
 on_disconnect(struct mosquitto *m, void *arg, int rc,
     const mosquitto_property *props)
 {
-	(void)m, (void)arg, (void)props;
-	vlog("disconnected: %s", rc ? mosquitto_strerror(rc) : "as asked");
+	struct rx *rx = arg;
+
+	(void)m, (void)props;
+	/*
+	 * An MQTT 5 broker's DISCONNECT passes its reason code here (values
+	 * from 128; the library's own errors are small).  Another client
+	 * with our --session id, or a token no longer allowed, is not cured
+	 * by reconnecting: two consumers would just take turns.
+	 */
+	if (rc == MQTT_RC_SESSION_TAKEN_OVER || rc == MQTT_RC_NOT_AUTHORIZED) {
+		stats_end(&rx->st);
+		xwarn("broker disconnected us: %s%s", mosquitto_reason_string(rc),
+		    rc == MQTT_RC_SESSION_TAKEN_OVER ?
+		    " (another client uses this --session)" : "");
+		rx->refused = 1;
+		return;
+	}
+	if (rc >= 128)
+		vlog("broker disconnected us: %s", mosquitto_reason_string(rc));
+	else
+		vlog("disconnected: %s", rc ? mosquitto_strerror(rc) : "as asked");
 }
 
 static void

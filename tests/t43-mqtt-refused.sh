@@ -52,6 +52,12 @@ refuser suback 128		# MQTT 3.1.1 failure
 timeout 10 "${RECV[@]}" --mqtt-version 3.1.1 7 >/dev/null 2>"$T/err"; rc=$?
 check "MQTT 3.1.1 SUBACK 0x80: exit 69" test $rc -eq 69
 
+refuser disconnect 142		# MQTT 5: session taken over
+timeout 10 "${RECV[@]}" --session s1 7 >/dev/null 2>"$T/err"; rc=$?
+check "DISCONNECT 'session taken over': exit 69, no retry" \
+    test $rc -eq 69 -a "$(connects)" -eq 1
+check "... naming --session" grep -q 'another client uses this --session' "$T/err"
+
 refuser connack 136		# server unavailable: temporary
 start=$(date +%s)
 timeout 20 "${RECV[@]}" --retries 1 7 >/dev/null 2>"$T/err"; rc=$?

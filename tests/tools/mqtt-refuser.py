@@ -5,6 +5,8 @@ mqtt-refuser.py --cert PEM --key KEY --port-file FILE --log FILE MODE CODE
 
 MODE connack: answer every CONNECT with CONNACK reason CODE.
 MODE suback:  accept the connection, answer the SUBSCRIBE with CODE.
+MODE disconnect: grant the subscription (QoS 1), then send an MQTT 5
+              DISCONNECT with reason CODE.
 Listens on 127.0.0.1, port 0 (written to --port-file); appends one line
 per connection to --log: "connect LEVEL USERNAME" (LEVEL 4 = MQTT 3.1.1,
 5 = MQTT 5).  MQTT 5 packets carry an empty property list.
@@ -74,7 +76,11 @@ def serve(conn, a, lock):
             return
         while True:
             hdr, body = read_packet(conn)
-            if hdr >> 4 == 8:                       # SUBSCRIBE
+            if hdr >> 4 == 8 and a.mode == "disconnect":
+                pid = body[0:2]
+                conn.sendall(bytes([0x90, 4]) + pid + bytes([0, 1]))
+                conn.sendall(bytes([0xE0, 2, a.code, 0]))
+            elif hdr >> 4 == 8:                     # SUBSCRIBE
                 pid = body[0:2]
                 if level == 5:
                     conn.sendall(bytes([0x90, 4]) + pid + bytes([0, a.code]))
@@ -96,7 +102,7 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
-    ap.add_argument("mode", choices=["connack", "suback"])
+    ap.add_argument("mode", choices=["connack", "suback", "disconnect"])
     ap.add_argument("code", type=int)
     a = ap.parse_args()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
