@@ -248,7 +248,8 @@ parse(int argc, char **argv, struct opts *o, struct pmap *pm)
 			exit(EXIT_USAGE);
 		}
 	}
-	pmap_ready(pm);
+	if (pmap_ready(pm) == -1)
+		dieerr(EXIT_IOERR, "out of memory");
 	if (o->dump && argc - optind == 0)
 		return;
 	if (o->dump || argc - optind != 1) {

@@ -15,23 +15,47 @@ static const char *const defaults[][2] = {
 	{ "gsm.signal.level", "gsm" },
 };
 
+/* Wialon's alphabet: each byte's replacement. */
+static unsigned char alpha[256];
+
+static void
+mkalpha(void)
+{
+	unsigned c;
+
+	if (alpha['a'] == 'a')
+		return;
+	for (c = 0; c < 256; c++) {
+		if (c >= 'A' && c <= 'Z')
+			alpha[c] = (unsigned char)(c - 'A' + 'a');
+		else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '_')
+			alpha[c] = (unsigned char)c;
+		else
+			alpha[c] = '_';
+	}
+}
+
 size_t
 pmap_sanitize(const char *in, char out[PMAP_NAMEMAX + 1])
 {
 	size_t n;
-	unsigned char c;
 
-	for (n = 0; n < PMAP_NAMEMAX && in[n] != '\0'; n++) {
-		c = (unsigned char)in[n];
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
-		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '_'))
-			c = '_';
-		out[n] = (char)c;
-	}
+	mkalpha();
+	for (n = 0; n < PMAP_NAMEMAX && in[n] != '\0'; n++)
+		out[n] = (char)alpha[(unsigned char)in[n]];
 	out[n] = '\0';
 	return n;
+}
+
+static uint32_t
+hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
 }
 
 int
@@ -66,7 +90,8 @@ pmap_add(struct pmap *pm, const char *from, const char *to)
 	free(r->to);
 	if ((r->to = strdup(name)) == NULL)
 		return -1;
-	pm->sorted = 0;
+	free(pm->slots);		/* stale until the next pmap_ready() */
+	pm->slots = NULL;
 	return 0;
 }
 
@@ -79,8 +104,7 @@ pmap_init(struct pmap *pm)
 	for (i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
 		if (pmap_add(pm, defaults[i][0], defaults[i][1]) == -1)
 			return -1;
-	pmap_ready(pm);
-	return 0;
+	return pmap_ready(pm);
 }
 
 void
@@ -93,6 +117,7 @@ pmap_free(struct pmap *pm)
 		free(pm->rules[i].to);
 	}
 	free(pm->rules);
+	free(pm->slots);
 	memset(pm, 0, sizeof *pm);
 }
 
@@ -187,50 +212,60 @@ pmap_load(struct pmap *pm, const char *path, char *err, size_t errsz)
 	return r;
 }
 
-static int
-cmprule(const void *a, const void *b)
-{
-	const struct pmap_rule *x = a, *y = b;
-
-	return strcmp(x->from, y->from);
-}
-
-void
+int
 pmap_ready(struct pmap *pm)
 {
-	if (pm->n > 1)
-		qsort(pm->rules, pm->n, sizeof pm->rules[0], cmprule);
-	pm->sorted = 1;
+	size_t size = 16, i, j;
+
+	mkalpha();
+	while (size < pm->n * 2)
+		size *= 2;
+	free(pm->slots);
+	if ((pm->slots = calloc(size, sizeof *pm->slots)) == NULL)
+		return -1;
+	pm->mask = size - 1;
+	for (i = 0; i < pm->n; i++) {
+		for (j = hash(pm->rules[i].from) & pm->mask; pm->slots[j] != 0;
+		    j = (j + 1) & pm->mask)
+			;
+		pm->slots[j] = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
+static size_t
+ruleto(const struct pmap_rule *r, char out[PMAP_NAMEMAX + 1])
+{
+	size_t n = strlen(r->to);
+
+	memcpy(out, r->to, n + 1);
+	return n;
 }
 
 size_t
 pmap_name(const struct pmap *pm, const char *from,
     char out[PMAP_NAMEMAX + 1])
 {
-	size_t lo = 0, hi = pm->n, mid, n;
-	int c;
+	uint32_t h = 2166136261u, k;
+	size_t n, i, j;
+	unsigned char c;
 
-	if (pm->sorted) {
-		while (lo < hi) {
-			mid = lo + (hi - lo) / 2;
-			c = strcmp(from, pm->rules[mid].from);
-			if (c == 0) {
-				n = strlen(pm->rules[mid].to);
-				memcpy(out, pm->rules[mid].to, n + 1);
-				return n;
-			}
-			if (c < 0)
-				hi = mid;
-			else
-				lo = mid + 1;
-		}
-	} else {
-		for (lo = 0; lo < pm->n; lo++)
-			if (strcmp(from, pm->rules[lo].from) == 0) {
-				n = strlen(pm->rules[lo].to);
-				memcpy(out, pm->rules[lo].to, n + 1);
-				return n;
-			}
+	if (pm->slots == NULL) {
+		for (i = 0; i < pm->n; i++)
+			if (strcmp(from, pm->rules[i].from) == 0)
+				return ruleto(&pm->rules[i], out);
+		return pmap_sanitize(from, out);
 	}
-	return pmap_sanitize(from, out);
+	/* Hash the whole name and sanitise its head in one pass. */
+	for (n = 0; (c = (unsigned char)from[n]) != '\0'; n++) {
+		h = (h ^ c) * 16777619u;
+		if (n < PMAP_NAMEMAX)
+			out[n] = (char)alpha[c];
+	}
+	n = n < PMAP_NAMEMAX ? n : PMAP_NAMEMAX;
+	out[n] = '\0';
+	for (j = h & pm->mask; (k = pm->slots[j]) != 0; j = (j + 1) & pm->mask)
+		if (strcmp(from, pm->rules[k - 1].from) == 0)
+			return ruleto(&pm->rules[k - 1], out);
+	return n;
 }

@@ -12,6 +12,7 @@
 #define PMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Longest Wialon parameter name, in bytes, not counting the NUL. */
 #define PMAP_NAMEMAX	37
@@ -22,9 +23,11 @@ struct pmap_rule {
 };
 
 struct pmap {
-	struct pmap_rule *rules;	/* sorted by from once pmap_ready() ran */
+	struct pmap_rule *rules;
 	size_t		n, cap;
-	int		sorted;
+	/* Built by pmap_ready(): rule index + 1 by hash of from, 0 = empty. */
+	uint32_t       *slots;
+	size_t		mask;		/* slots has mask + 1 entries */
 };
 
 /* The well-known renames: din, dout, voltages, ignition, GSM level. */
@@ -47,8 +50,11 @@ int	pmap_rule(struct pmap *, const char *spec, char *err, size_t errsz);
  * line) in err.
  */
 int	pmap_load(struct pmap *, const char *path, char *err, size_t errsz);
-/* Sort the rules for lookup; call after the last pmap_add. */
-void	pmap_ready(struct pmap *);
+/*
+ * Index the rules for lookup; call after the last pmap_add (until then
+ * lookups scan the rules).  Returns 0, or -1 when out of memory.
+ */
+int	pmap_ready(struct pmap *);
 /*
  * The Wialon name for a flespi parameter, written to out (NUL-terminated,
  * at most PMAP_NAMEMAX bytes).  Returns its length; 0 means "do not send".

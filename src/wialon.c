@@ -41,26 +41,10 @@ room(struct wbuf *b, size_t n)
 }
 
 static void
-put(struct wbuf *b, const void *p, size_t n)
+set16be(unsigned char *p, unsigned v)
 {
-	if (room(b, n)) {
-		memcpy(b->p + b->len, p, n);
-		b->len += n;
-	}
-}
-
-static void
-put8(struct wbuf *b, unsigned v)
-{
-	if (room(b, 1))
-		b->p[b->len++] = (unsigned char)v;
-}
-
-static void
-put16be(struct wbuf *b, unsigned v)
-{
-	put8(b, (v >> 8) & 0xff);
-	put8(b, v & 0xff);
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
 }
 
 static void
@@ -82,118 +66,171 @@ set32le(unsigned char *p, uint32_t v)
 }
 
 static void
-put32be(struct wbuf *b, uint32_t v)
+set64be(unsigned char *p, uint64_t v)
 {
-	if (room(b, 4)) {
-		set32be(b->p + b->len, v);
-		b->len += 4;
-	}
-}
-
-static void
-put64be(struct wbuf *b, uint64_t v)
-{
-	put32be(b, (uint32_t)(v >> 32));
-	put32be(b, (uint32_t)v);
+	set32be(p, (uint32_t)(v >> 32));
+	set32be(p + 4, (uint32_t)v);
 }
 
 /* IEEE-754 binary64, little-endian, whatever the host's byte order. */
 static void
-putf64le(struct wbuf *b, double d)
+setf64le(unsigned char *p, double d)
 {
 	uint64_t u;
 	int i;
 
 	memcpy(&u, &d, sizeof u);
 	for (i = 0; i < 8; i++)
-		put8(b, (unsigned)(u >> (8 * i)) & 0xff);
+		p[i] = (unsigned char)(u >> (8 * i));
 }
 
 void
 wialon_begin(struct wpkt *k, struct wbuf *b, const char *uid, int32_t time)
 {
+	size_t ulen = strlen(uid);
+	unsigned char *q;
+
 	k->b = b;
 	k->start = b->len;
+	k->flagsat = b->len + 4 + ulen + 1 + 4;
 	k->flags = 0;
-	put32be(b, 0);			/* the size, patched by wialon_end */
-	put(b, uid, strlen(uid) + 1);
-	put32be(b, (uint32_t)time);
-	k->flagsat = b->len;
-	put32be(b, 0);			/* the flags, patched by wialon_end */
+	if (!room(b, 4 + ulen + 1 + 4 + 4))
+		return;
+	q = b->p + b->len;
+	set32le(q, 0);			/* the size, patched by wialon_end */
+	memcpy(q + 4, uid, ulen + 1);
+	set32be(q + 4 + ulen + 1, (uint32_t)time);
+	set32be(q + 4 + ulen + 1 + 4, 0);	/* the flags, likewise */
+	b->len += 4 + ulen + 1 + 4 + 4;
 }
 
 /*
- * Start a block: marker, size (value bytes still to come), attr, type,
- * name.  attr and the flag follow from the name, so no caller can get
- * them wrong.
+ * The reserved block names: attr 1 and a flag bit (image and binary
+ * values are not for parameters; see field()).  Returns the flag, 0 for
+ * an ordinary name.
  */
-static void
-block(struct wpkt *k, const char *name, int type, size_t valsize)
+static uint32_t
+reserved(const char *name, size_t nlen)
 {
-	size_t nlen = strlen(name);
-	unsigned attr = 0;
+	if (name[0] == 'p' && nlen == 7 && memcmp(name, "posinfo", 7) == 0)
+		return WIALON_POS;
+	if (name[0] != 'a' || nlen < 10 || memcmp(name, "avl_", 4) != 0)
+		return 0;
+	if (nlen == 10 && memcmp(name + 4, "inputs", 6) == 0)
+		return WIALON_DIN;
+	if (nlen == 11 && memcmp(name + 4, "outputs", 7) == 0)
+		return WIALON_DOUT;
+	if (nlen == 10 && memcmp(name + 4, "driver", 6) == 0)
+		return WIALON_DRIVER;
+	return 0;
+}
 
-	if (strcmp(name, "posinfo") == 0) {
-		attr = 1;
-		k->flags |= WIALON_POS;
-	} else if (strcmp(name, "avl_inputs") == 0) {
-		attr = 1;
-		k->flags |= WIALON_DIN;
-	} else if (strcmp(name, "avl_outputs") == 0) {
-		attr = 1;
-		k->flags |= WIALON_DOUT;
-	} else if (strcmp(name, "avl_driver") == 0) {
-		attr = 1;
-		k->flags |= WIALON_DRIVER;
-	}
-	put8(k->b, 0x0B);
-	put8(k->b, 0xBB);
-	put32be(k->b, (uint32_t)(2 + nlen + 1 + valsize));
-	put8(k->b, attr);
-	put8(k->b, (unsigned)type);
-	put(k->b, name, nlen + 1);
+/*
+ * Append a block's marker, size, attr, type and name, with room for
+ * valsize value bytes; returns where the value goes (the caller fills
+ * exactly valsize bytes), or NULL when out of memory.  attr and the flag
+ * follow from the name, so no caller can get them wrong.
+ */
+static unsigned char *
+block(struct wpkt *k, const char *name, size_t nlen, int type,
+    size_t valsize)
+{
+	struct wbuf *b = k->b;
+	uint32_t flag = reserved(name, nlen);
+	size_t rest = 2 + nlen + 1 + valsize;
+	unsigned char *q;
+
+	if (!room(b, 6 + rest))
+		return NULL;
+	q = b->p + b->len;
+	q[0] = 0x0B;
+	q[1] = 0xBB;
+	set32be(q + 2, (uint32_t)rest);
+	q[6] = flag ? 1 : 0;
+	q[7] = (unsigned char)type;
+	memcpy(q + 8, name, nlen + 1);
+	k->flags |= flag;
+	b->len += 6 + rest;
+	return q + 8 + nlen + 1;
 }
 
 void
 wialon_posinfo(struct wpkt *k, double lon, double lat, double alt,
     unsigned speed, unsigned course, unsigned sats)
 {
-	block(k, "posinfo", WIALON_BINARY, 8 + 8 + 8 + 2 + 2 + 1);
-	putf64le(k->b, lon);
-	putf64le(k->b, lat);
-	putf64le(k->b, alt);
-	put16be(k->b, speed);
-	put16be(k->b, course);
-	put8(k->b, sats);
+	unsigned char *q = block(k, "posinfo", 7, WIALON_BINARY, 29);
+
+	if (q == NULL)
+		return;
+	setf64le(q, lon);
+	setf64le(q + 8, lat);
+	setf64le(q + 16, alt);
+	set16be(q + 24, speed);
+	set16be(q + 26, course);
+	q[28] = (unsigned char)sats;
+}
+
+static void
+putint(struct wpkt *k, const char *name, size_t nlen, int32_t v)
+{
+	unsigned char *q = block(k, name, nlen, WIALON_INT, 4);
+
+	if (q != NULL)
+		set32be(q, (uint32_t)v);
+}
+
+static void
+putlong(struct wpkt *k, const char *name, size_t nlen, int64_t v)
+{
+	unsigned char *q = block(k, name, nlen, WIALON_LONG, 8);
+
+	if (q != NULL)
+		set64be(q, (uint64_t)v);
+}
+
+static void
+putdouble(struct wpkt *k, const char *name, size_t nlen, double v)
+{
+	unsigned char *q = block(k, name, nlen, WIALON_DOUBLE, 8);
+
+	if (q != NULL)
+		setf64le(q, v);
+}
+
+static void
+puttext(struct wpkt *k, const char *name, size_t nlen, const char *s,
+    size_t len)
+{
+	unsigned char *q = block(k, name, nlen, WIALON_TEXT, len + 1);
+
+	if (q != NULL) {
+		memcpy(q, s, len);
+		q[len] = 0;
+	}
 }
 
 void
 wialon_int(struct wpkt *k, const char *name, int32_t v)
 {
-	block(k, name, WIALON_INT, 4);
-	put32be(k->b, (uint32_t)v);
+	putint(k, name, strlen(name), v);
 }
 
 void
 wialon_long(struct wpkt *k, const char *name, int64_t v)
 {
-	block(k, name, WIALON_LONG, 8);
-	put64be(k->b, (uint64_t)v);
+	putlong(k, name, strlen(name), v);
 }
 
 void
 wialon_double(struct wpkt *k, const char *name, double v)
 {
-	block(k, name, WIALON_DOUBLE, 8);
-	putf64le(k->b, v);
+	putdouble(k, name, strlen(name), v);
 }
 
 void
 wialon_text(struct wpkt *k, const char *name, const char *s, size_t len)
 {
-	block(k, name, WIALON_TEXT, len + 1);
-	put(k->b, s, len);
-	put8(k->b, 0);
+	puttext(k, name, strlen(name), s, len);
 }
 
 int
@@ -251,7 +288,7 @@ isposfield(const char *k)
  * map to one name wins.  A small open-addressed table of name hashes and
  * offsets; past its size every lookup walks the packet instead.
  */
-#define SEEN_SLOTS	1024
+#define SEEN_SLOTS	256
 #define SEEN_MAX	(SEEN_SLOTS / 2)
 
 struct seen {
@@ -260,14 +297,15 @@ struct seen {
 	size_t		n;
 };
 
+/* Cheap: names are short and collisions are settled by strcmp. */
 static uint32_t
 hashname(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = (uint32_t)n * 2654435761u;
 
-	while (n--)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
+	h ^= (unsigned char)s[0] * 31u + (unsigned char)s[n - 1] * 131u +
+	    (unsigned char)s[n / 2] * 7u + (unsigned char)s[n * 3 / 4];
+	return h * 2246822519u >> 8;
 }
 
 /* Does the packet being built hold a block with this name? Walks it. */
@@ -314,15 +352,17 @@ field(struct wpkt *k, struct seen *s, const char *name, size_t nlen,
     json_t *v)
 {
 	enum { PLAIN, MASK, DRIVER } kind = PLAIN;
+	uint32_t flag = reserved(name, nlen);
 	json_int_t i;
 	char buf[24];
 	int n;
 
-	if (strcmp(name, "posinfo") == 0 || strcmp(name, "image") == 0)
+	if (flag == WIALON_POS || (name[0] == 'i' && nlen == 5 &&
+	    memcmp(name, "image", 5) == 0))
 		return;		/* types 2 and 6: not for parameters */
-	if (strcmp(name, "avl_inputs") == 0 || strcmp(name, "avl_outputs") == 0)
+	if (flag == WIALON_DIN || flag == WIALON_DOUT)
 		kind = MASK;
-	else if (strcmp(name, "avl_driver") == 0)
+	else if (flag == WIALON_DRIVER)
 		kind = DRIVER;
 
 	switch (json_typeof(v)) {
@@ -335,24 +375,24 @@ field(struct wpkt *k, struct seen *s, const char *name, size_t nlen,
 			return;
 		if (kind == DRIVER) {
 			n = snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, i);
-			wialon_text(k, name, buf, (size_t)n);
+			puttext(k, name, nlen, buf, (size_t)n);
 		} else if (kind == MASK)
-			wialon_int(k, name, (int32_t)(uint32_t)i);
+			putint(k, name, nlen, (int32_t)(uint32_t)i);
 		else if (i >= INT32_MIN && i <= INT32_MAX)
-			wialon_int(k, name, (int32_t)i);
+			putint(k, name, nlen, (int32_t)i);
 		else
-			wialon_long(k, name, (int64_t)i);
+			putlong(k, name, nlen, (int64_t)i);
 		return;
 	case JSON_REAL:
 		if (kind != PLAIN || seen(s, k, name, nlen))
 			return;
-		wialon_double(k, name, json_real_value(v));
+		putdouble(k, name, nlen, json_real_value(v));
 		return;
 	case JSON_TRUE:
 	case JSON_FALSE:
 		if (kind == DRIVER || seen(s, k, name, nlen))
 			return;
-		wialon_int(k, name, json_is_true(v));
+		putint(k, name, nlen, json_is_true(v));
 		return;
 	case JSON_STRING:
 		/* Text ends at its NUL, so a string holding one is skipped. */
@@ -360,7 +400,7 @@ field(struct wpkt *k, struct seen *s, const char *name, size_t nlen,
 		    strlen(json_string_value(v)) != json_string_length(v) ||
 		    seen(s, k, name, nlen))
 			return;
-		wialon_text(k, name, json_string_value(v),
+		puttext(k, name, nlen, json_string_value(v),
 		    json_string_length(v));
 		return;
 	default:

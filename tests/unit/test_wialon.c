@@ -181,7 +181,9 @@ names(void)
 	remove("test_wialon.map");
 	CHECK(pmap_load(&p, "/nonexistent/x", err, sizeof err) == -1,
 	    "missing map file: %s", err);
-	pmap_ready(&p);
+	CHECK(pmap_name(&p, "a.b", out) == 1 && strcmp(out, "c") == 0,
+	    "lookup before pmap_ready scans the rules");
+	CHECK(pmap_ready(&p) == 0, "map indexed");
 	CHECK(pmap_name(&p, "gsm.signal.level", out) == 8 &&
 	    strcmp(out, "signal_q") == 0, "rename overrides default, sanitised");
 	CHECK(pmap_name(&p, "peer", out) == 0, "dropped by --rename peer=");
