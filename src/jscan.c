@@ -5,6 +5,16 @@
 #define MAX_DEPTH	64	/* deeper is legal but rare: jansson decides */
 #define MAX_NUMBER	100	/* longer numbers may overflow a double: jansson */
 
+/* Bytes that stand for themselves in a string: printable ASCII but '"' and '\\'. */
+static const unsigned char plain[256] = {
+	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x20-0x2f */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 0x30-0x3f */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 0x40-0x4f */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,		/* 0x50-0x5f */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 0x60-0x6f */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 0x70-0x7f */
+};
+
 struct scan {
 	const unsigned char *p, *end;
 	int		depth;
@@ -83,8 +93,7 @@ string(struct scan *s, struct jspan *v)
 	v->escaped = 0;
 	for (;;) {
 		/* The common case: plain ASCII. */
-		while (s->p < s->end && *s->p >= 0x20 && *s->p < 0x80 &&
-		    *s->p != '"' && *s->p != '\\')
+		while (s->p < s->end && plain[*s->p])
 			s->p++;
 		if (s->p >= s->end || *s->p < 0x20)
 			return 0;
@@ -220,8 +229,9 @@ container(struct scan *s, struct jspan *v, const char *const *keys,
 			if (k.escaped)
 				return 0;
 			for (i = 0; i < nkeys; i++)
-				if (strlen(keys[i]) == k.len &&
-				    memcmp(keys[i], k.p, k.len) == 0)
+				if (keys[i][0] == k.p[0] &&
+				    strncmp(keys[i], k.p, k.len) == 0 &&
+				    keys[i][k.len] == '\0')
 					out[i] = e;
 		}
 		ws(s);

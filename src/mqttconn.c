@@ -151,7 +151,6 @@ mc_init(struct mconn *c, const struct mconf *cf, const char *id)
 	}
 	mosquitto_connect_v5_callback_set(m, on_connect);
 	mosquitto_publish_v5_callback_set(m, on_publish);
-	mosquitto_log_callback_set(m, on_log);
 	return 0;
 }
 
@@ -297,6 +296,8 @@ start(struct mconn *c, int64_t now)
 
 	c->lastlog[0] = '\0';
 	c->connack_rc = 0;
+	/* The library's log explains TLS failures; only wanted while connecting. */
+	mosquitto_log_callback_set(c->mosq, on_log);
 	errno = 0;
 	if (!c->started)
 		rc = mosquitto_connect(c->mosq, c->cf->host, c->cf->port,
@@ -379,12 +380,20 @@ mc_handle(struct mconn *c, short revents, int64_t now)
 	if (c->state == MC_IDLE || revents == 0)
 		return;
 	if (revents & (POLLIN | POLLERR | POLLHUP)) {
+		int was = c->state;
+
 		errno = 0;
 		rc = mosquitto_loop_read(c->mosq, 1);
 		if (rc != MOSQ_ERR_SUCCESS) {
 			lost(c, rc, errno, now);
 			return;
 		}
+		/*
+		 * Connected: stop the library's log, which formats a line
+		 * (malloc, vsnprintf) for every packet, unless -vv wants it.
+		 */
+		if (was != MC_UP && c->state == MC_UP && verbose < 2)
+			mosquitto_log_callback_set(c->mosq, NULL);
 	}
 	if ((revents & POLLOUT) || mosquitto_want_write(c->mosq)) {
 		errno = 0;
