@@ -1,0 +1,130 @@
+/*
+ * libFuzzer target: flespi-recv's answer parser against jansson.
+ *
+ * Input: an HTTP answer body.  reply_parse() must never crash or read past
+ * the body.  When it accepts, jansson must accept the whole body as an
+ * object too, and the NDJSON it produced must be jansson's view of it:
+ * exactly "result"'s length in lines, each one line ending in '\n',
+ * valid JSON, json_equal to the matching element; next_key equal to
+ * jansson's.  Conversely, a body jansson accepts as a plain answer (no
+ * duplicate keys, "result" an array, "next_key" an integer >= 0, and no
+ * backslash, "-0" or raw NUL byte anywhere, which rule out escaped key
+ * names, a negative zero the parser refuses on purpose, and jansson
+ * 2.14's leniency about a raw NUL between tokens) must be accepted.
+ */
+#define _GNU_SOURCE	/* memmem */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "reply.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+fail(const char *why, size_t i)
+{
+	fprintf(stderr, "fuzz_reply: %s (line %zu)\n", why, i);
+	abort();
+}
+
+/* jansson as reply.c uses it: integers past 64 bits read as reals. */
+static json_t *
+load(const char *s, size_t n, size_t flags, int *asreal)
+{
+	json_error_t err;
+	json_t *v;
+
+	flags |= JSON_ALLOW_NUL | (*asreal ? JSON_DECODE_INT_AS_REAL : 0);
+	v = json_loadb(s, n, flags, &err);
+	if (v == NULL && !*asreal &&
+	    json_error_code(&err) == json_error_numeric_overflow) {
+		*asreal = 1;
+		v = json_loadb(s, n, flags | JSON_DECODE_INT_AS_REAL, &err);
+	}
+	return v;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct reply r;
+	const char *why, *p, *e, *nl;
+	char whybuf[256], *body;
+	json_t *j, *res, *nk, *el, *lv;
+	size_t i;
+	int rc, asreal = 0, lreal;
+
+	if (size > 65536)
+		return 0;
+	/* Exactly size bytes, so ASan sees any read past the end. */
+	if ((body = malloc(size ? size : 1)) == NULL)
+		return 0;
+	memcpy(body, data, size);
+	rc = reply_parse(body, size, &r, &why, whybuf, sizeof whybuf);
+	j = load((const char *)data, size, 0, &asreal);
+
+	if (rc == -1) {
+		if (why == NULL || why[0] == '\0')
+			fail("refused without a reason", 0);
+		if (j != NULL && json_is_object(j) &&
+		    json_is_array(json_object_get(j, "result")) &&
+		    json_is_integer(json_object_get(j, "next_key")) &&
+		    json_integer_value(json_object_get(j, "next_key")) >= 0 &&
+		    memchr(data, '\\', size) == NULL &&
+		    memchr(data, '\0', size) == NULL &&
+		    memmem(data, size, "-0", 2) == NULL) {
+			int a2 = 0;
+			json_t *strict = load((const char *)data, size,
+			    JSON_REJECT_DUPLICATES, &a2);
+			if (strict != NULL)
+				fail(why, 0);
+			json_decref(strict);
+		}
+		goto out;
+	}
+	if (j == NULL || !json_is_object(j))
+		fail("accepted a body jansson refuses", 0);
+	res = json_object_get(j, "result");
+	nk = json_object_get(j, "next_key");
+	if (!json_is_array(res) || json_array_size(res) != r.count)
+		fail("line count differs from result's length", r.count);
+	if (json_is_integer(nk)) {
+		if ((uint64_t)json_integer_value(nk) != r.next_key ||
+		    json_integer_value(nk) < 0)
+			fail("next_key differs", 0);
+	} else if (!json_is_real(nk) ||
+	    json_real_value(nk) != (double)r.next_key)
+		fail("next_key differs (as a real)", 0);
+	if (r.len > 0 && r.lines != body)
+		fail("lines not built in the body", 0);
+	if (r.len > size || reply_lines_in(r.lines, r.len) != r.count)
+		fail("reply_lines_in disagrees with count", r.count);
+	if (r.len > 0 && r.lines[r.len - 1] != '\n')
+		fail("last line without newline", 0);
+	p = r.lines;
+	e = r.lines + r.len;
+	for (i = 0; i < r.count; i++) {
+		nl = memchr(p, '\n', (size_t)(e - p));
+		if (nl == NULL || nl == p)
+			fail("missing or empty line", i);
+		lreal = asreal;
+		lv = load(p, (size_t)(nl - p), JSON_DECODE_ANY, &lreal);
+		if (lv == NULL)
+			fail("line is not JSON", i);
+		el = json_array_get(res, i);
+		if (!json_equal(lv, el))
+			fail("line differs from jansson's element", i);
+		json_decref(lv);
+		p = nl + 1;
+	}
+	if (p != e)
+		fail("bytes after the last line", i);
+out:
+	json_decref(j);
+	free(body);
+	return 0;
+}
