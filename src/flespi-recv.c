@@ -517,6 +517,12 @@ main(int argc, char **argv)
 	savekey(&r);
 	r.deleted = r.key;
 
+	if (strncmp(o.url, "http://", 7) == 0 &&
+	    strncmp(o.url + 7, "127.0.0.1", 9) != 0 &&
+	    strncmp(o.url + 7, "localhost", 9) != 0 &&
+	    strncmp(o.url + 7, "[::1]", 5) != 0)
+		xwarn("warning: %s is not https: the token goes out in clear",
+		    o.url);
 	snprintf(app, sizeof app, "flespi-recv/%s", VERSION);
 	if (fa_init(&r.fa, o.url, o.selector, token, app,
 	    o.limit_size + (1 << 20)) == -1)
