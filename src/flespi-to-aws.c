@@ -472,15 +472,24 @@ give_up(void)
 	}
 }
 
-static uint64_t
-total(size_t off)
+/* The connections' counters, summed. */
+struct totals {
+	uint64_t	published, acked, rejected, reconnects;
+};
+
+static struct totals
+totals(void)
 {
-	uint64_t n = 0;
+	struct totals t = { 0, 0, 0, 0 };
 	unsigned i;
 
-	for (i = 0; i < nconns; i++)
-		n += *(const uint64_t *)((const char *)&conns[i] + off);
-	return n;
+	for (i = 0; i < nconns; i++) {
+		t.published += conns[i].published;
+		t.acked += conns[i].acked;
+		t.rejected += conns[i].rejected;
+		t.reconnects += conns[i].reconnects;
+	}
+	return t;
 }
 
 static unsigned
@@ -514,7 +523,8 @@ run(const struct opts *o)
 	char why[200];
 	int64_t now, drain_at = 0, wait, last_acked_ms;
 	uint64_t last_acked = 0;
-	int in_eof = 0, timeout, r, refused = 0;
+	int in_eof = 0, stdin_err = 0, timeout, r, refused = 0, status;
+	struct totals t;
 	unsigned i;
 
 	stats_init(&st);
@@ -546,7 +556,7 @@ run(const struct opts *o)
 				if (r == MSG_ERR) {
 					stats_end(&st);
 					xwarnerr("cannot read stdin");
-					in.failed_err = 1;
+					stdin_err = 1;
 				}
 				if (r != MSG_OK) {
 					in_eof = 1;
@@ -586,15 +596,14 @@ run(const struct opts *o)
 			if (pfd[i + 1].fd != -1)
 				mc_handle(&conns[i], pfd[i + 1].revents, now);
 		if (stats_due(&st, now)) {
-			uint64_t a = total(offsetof(struct mconn, acked));
+			struct totals now_t = totals();
 
 			stats_show(&st, "published %" PRIu64 ", acked %" PRIu64
 			    ", outstanding %u, %.0f msg/s, reconnects %" PRIu64,
-			    total(offsetof(struct mconn, published)), a,
-			    outstanding(), (a - last_acked) * 1000.0 /
-			    (double)(now - last_acked_ms + 1),
-			    total(offsetof(struct mconn, reconnects)));
-			last_acked = a;
+			    now_t.published, now_t.acked, outstanding(),
+			    (double)(now_t.acked - last_acked) * 1000.0 /
+			    (double)(now - last_acked_ms + 1), now_t.reconnects);
+			last_acked = now_t.acked;
 			last_acked_ms = now;
 		}
 	}
@@ -609,15 +618,17 @@ out:
 	}
 	for (i = 0; i < nconns; i++)
 		mc_disconnect(&conns[i]);
-	undelivered += total(offsetof(struct mconn, rejected));
+	t = totals();
+	undelivered += t.rejected;
 	vlog("published %" PRIu64 ", acknowledged %" PRIu64 ", bad lines %"
 	    PRIu64 ", undelivered %" PRIu64 ", reconnects %" PRIu64,
-	    total(offsetof(struct mconn, published)),
-	    total(offsetof(struct mconn, acked)), in.bad, undelivered,
-	    total(offsetof(struct mconn, reconnects)));
+	    t.published, t.acked, in.bad, undelivered, t.reconnects);
 	if (refused)
 		return EXIT_REFUSED;
-	return msgin_status(&in, undelivered);
+	status = msgin_status(&in, undelivered);
+	if (stdin_err && status != EXIT_TEMPFAIL)
+		status = EXIT_IOERR;
+	return status;
 }
 
 int

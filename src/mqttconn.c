@@ -14,7 +14,8 @@
 #include "mqttconn.h"
 
 #define SSL_VERIFY_PEER	1
-#define EARLY_CLOSES	3	/* closed before CONNACK this often: refused */	/* OpenSSL's value; mosquitto_tls_opts_set takes an int */
+#define EARLY_CLOSES	3	/* closed before CONNACK this often: refused */
+#define DRY_LOSSES	3	/* lost this often without a PUBACK: refused */	/* OpenSSL's value; mosquitto_tls_opts_set takes an int */
 
 /* CONNACK refusals worth retrying: the broker is there but busy. */
 static int
@@ -62,6 +63,7 @@ on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
 	c->state = MC_UP;
 	c->fails = 0;
 	c->early_closes = 0;
+	c->acked_at_connack = c->acked + c->rejected;
 	c->connects++;
 	backoff_reset(&c->bo);
 	/* Resent messages get a fresh watchdog period. */
@@ -235,6 +237,26 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 	errtext(c, rc, err, buf, sizeof buf);
 	if (was == MC_UP) {
 		c->reconnects++;
+		/*
+		 * AWS closes the connection on a publish its policy denies;
+		 * the library would resend it after every reconnect, for
+		 * ever.  Lost again and again with messages outstanding and
+		 * not one PUBACK in between: the endpoint refuses them.
+		 */
+		if (c->outstanding > 0 && c->acked + c->rejected ==
+		    c->acked_at_connack) {
+			if (++c->dry_losses >= DRY_LOSSES) {
+				fatal(c, EXIT_REFUSED, "%s: %s:%d closed the "
+				    "connection %d times in a row without "
+				    "acknowledging anything: does the policy "
+				    "allow iot:Publish on these topics? (%s)",
+				    c->id, c->cf->host, c->cf->port,
+				    DRY_LOSSES, buf);
+				return;
+			}
+		} else {
+			c->dry_losses = 0;
+		}
 		snprintf(what, sizeof what, "connection lost: %s", buf);
 		retry_later(c, now, what);
 		return;

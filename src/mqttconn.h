@@ -60,6 +60,8 @@ struct mconn {
 	unsigned	outstanding;	/* entries not acked */
 	unsigned	fails;		/* failed connection attempts in a row */
 	unsigned	early_closes;	/* of which closed by the peer before CONNACK */
+	unsigned	dry_losses;	/* connections lost in a row with no PUBACK */
+	uint64_t	acked_at_connack; /* acked + rejected at the last CONNACK */
 	uint64_t	published, acked, rejected, reconnects, connects;
 	int		connack_rc;	/* a CONNACK refusal in this attempt */
 	int		fatal;		/* 69: the peer refused us; 75: gave up */

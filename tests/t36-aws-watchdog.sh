@@ -11,7 +11,8 @@ cat >"$T/peer.py" <<'PY'
 # A minimal MQTT 3.1.1 server over mutual TLS: CONNACK everything, log
 # "CONN topic payload" for each PUBLISH, PUBACK only from connection 2 on.
 # Modes: "refuse" answers CONNECT with CONNACK 5 (not authorized),
-# "close" closes the connection on CONNECT.
+# "close" closes the connection on CONNECT, "drop" on the first PUBLISH
+# (AWS's answer to a publish its policy denies).
 import socket, ssl, sys, threading
 d, portfile, log = sys.argv[1], sys.argv[2], open(sys.argv[3], "a")
 mode = sys.argv[4] if len(sys.argv) > 4 else "throttle"
@@ -63,6 +64,8 @@ def serve(c, num):
                 with lock:
                     log.write("%d %s %s\n" % (num, topic, payload.decode()))
                     log.flush()
+                if mode == "drop":
+                    break
                 if mid is not None and num > 1:
                     c.sendall(b"\x40\x02" + mid)
             elif kind == 12:
@@ -124,4 +127,15 @@ rc=$?
 check "closed before CONNACK three times: exit 69" [ $rc -eq 69 ]
 check "... saying so" grep -q "closed the connection before CONNACK" "$T/err"
 check "... after backing off (>= 2 s)" [ $(( $(date +%s) - s )) -ge 2 ]
+
+# Dropped at every publish (a topic the policy denies): 69, not a loop.
+python3 "$T/peer.py" "$D" "$T/port4" "$T/log4" drop &
+port=$(port_of "$T/port4")
+timeout 30 flespi-to-aws --endpoint localhost --port "$port" \
+    --cafile "$D/ca.pem" --cert "$D/client.pem" --key "$D/client.key" \
+    --failed "$T/failed4" <"$T/in" 2>"$T/err"
+rc=$?
+check "dropped at every publish: exit 69" [ $rc -eq 69 ]
+check "... asking about the policy" grep -q "iot:Publish" "$T/err"
+diff_ok "... the undelivered in the failed file" "$T/in" "$T/failed4"
 finish
