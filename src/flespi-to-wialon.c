@@ -673,9 +673,15 @@ deliver(struct run *r)
 			r->conn_acked = 0;
 			vlog("%s: connected%s", o->target, r->conns > 1 ?
 			    " again" : "");
-			if (w->n > 0 && slot(w, 0)->sends > 0)
-				vlog("%s: sending %zu unacknowledged packets "
-				    "again", o->target, w->n);
+			if (verbose) {
+				size_t i, again = 0;
+
+				for (i = 0; i < w->n; i++)
+					again += slot(w, i)->sends > 0;
+				if (again > 0)
+					vlog("%s: sending %zu unacknowledged "
+					    "packets again", o->target, again);
+			}
 		}
 
 		readin(r);
