@@ -201,6 +201,17 @@ msgin_next(struct msgin *in, struct msg *m)
 			continue;
 		}
 
+		/*
+		 * A raw NUL is not JSON, but jansson 2.14 skips one after a
+		 * number ("1\0}" parses): refuse it here, before any parser.
+		 */
+		if (memchr(line, '\0', len) != NULL) {
+			msgin_reject(in, in->lr.lineno, line, len,
+			    "not JSON: NUL byte in the line");
+			if (in->strict)
+				return MSG_BAD;
+			continue;
+		}
 		memset(m, 0, sizeof *m);
 		m->line = line;
 		m->len = len;
