@@ -191,6 +191,11 @@ reply_parse(char *b, size_t n, struct reply *r, const char **why,
 	memset(r, 0, sizeof *r);
 	*why = whybuf;
 	whybuf[0] = '\0';
+	/* Not JSON, though jansson 2.14 skips a NUL after a number. */
+	if (memchr(b, '\0', n) != NULL) {
+		*why = "answer is not JSON: it holds a NUL byte";
+		return -1;
+	}
 	i = skipws(b, 0, n);
 	if (i >= n || b[i] != '{') {
 		*why = "answer is not a JSON object";
