@@ -88,6 +88,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (j == NULL || !json_is_object(j))
 		fail("accepted a body jansson refuses", 0);
+	if (memchr(data, '\0', size) != NULL)
+		fail("accepted a body holding a raw NUL byte", 0);
 	res = json_object_get(j, "result");
 	nk = json_object_get(j, "next_key");
 	if (!json_is_array(res) || json_array_size(res) != r.count)
