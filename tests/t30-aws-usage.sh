@@ -96,6 +96,23 @@ check "Basic Ingest over MQTT 5: exit 0" [ $? -eq 0 ]
 wait "$SUB_PID"
 check "Basic Ingest topic used" [ "$(grep -c '^\$aws/rules/Ingest_1/3526' "$T/sub2")" -eq 2 ]
 
+# Payloads over AWS's 128 KB: bad lines, by --max-line or by the limit.
+python3 -c '
+import json
+print(json.dumps({"ident": "big", "timestamp": 1, "pad": "x" * 140000}))
+print(json.dumps({"ident": "ok", "timestamp": 1, "pad": "x" * 131000}))
+' >"$T/big"
+flespi-to-aws $(broker_aws_args "$D") --rate 0 <"$T/big" 2>"$T/err"
+check "a 140 KB line: exit 65" [ $? -eq 65 ]
+check "... longer than --max-line's default" \
+    grep -q "<stdin>:1: line longer than 131072 bytes" "$T/err"
+flespi-to-aws $(broker_aws_args "$D") --rate 0 --max-line 1000000 \
+    <"$T/big" 2>"$T/err"
+check "with --max-line 1000000: still exit 65" [ $? -eq 65 ]
+check "... over AWS's 128 KB" grep -q "<stdin>:1: .*over AWS's 128 KB" "$T/err"
+check "... and the 131000-byte one went through" \
+    [ "$(grep -c '<stdin>' "$T/err")" -eq 1 ]
+
 # QoS 0: sent at once, everything written before the disconnect.
 python3 "$TESTS/genmsgs.py" 2000 >"$T/q0"
 broker_sub "$D" t30c 2000 20 "$T/sub3" || notok "subscriber ready"
