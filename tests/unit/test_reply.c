@@ -193,6 +193,16 @@ main(void)
 	BAD("{\"result\":[{\"a\":tru}],\"next_key\":1}", "bad literal");
 	BAD("{\"result\":[],\"next_key\":1,\"x\":[}", "bad other member");
 	BAD("{\"result\" [],\"next_key\":1}", "missing colon");
+	{
+		/* jansson 2.14 skips a NUL after a number: still not JSON. */
+		static const char nul[] = "{\"result\":[{\"a\":1\0}],"
+		    "\"next_key\":2}";
+		char b[sizeof nul], wb[128];
+
+		memcpy(b, nul, sizeof nul);
+		CHECK(reply_parse(b, sizeof nul - 1, &r, &why, wb,
+		    sizeof wb) == -1, "raw NUL after a number: rejected");
+	}
 
 	CHECK(reply_lines_in("a\nb\nc", 5) == 2, "lines_in: partial line not counted");
 	CHECK(reply_lines_in("a\nb\n", 4) == 2, "lines_in: whole lines");
