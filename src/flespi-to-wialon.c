@@ -497,7 +497,8 @@ drop(struct run *r, const char *why)
 	r->w.nsent = 0;
 	r->w.woff = 0;
 	r->ack_deadline = 0;
-	if (!r->conn_acked)
+	/* A connection that took packets and acknowledged none has failed. */
+	if (!r->conn_acked && again > 0)
 		r->failures++;
 	stats_end(&r->st);
 	if (verbose || r->failures <= 1)
@@ -512,7 +513,8 @@ drop(struct run *r, const char *why)
  * socket, or -1 with a reason in why.
  */
 static int
-dial1(const struct addrinfo *ai, int64_t deadline, const char **why)
+dial1(const struct addrinfo *ai, int64_t deadline, long long drain_ms,
+    const char **why)
 {
 	struct pollfd p;
 	socklen_t sl = sizeof(int);
@@ -534,6 +536,9 @@ dial1(const struct addrinfo *ai, int64_t deadline, const char **why)
 		p.fd = s;
 		p.events = POLLOUT;
 		for (;;) {
+			/* A stop signal now: the drain time bounds the wait. */
+			if (stop_requested && deadline > mono_ms() + drain_ms)
+				deadline = mono_ms() + drain_ms;
 			left = deadline - mono_ms();
 			if (left <= 0) {
 				*why = "connection timed out";
@@ -581,7 +586,7 @@ dial(struct run *r, int64_t deadline, const char **why)
 		return -1;
 	}
 	for (ai = res; ai != NULL && s == -1; ai = ai->ai_next)
-		s = dial1(ai, deadline, why);
+		s = dial1(ai, deadline, r->o->drain_ms, why);
 	freeaddrinfo(res);
 	return s;
 }

@@ -94,6 +94,11 @@ check "CRLF, blank lines, no final newline" test $? = 0 -a "$(wc -l <"$T/crlf.ou
 $F2W --dump <"$T/golden.json" >/dev/full 2>/dev/null
 check "--dump to /dev/full: exit 74" test $? = 74
 
+# --- IPv6 literals parse (nothing listens on port 1: exit 75, not 64)
+$F2W --retries 0 '[::1]:1' </dev/null 2>"$T/v6.err"
+check "[::1]:1 parses; refused, gives up: exit 75" test $? = 75
+check "[::1]:1: the failure names the target" grep -q "^flespi-to-wialon: \[::1\]:1: cannot connect" "$T/v6.err"
+
 # --- usage
 $F2W --help >"$T/help" 2>&1
 check "--help: exit 0, usage on stdout" test $? = 0 -a -s "$T/help"
