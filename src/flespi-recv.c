@@ -30,6 +30,7 @@ struct opts {
 	const char     *url;
 	const char     *selector;
 	const char     *token_file;
+	const char     *cid;		/* --cid: act as this subaccount */
 	const char     *state;
 	uint64_t	from;
 	int		have_from;
@@ -66,6 +67,7 @@ usage(FILE *f)
 "Stream a flespi channel's message buffer to stdout as NDJSON.\n"
 "  --url BASE            API base URL (default https://flespi.io)\n"
 "  --token-file FILE     read the token from FILE (default: $FLESPI_TOKEN)\n"
+"  --cid ID              act as subaccount ID (x-flespi-cid)\n"
 "  --from KEY            start at this key (0: the oldest kept message)\n"
 "  --state FILE          resume from and save the key in FILE\n"
 "  --delete              delete from the channel what was written out\n"
@@ -100,11 +102,12 @@ key_arg(const char *opt, const char *s)
 static void
 parse(int argc, char **argv, struct opts *o)
 {
-	enum { O_URL = 256, O_TOKFILE, O_FROM, O_STATE, O_DELETE, O_ONCE,
+	enum { O_URL = 256, O_TOKFILE, O_CID, O_FROM, O_STATE, O_DELETE, O_ONCE,
 	    O_LSIZE, O_REQTO, O_RETRIES, O_WAIT };
 	static const struct option lo[] = {
 		{ "url", required_argument, NULL, O_URL },
 		{ "token-file", required_argument, NULL, O_TOKFILE },
+		{ "cid", required_argument, NULL, O_CID },
 		{ "from", required_argument, NULL, O_FROM },
 		{ "state", required_argument, NULL, O_STATE },
 		{ "delete", no_argument, NULL, O_DELETE },
@@ -135,6 +138,10 @@ parse(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case O_URL:	o->url = optarg; break;
 		case O_TOKFILE:	o->token_file = optarg; break;
+		case O_CID:
+			o->cid = optarg;
+			num_arg("--cid", optarg, 1, INT64_MAX);
+			break;
 		case O_FROM:
 			o->from = key_arg("--from", optarg);
 			o->have_from = 1;
@@ -524,7 +531,7 @@ main(int argc, char **argv)
 		xwarn("warning: %s is not https: the token goes out in clear",
 		    o.url);
 	snprintf(app, sizeof app, "flespi-recv/%s", VERSION);
-	if (fa_init(&r.fa, o.url, o.selector, token, app,
+	if (fa_init(&r.fa, o.url, o.selector, token, app, o.cid,
 	    o.limit_size + (1 << 20)) == -1)
 		die(EXIT_IOERR, "cannot set up libcurl");
 	explicit_bzero(token, sizeof token);

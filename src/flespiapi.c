@@ -74,7 +74,7 @@ fa_escape(const char *s)
 
 int
 fa_init(struct flespiapi *fa, const char *baseurl, const char *selector,
-    const char *token, const char *app, size_t maxbody)
+    const char *token, const char *app, const char *cid, size_t maxbody)
 {
 	static int global;
 	struct curl_slist *h;
@@ -122,6 +122,16 @@ fa_init(struct flespiapi *fa, const char *baseurl, const char *selector,
 	free(hdr);
 	if (h == NULL)
 		return -1;
+	if (cid != NULL) {
+		n = strlen(cid) + 32;
+		if ((hdr = malloc(n)) == NULL)
+			return -1;
+		snprintf(hdr, n, "x-flespi-cid: %s", cid);
+		h = curl_slist_append(fa->hdrs, hdr);
+		free(hdr);
+		if (h == NULL)
+			return -1;
+	}
 	fa->hdrs = curl_slist_append(fa->hdrs, "Accept: application/json");
 
 	curl_easy_setopt(fa->curl, CURLOPT_HTTPHEADER, fa->hdrs);

@@ -45,11 +45,13 @@ struct fa_req {
 };
 
 /*
- * The token is copied into the request headers and never printed.
- * Returns 0, or -1 with a reason in why.
+ * The token is copied into the request headers and never printed; cid,
+ * when not NULL, is sent as x-flespi-cid (act as that subaccount).
+ * Returns 0, or -1.
  */
 int	fa_init(struct flespiapi *, const char *baseurl, const char *selector,
-	    const char *token, const char *app, size_t maxbody);
+	    const char *token, const char *app, const char *cid,
+	    size_t maxbody);
 void	fa_free(struct flespiapi *);
 /* One request; why gets a one-line reason for everything but FA_OK. */
 int	fa_get(struct flespiapi *, const struct fa_req *, char *why,

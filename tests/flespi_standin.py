@@ -29,7 +29,8 @@ Options:
                       same bytes for every number and string)
   --log FILE          one JSON line per request: curr_key, limit_count,
                       limit_size, timeout, delete, status, count, next_key,
-                      fault, app (the x-flespi-app header)
+                      fault, app and cid (the x-flespi-app and
+                      x-flespi-cid headers)
 
 Control endpoints (no token needed), for tests:
   POST /control/append   body: NDJSON lines, appended (wakes long polls)
@@ -173,7 +174,8 @@ class Handler(BaseHTTPRequestHandler):
                "limit_size": q.get("limit_size"),
                "timeout": q.get("timeout", 0),
                "delete": bool(q.get("delete", False)),
-               "app": self.headers.get("x-flespi-app")}
+               "app": self.headers.get("x-flespi-app"),
+               "cid": self.headers.get("x-flespi-cid")}
         with st.cond:
             st.requests += 1
             rec["n"] = st.requests

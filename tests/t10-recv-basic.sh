@@ -60,6 +60,7 @@ assert all(r["limit_count"] == 97 and r["timeout"] == 0 for r in recs)
 PY
 check "x-flespi-app names the tool and version" \
     grep -q '"app": "flespi-recv/[0-9.]*"' "$T/a.log"
+check "no --cid, no x-flespi-cid" grep -q '"cid": null' "$T/a.log"
 
 # -n: never more than asked, and batches do not overshoot.
 : >"$T/a.log"
@@ -70,6 +71,13 @@ diff_ok "-n 250 writes the first 250 messages" "$T/want" "$T/out"
 check "-n asks for 100, 100, 50" \
     test "$(grep -o '"limit_count": [0-9]*' "$T/a.log" | tr -d ' ' |
         cut -d: -f2 | paste -sd, -)" = "100,100,50"
+
+# --cid: the subaccount header; without it, none.
+: >"$T/a.log"
+flespi-recv --url "$URL" --cid 4242 -n 1 1 >/dev/null 2>"$T/err"
+check "--cid sends x-flespi-cid" grep -q '"cid": "4242"' "$T/a.log"
+flespi-recv --url "$URL" --cid abc 1 >/dev/null 2>"$T/err"
+check "--cid abc: usage error" test $? -eq 64
 
 # --from KEY
 flespi-recv --url "$URL" --from 4990 --once 1 >"$T/out" 2>"$T/err"
