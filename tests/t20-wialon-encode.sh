@@ -94,6 +94,10 @@ check "CRLF, blank lines, no final newline" test $? = 0 -a "$(wc -l <"$T/crlf.ou
 $F2W --dump <"$T/golden.json" >/dev/full 2>/dev/null
 check "--dump to /dev/full: exit 74" test $? = 74
 
+$F2W --dump --failed "$T/no/such/dir/failed" <"$T/golden.json" >/dev/null 2>"$T/nofail.err"
+check "--failed in a missing directory: exit 74" test $? = 74
+check "--failed error names the file" grep -q "no/such/dir/failed" "$T/nofail.err"
+
 # --- IPv6 literals parse (nothing listens on port 1: exit 75, not 64)
 $F2W --retries 0 '[::1]:1' </dev/null 2>"$T/v6.err"
 check "[::1]:1 parses; refused, gives up: exit 75" test $? = 75
