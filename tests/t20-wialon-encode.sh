@@ -14,6 +14,21 @@ echo 74000000333533393736303133343435343835004B0BFB70000000030BBB000000270102706
 $F2W --dump <"$T/golden.json" >"$T/golden.got"
 diff_ok "golden vector: 120 bytes exactly" "$T/golden.want" "$T/golden.got"
 
+# The strict decoder itself refuses what breaks the spec.
+g=$(cat "$T/golden.want")
+# Hex offsets: flags at 48, posinfo block at 56 (attr at 68), pwr_ext
+# block at 146 (attr at 158, name at 162).
+for bad in "75${g:2}:size prefix" "${g:0:48}01${g:50}:flags" \
+    "${g:0:68}00${g:70}:posinfo attr" "${g:0:158}01${g:160}:pwr_ext attr" \
+    "${g:0:162}50${g:164}:name alphabet" "${g:0:64}0102${g:68}:block size" \
+    "${g:0:146}0CBB${g:150}:block marker" "${g:0:70}01${g:72}:posinfo type"; do
+	if echo "${bad%%:*}" | $DEC >/dev/null 2>&1; then
+		notok "strict decoder refuses a bad ${bad#*:}"
+	else
+		ok "strict decoder refuses a bad ${bad#*:}"
+	fi
+done
+
 # --- every type, int32 edges, 64-bit, huge, UTF-8, skipped kinds, masks
 cat >"$T/types.json" <<'EOF'
 {"ident":"u1","timestamp":1700000000.9,"i32max":2147483647,"i32over":2147483648,"i32min":-2147483648,"i32under":-2147483649,"i64":9223372036854775807,"neg64":-9223372036854775808,"big":123456789012345678901234567890,"f":0.1,"f308":1e308,"t":true,"n":false,"s":"Привет, мир ✓","e":"","nul":null,"arr":[1],"obj":{"a":1},"CAN.Engine-RPM":7,"din":4294967295,"dout":2}
