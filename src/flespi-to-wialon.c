@@ -31,6 +31,7 @@
 
 #define DEFAULT_PORT	"20163"
 #define IOV_BATCH	64	/* packets per writev() */
+#define BIG_SLOT	(256 * 1024)	/* window slots keep no more after an ack */
 
 struct opts {
 	const char     *target;
@@ -474,6 +475,9 @@ acks(struct run *r, const char **why)
 				*why = "acknowledgement of nothing sent";
 				return 0;
 			}
+			/* A slot that once held a huge line gives it back. */
+			if (slot(w, 0)->b.cap > BIG_SLOT)
+				wbuf_free(&slot(w, 0)->b);
 			w->head = (w->head + 1) % w->size;
 			w->n--;
 			w->nsent--;
