@@ -621,6 +621,42 @@ mintime(int64_t now, int64_t t, int cur)
 }
 
 /*
+ * One connection attempt, bounded by the connect timeout and the drain
+ * time.  Returns 0 when connected, -1 after a failed attempt (counted).
+ */
+static int
+reconnect(struct run *r, int64_t now, int64_t drain_end)
+{
+	struct opts *o = r->o;
+	struct window *w = &r->w;
+	const char *why;
+	int64_t deadline = now + o->connect_ms;
+	size_t i, again = 0;
+
+	if (drain_end != 0 && drain_end < deadline)
+		deadline = drain_end;
+	if ((r->sock = dial(r, deadline, &why)) == -1) {
+		r->failures++;
+		stats_end(&r->st);
+		if (verbose || r->failures == 1)
+			xwarn("%s: cannot connect: %s", o->target, why);
+		return -1;
+	}
+	r->conns++;
+	r->conn_acked = 0;
+	if (r->failures > 0 && !verbose)
+		xwarn("%s: connected after %u failed attempts", o->target,
+		    r->failures);
+	vlog("%s: connected%s", o->target, r->conns > 1 ? " again" : "");
+	for (i = 0; i < w->n; i++)
+		again += slot(w, i)->sends > 0;
+	if (again > 0)
+		vlog("%s: sending %zu unacknowledged packets again",
+		    o->target, again);
+	return 0;
+}
+
+/*
  * Deliver until input ends and everything is acknowledged, the drain
  * time after a stop signal runs out, or the retries are used up.
  * Returns 1 when everything read was delivered.
@@ -666,30 +702,9 @@ deliver(struct run *r)
 				r->gaveup = 1;
 				return 0;
 			}
-			r->sock = dial(r, drain_end != 0 && drain_end < now +
-			    o->connect_ms ? drain_end : now + o->connect_ms,
-			    &why);
-			if (r->sock == -1) {
-				r->failures++;
+			if (reconnect(r, now, drain_end) == -1) {
 				next_try = mono_ms() + backoff_next(&r->bo);
-				stats_end(&r->st);
-				if (verbose || r->failures == 1)
-					xwarn("%s: cannot connect: %s", o->target,
-					    why);
 				continue;
-			}
-			r->conns++;
-			r->conn_acked = 0;
-			vlog("%s: connected%s", o->target, r->conns > 1 ?
-			    " again" : "");
-			if (verbose) {
-				size_t i, again = 0;
-
-				for (i = 0; i < w->n; i++)
-					again += slot(w, i)->sends > 0;
-				if (again > 0)
-					vlog("%s: sending %zu unacknowledged "
-					    "packets again", o->target, again);
 			}
 		}
 
