@@ -65,6 +65,25 @@ rc=$?
 check "whole mixed answer: exit 75, rc $rc" [ $rc -eq 75 ]
 check "... nothing half written" [ ! -s "$T/out" ]
 
+# A message bigger than --limit-size + 1 MiB: its answer is oversized,
+# retried as a temporary fault and given up with 75; the message before
+# it comes out exactly and the key stops at it.
+python3 -c '
+import sys
+w = sys.stdout.write
+w("{\"ident\":\"g\",\"timestamp\":1,\"seq\":1}\n")
+w("{\"ident\":\"g\",\"timestamp\":1,\"s\":\"" + "x" * (1200 << 10) + "\"}\n")
+' >"$T/big"
+standin big --messages "$T/big"
+echo 0 >"$T/state"
+timeout 30 flespi-recv --url "$URL" $RECV --limit-size 1024 --retries 2 \
+    --state "$T/state" 1 >"$T/out" 2>"$T/err"
+rc=$?
+check "oversized message: exit 75, rc $rc" [ $rc -eq 75 ]
+check "... the one before it written exactly" \
+    [ "$(cat "$T/out")" = '{"ident":"g","timestamp":1,"seq":1}' ]
+check "... key stops at it" [ "$(cat "$T/state")" = 2 ]
+
 # An empty buffer: --once exits 0 with no output.
 standin empty
 timeout 30 flespi-recv --url "$URL" $RECV 1 >"$T/out" 2>"$T/err"
