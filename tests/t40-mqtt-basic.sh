@@ -56,16 +56,17 @@ mq_start "$T/mq" || { notok "broker starts"; finish; exit 1; }
 
 # Ordered delivery: 5000 realistic messages, byte for byte.
 python3 "$TESTS/genmsgs.py" 5000 >"$T/msgs"
+: >"$T/got"; : >"$T/err"	# never a stale line from before
 "${RECV[@]}" -v -n 5000 7 >"$T/got" 2>"$T/err" &
 pid=$!
 wait_for 10 mq_subscribed "$T/err" || notok "consumer subscribes" "$(cat "$T/err")"
 mq_pub "$TOPIC" <"$T/msgs"
-wait_for 30 mq_lines_ge 5000 "$T/got"
-wait $pid; rc=$?
+mq_wait $pid; rc=$?
 check "-n 5000: exit 0" test $rc -eq 0
 diff_ok "5000 messages in order, byte for byte" "$T/msgs" "$T/got"
 
 # Not compact objects: pretty-printed is compacted, the rest is skipped.
+: >"$T/got"; : >"$T/err"
 "${RECV[@]}" -v -n 3 7 >"$T/got" 2>"$T/err" &
 pid=$!
 wait_for 10 mq_subscribed "$T/err"
@@ -76,7 +77,7 @@ pub1 '[1,2]'
 pub1 'not json'
 pub1 "$(printf '{\n  "b": 2\n}')"
 pub1 '{"c":3}'
-wait $pid; rc=$?
+mq_wait $pid; rc=$?
 printf '%s\n' '{"a":1}' '{"b":2}' '{"c":3}' >"$T/want"
 diff_ok "pretty-printed payload compacted, bad ones skipped" "$T/want" "$T/got"
 check "skipped payloads: exit 65" test $rc -eq 65
@@ -84,18 +85,20 @@ check "... each named with its topic" \
     test "$(grep -c "$TOPIC: payload is not a JSON object" "$T/err")" -eq 2
 
 # SIGTERM: exit 0, clean DISCONNECT (the broker logs "disconnected").
+: >"$T/got"; : >"$T/err"
 "${RECV[@]}" -v --session term1 7 >"$T/got" 2>"$T/err" &
 pid=$!
 wait_for 10 mq_subscribed "$T/err"
 printf '{"n":1}\n{"n":2}\n' | mq_pub "$TOPIC"
 wait_for 10 mq_lines_ge 2 "$T/got"
-kill -TERM $pid; wait $pid; rc=$?
+kill -TERM $pid; mq_wait $pid; rc=$?
 check "SIGTERM: exit 0" test $rc -eq 0
 check "SIGTERM: the two lines written" test "$(wc -l <"$T/got")" -eq 2
 check "SIGTERM: clean disconnect" \
     wait_for 5 grep -q 'Client term1 disconnected\.' "$MQ_DIR/mq.log"
 
 # The reader goes away: exit 0, quietly, even before the next message.
+: >"$T/got"; : >"$T/err"; rm -f "$T/rc"
 ("${RECV[@]}" -v 7 2>"$T/err"; echo $? >"$T/rc") | head -1 >"$T/got" &
 wait_for 10 mq_subscribed "$T/err"
 python3 "$TESTS/genmsgs.py" 2 | mq_pub "$TOPIC"
@@ -105,11 +108,12 @@ check "EPIPE: one line, no diagnostic" \
     test "$(wc -l <"$T/got")" -eq 1 -a -z "$(grep -v 'subscrib\|connected\|acknowledg' "$T/err")"
 
 # stdout full: 74.
+: >"$T/err"
 "${RECV[@]}" -v -n 1 7 >/dev/full 2>"$T/err" &
 pid=$!
 wait_for 10 mq_subscribed "$T/err"
 pub1 '{"a":1}'
-wait $pid; rc=$?
+mq_wait $pid; rc=$?
 check "/dev/full: exit 74" test $rc -eq 74
 check "... with a diagnostic" grep -q 'stdout' "$T/err"
 

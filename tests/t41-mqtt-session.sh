@@ -14,7 +14,7 @@ mq_start "$T/mq" || { notok "broker starts"; finish; exit 1; }
 "${RECV[@]}" -v --session s1 7 >"$T/got1" 2>"$T/err1" &
 pid=$!
 wait_for 10 mq_subscribed "$T/err1" || notok "consumer subscribes"
-kill -TERM $pid; wait $pid
+kill -TERM $pid; mq_wait $pid
 check "first run stopped by SIGTERM: exit 0" test $? -eq 0
 python3 "$TESTS/genmsgs.py" 10000 >"$T/msgs"
 mq_pub "$TOPIC" <"$T/msgs"
@@ -30,7 +30,7 @@ pid=$!
 wait_for 10 mq_subscribed "$T/err3"
 echo '{"late":1}' | mq_pub "$TOPIC"
 wait_for 10 test -s "$T/got3"
-kill -TERM $pid; wait $pid
+kill -TERM $pid; mq_wait $pid
 check "clean session: only what is published after subscribing" \
     test "$(cat "$T/got3")" = '{"late":1}'
 
@@ -41,18 +41,19 @@ pid=$!
 wait_for 10 mq_subscribed "$T/nerr1"
 seq 1 200 | sed 's/.*/{"n":&}/' >"$T/nums"
 mq_pub "$TOPIC" <"$T/nums"
-wait $pid; rc=$?
+mq_wait $pid; rc=$?
 check "-n 3: exit 0 after 3 lines" test $rc -eq 0 -a "$(wc -l <"$T/n1")" -eq 3
 "${RECV[@]}" -v --session n1 7 >"$T/n2" 2>"$T/nerr2" &
 pid=$!
 wait_for 10 grep -q '"n":200}' "$T/n2"
-kill -TERM $pid; wait $pid
+kill -TERM $pid; mq_wait $pid
 sort -u "$T/n1" "$T/n2" | sort -t: -k2 -n >"$T/union"
 diff_ok "-n 3 then the same session: nothing lost" "$T/nums" "$T/union"
 
 # kill -9 between receive and write: redelivered on reconnect.
 killtest() {	# killtest VERSION SESSION
 	local v=$1 s=$2 pid rc
+	: >"$T/k1"; : >"$T/kerr1"; : >"$T/k2"; : >"$T/kerr2"; rm -f "$T/krc"
 	# In a subshell that reports the status, so bash prints no "Killed".
 	(FLESPI_RECV_TEST_KILL_BEFORE_LINE=50 "${RECV[@]}" -v \
 	    --mqtt-version "$v" --session "$s" 7 >"$T/k1" 2>"$T/kerr1"
@@ -61,7 +62,7 @@ killtest() {	# killtest VERSION SESSION
 	wait_for 10 mq_subscribed "$T/kerr1" || notok "$v: consumer subscribes"
 	seq 1 100 | sed 's/.*/{"n":&}/' >"$T/nums"
 	mq_pub "$TOPIC" <"$T/nums"
-	wait $pid; rc=$(cat "$T/krc")
+	mq_wait $pid; rc=$(cat "$T/krc")
 	check "MQTT $v: test hook kills the consumer (SIGKILL)" test $rc -eq 137
 	check "MQTT $v: 49 lines written before the kill" \
 	    test "$(wc -l <"$T/k1")" -eq 49
@@ -69,7 +70,7 @@ killtest() {	# killtest VERSION SESSION
 	    2>"$T/kerr2" &
 	pid=$!
 	wait_for 10 grep -q '"n":100}' "$T/k2"
-	kill -TERM $pid; wait $pid
+	kill -TERM $pid; mq_wait $pid
 	check "MQTT $v: message 50 redelivered after the restart" \
 	    grep -qx '{"n":50}' "$T/k2"
 	# Together: every message, the second run an increasing run of

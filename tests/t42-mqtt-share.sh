@@ -9,6 +9,7 @@ mq_start "$T/mq" || { notok "broker starts"; finish; exit 1; }
 
 sharetest() {	# sharetest VERSION
 	local v=$1 a b n
+	: >"$T/a"; : >"$T/b"; : >"$T/ea"; : >"$T/eb"
 	"${RECV[@]}" -v --mqtt-version "$v" --share g$v 7 >"$T/a" 2>"$T/ea" &
 	a=$!
 	"${RECV[@]}" -v --mqtt-version "$v" --share g$v 7 >"$T/b" 2>"$T/eb" &
@@ -26,8 +27,8 @@ sharetest() {	# sharetest VERSION
 	done
 	wait_for 30 mq_lines_ge 2000 "$T/a" "$T/b"
 	kill -TERM $a $b
-	wait $a; ra=$?
-	wait $b; rb=$?
+	mq_wait $a; ra=$?
+	mq_wait $b; rb=$?
 	check "MQTT $v: both exit 0 on SIGTERM" test $ra -eq 0 -a $rb -eq 0
 	n=$(cat "$T/a" "$T/b" | wc -l)
 	check "MQTT $v: 2000 lines in all ($n)" test "$n" -eq 2000

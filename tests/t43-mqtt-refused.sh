@@ -68,10 +68,11 @@ check "... within 4 s" test $(( $(date +%s) - start )) -le 4
 
 # SIGTERM while waiting to retry: exit 0 at once.
 refuser connack 136
+: >"$T/err"
 "${RECV[@]}" 7 >/dev/null 2>"$T/err" &
 pid=$!
 wait_for 10 grep -q 'retrying in' "$T/err"
-kill -TERM $pid; wait $pid; rc=$?
+kill -TERM $pid; mq_wait $pid; rc=$?
 check "SIGTERM during the backoff: exit 0" test $rc -eq 0
 
 finish

@@ -102,3 +102,14 @@ mq_lines_ge() {
 	local n=$1; shift
 	[ "$(cat "$@" 2>/dev/null | wc -l)" -ge "$n" ]
 }
+
+# mq_wait PID [SECS]: wait for a consumer to exit, at most SECS (default
+# 30) seconds, then SIGKILL it; returns its exit status.  (kill -0 is true
+# for an unreaped child, hence the look at its state.)
+mq_gone() {
+	[ ! -e "/proc/$1/stat" ] || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"
+}
+mq_wait() {
+	wait_for "${2:-30}" mq_gone "$1" || kill -KILL "$1" 2>/dev/null
+	wait "$1"
+}
