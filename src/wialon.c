@@ -285,27 +285,75 @@ isposfield(const char *k)
 
 /*
  * The names already in this packet, so that the first of two fields that
- * map to one name wins.  A small open-addressed table of name hashes and
- * offsets; past its size every lookup walks the packet instead.
+ * map to one name wins: an open-addressed table of name hashes and
+ * offsets, on the stack for ordinary messages, on the heap (doubling) for
+ * wide ones, so a message with 50,000 fields costs no more per field.
+ * Should the heap fail, lookups walk the packet instead.
  */
 #define SEEN_SLOTS	256
-#define SEEN_MAX	(SEEN_SLOTS / 2)
 
 struct seen {
-	uint32_t	h[SEEN_SLOTS];
-	uint32_t	off[SEEN_SLOTS];	/* name offset from packet start + 1; 0 = empty */
-	size_t		n;
+	uint32_t       *h;
+	uint32_t       *off;		/* name offset from packet start + 1; 0 = empty */
+	size_t		mask, n;
+	int		heap, walk;
+	uint32_t	ih[SEEN_SLOTS], ioff[SEEN_SLOTS];
 };
 
-/* Cheap: names are short and collisions are settled by strcmp. */
+static void
+seen_init(struct seen *s)
+{
+	s->h = s->ih;
+	s->off = s->ioff;
+	s->mask = SEEN_SLOTS - 1;
+	s->n = 0;
+	s->heap = s->walk = 0;
+	memset(s->ioff, 0, sizeof s->ioff);
+}
+
+static void
+seen_free(struct seen *s)
+{
+	if (s->heap)
+		free(s->h);	/* off shares the allocation */
+}
+
+/* FNV-1a over the whole name: wide messages have names like k1..k50000. */
 static uint32_t
 hashname(const char *s, size_t n)
 {
-	uint32_t h = (uint32_t)n * 2654435761u;
+	uint32_t h = 2166136261u;
 
-	h ^= (unsigned char)s[0] * 31u + (unsigned char)s[n - 1] * 131u +
-	    (unsigned char)s[n / 2] * 7u + (unsigned char)s[n * 3 / 4];
-	return h * 2246822519u >> 8;
+	while (n--)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+/* Double the table.  Returns 0, or -1 when out of memory. */
+static int
+grow(struct seen *s)
+{
+	size_t size = (s->mask + 1) * 2, i, j;
+	uint32_t *nh;
+
+	if (size > SIZE_MAX / (2 * sizeof *nh) ||
+	    (nh = calloc(size * 2, sizeof *nh)) == NULL)
+		return -1;
+	for (i = 0; i <= s->mask; i++) {
+		if (s->off[i] == 0)
+			continue;
+		for (j = s->h[i] & (size - 1); nh[size + j] != 0;
+		    j = (j + 1) & (size - 1))
+			;
+		nh[j] = s->h[i];
+		nh[size + j] = s->off[i];
+	}
+	seen_free(s);
+	s->h = nh;
+	s->off = nh + size;
+	s->mask = size - 1;
+	s->heap = 1;
+	return 0;
 }
 
 /* Does the packet being built hold a block with this name? Walks it. */
@@ -326,16 +374,19 @@ walkhas(const struct wpkt *k, const char *name)
 	return 0;
 }
 
-/* True if name was already sent; otherwise remember it (at off). */
+/* True if name was already sent; otherwise remember it. */
 static int
 seen(struct seen *s, const struct wpkt *k, const char *name, size_t nlen)
 {
-	uint32_t h = hashname(name, nlen), i;
+	uint32_t h = hashname(name, nlen);
 	const unsigned char *base = k->b->p + k->start;
+	size_t i;
 
-	if (s->n >= SEEN_MAX)
+	if (s->walk || (s->n >= (s->mask + 1) / 2 && grow(s) == -1)) {
+		s->walk = 1;
 		return walkhas(k, name);
-	for (i = h % SEEN_SLOTS; s->off[i] != 0; i = (i + 1) % SEEN_SLOTS)
+	}
+	for (i = h & s->mask; s->off[i] != 0; i = (i + 1) & s->mask)
 		if (s->h[i] == h &&
 		    strcmp((const char *)base + s->off[i] - 1, name) == 0)
 			return 1;
@@ -442,8 +493,7 @@ wialon_encode(const struct pmap *pm, json_t *msg, const char *uid_field,
 	haspos = json_is_number(pos[P_LON]) && json_is_number(pos[P_LAT]);
 
 	s = &sbuf;
-	memset(s->off, 0, sizeof s->off);
-	s->n = 0;
+	seen_init(s);
 	wialon_begin(&k, out, uid, (int32_t)t);
 	if (haspos)
 		wialon_posinfo(&k, num(pos[P_LON]), num(pos[P_LAT]),
@@ -459,6 +509,7 @@ wialon_encode(const struct pmap *pm, json_t *msg, const char *uid_field,
 			continue;
 		field(&k, s, name, nlen, v);
 	}
+	seen_free(s);
 	if (wialon_end(&k) == -1) {
 		out->len = mark;
 		out->oom = 0;

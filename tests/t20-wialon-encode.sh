@@ -70,6 +70,19 @@ EOF
 diff_ok "names: --map, --rename, drop, sanitise, truncate, first duplicate wins, --uid-field" \
     "$T/names.want" "$T/names.got"
 
+# --- a wide message (60,000 fields, 0.9 MB) encodes in linear time
+python3 -c '
+import json
+d = {"ident": "w", "timestamp": 1}
+for i in range(60000):
+    d["k%d" % i] = i
+d["K0"] = -1
+print(json.dumps(d, separators=(",", ":")))' >"$T/wide.json"
+timeout 10 $F2W --dump <"$T/wide.json" >"$T/wide.hex"
+check "60,000 fields: encoded within 10 s" test $? = 0
+n=$($DEC <"$T/wide.hex" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["params"]))')
+check "60,000 fields: 60,000 blocks, the duplicate K0 dropped ($n)" test "$n" = 60000
+
 # --- bad lines: diagnosed with line numbers, skipped, exit 65
 cat >"$T/bad.json" <<'EOF'
 {"ident":"a","timestamp":1,"k":1}

@@ -257,7 +257,7 @@ rules(void)
 static void
 manynames(void)
 {
-	/* Past the table of seen names the encoder still deduplicates. */
+	/* Past the stack table of seen names the encoder still deduplicates. */
 	json_t *m = json_object();
 	struct wbuf b = { 0 };
 	char key[32], err[64];
@@ -276,7 +276,7 @@ manynames(void)
 		off += 6 + ((size_t)b.p[off + 2] << 24 | (size_t)b.p[off + 3] <<
 		    16 | (size_t)b.p[off + 4] << 8 | b.p[off + 5]);
 	CHECK(blocks_n == 700 && off == b.len,
-	    "700 blocks, duplicates past the table dropped (%zu)", blocks_n);
+	    "700 blocks, duplicates dropped in a grown table (%zu)", blocks_n);
 	json_decref(m);
 	wbuf_free(&b);
 }
