@@ -99,6 +99,8 @@ struct rx {
 	int		online;		/* CONNACK accepted since the last dial() */
 	int		ever_online;
 	int		qos0_warned;
+	uint64_t	stat_lines;	/* rx->lines when the stats were shown */
+	int64_t		stat_ms;	/* and when */
 	const char     *temp_refusal;	/* CONNACK reason worth a retry */
 	struct stats	st;
 };
@@ -484,6 +486,23 @@ on_log(struct mosquitto *m, void *arg, int level, const char *s)
 
 /* ---- the loop ---- */
 
+/* The stats line: lines written, and the rate since the last line shown. */
+static void
+show_stats(struct rx *rx)
+{
+	int64_t now = mono_ms();
+
+	if (rx->stat_ms == 0)
+		rx->stat_ms = rx->st.start_ms;
+	stats_show(&rx->st, "%llu messages, %.0f msg/s%s",
+	    (unsigned long long)rx->lines,
+	    (double)(rx->lines - rx->stat_lines) * 1000.0 /
+	    (double)(now - rx->stat_ms + 1),
+	    rx->online ? "" : ", connecting");
+	rx->stat_lines = rx->lines;
+	rx->stat_ms = now;
+}
+
 /* Why pump() returned. */
 enum { P_STOP, P_LOST };
 
@@ -545,10 +564,7 @@ pump(struct rx *rx, int *rc)
 		if ((*rc = mosquitto_loop_misc(rx->m)) != MOSQ_ERR_SUCCESS)
 			return P_LOST;
 		if (stats_due(&rx->st, mono_ms()))
-			stats_show(&rx->st, "%llu messages, %.0f msg/s",
-			    (unsigned long long)rx->lines,
-			    (double)rx->lines * 1000.0 /
-			    (double)(mono_ms() - rx->st.start_ms + 1));
+			show_stats(rx);
 	}
 }
 
@@ -668,6 +684,8 @@ run(struct rx *rx)
 			break;
 	}
 	leave(rx);
+	if (rx->st.shown)
+		show_stats(rx);		/* the final count */
 	stats_end(&rx->st);
 	if (rx->refused)
 		return EXIT_REFUSED;
