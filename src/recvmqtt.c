@@ -13,7 +13,9 @@
  * alone, the broker would thus be told "delivered" before our line exists,
  * and a crash in between would lose the message.  We therefore mark the
  * client threaded (mosquitto_threaded_set(true): we call no library function
- * from another thread, the flag only stops packet__queue() from writing), so
+ * from another thread; what the flag changes for us is the test in 2.0.11's
+ * lib/packet_mosq.c packet__queue(), "if(mosq->in_callback == false &&
+ * mosq->threaded == mosq_ts_none) return packet__write(mosq);"), so
  * every queued packet waits for our own mosquitto_loop_write().  The loop
  * calls loop_read, on_message appends each payload to an output buffer, the
  * buffer is written to stdout with write(2) (no stdio buffering), and only
@@ -620,7 +622,7 @@ dial(struct rx *rx)
 
 /* Why a connection failed, without the library's final full stop. */
 static const char *
-why(struct rx *rx, int rc)
+why(struct rx *rx, int rc, int err)
 {
 	static char buf[256];
 	size_t n;
@@ -630,7 +632,7 @@ why(struct rx *rx, int rc)
 		    rx->temp_refusal);
 	else
 		snprintf(buf, sizeof buf, "%s", rc == MOSQ_ERR_ERRNO ?
-		    strerror(errno) : mosquitto_strerror(rc));
+		    strerror(err) : mosquitto_strerror(rc));
 	n = strlen(buf);
 	if (n > 0 && buf[n - 1] == '.')
 		buf[n - 1] = '\0';
@@ -644,7 +646,7 @@ run(struct rx *rx)
 	struct backoff bo;
 	long long failures = 0;
 	unsigned delay;
-	int rc, r;
+	int rc, r, err;
 
 	backoff_init(&bo, 1000, 60000, 0);
 	for (;;) {
@@ -654,7 +656,8 @@ run(struct rx *rx)
 			if (r == P_STOP)
 				break;
 		}
-		if (rx->refused)
+		err = errno;	/* for MOSQ_ERR_ERRNO */
+		if (rx->refused || stop_requested)
 			break;
 		if (rc == MOSQ_ERR_TLS && !rx->ever_online) {
 			stats_end(&rx->st);
@@ -671,12 +674,12 @@ run(struct rx *rx)
 		stats_end(&rx->st);
 		if (rx->o->retries && failures > rx->o->retries) {
 			xwarn("%s:%d: %s; giving up after %lld attempts",
-			    rx->o->host, rx->o->port, why(rx, rc), failures);
+			    rx->o->host, rx->o->port, why(rx, rc, err), failures);
 			return EXIT_TEMPFAIL;
 		}
 		delay = backoff_next(&bo);
 		xwarn("%s:%d: %s; retrying in %.1f s", rx->o->host, rx->o->port,
-		    why(rx, rc), delay / 1000.0);
+		    why(rx, rc, err), delay / 1000.0);
 		/* poll() with no descriptors sleeps; a signal ends it early. */
 		if (poll(NULL, 0, (int)delay) == -1 && errno != EINTR)
 			dieerr(EXIT_TEMPFAIL, "poll");
