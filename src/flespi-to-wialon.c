@@ -842,6 +842,8 @@ main(int argc, char **argv)
 	ok = deliver(&r);
 	if (!ok)
 		undelivered = spill(&r, stop_requested != 0);
+	if (r.st.tty)
+		showstats(&r, mono_ms());	/* the final figures */
 	stats_end(&r.st);
 	set_nonblock(STDIN_FILENO, 0);
 	if (r.sock != -1)
