@@ -74,7 +74,7 @@ struct opts {
 	const char     *filter;
 	int		version;	/* MQTT_PROTOCOL_V5 or _V311 */
 	long long	count;		/* -n; 0 = unlimited */
-	long long	retries;	/* 0 = unlimited */
+	long long	retries;	/* -1 = unlimited */
 	const char     *channels;
 };
 
@@ -126,8 +126,8 @@ usage(FILE *f)
 "  --sticky              with --share: each device stays on one consumer\n"
 "  --filter EXPR         flespi expression evaluated by the broker\n"
 "  --mqtt-version V      5 (default) or 3.1.1\n"
-"  --retries N           give up after N failed connection attempts in a\n"
-"                        row, exit 75 (default: never)\n"
+"  --retries N           give up after N failed retries in a row, exit 75\n"
+"                        (default: never)\n"
 "  -n COUNT              exit after COUNT messages\n"
 "  -v                    log connections (twice: library log)\n"
 "  -h, --help            this help\n"
@@ -672,9 +672,10 @@ run(struct rx *rx)
 		}
 		failures++;
 		stats_end(&rx->st);
-		if (rx->o->retries && failures > rx->o->retries) {
-			xwarn("%s:%d: %s; giving up after %lld attempts",
-			    rx->o->host, rx->o->port, why(rx, rc, err), failures);
+		if (rx->o->retries >= 0 && failures > rx->o->retries) {
+			xwarn("%s:%d: %s; giving up after %lld retries",
+			    rx->o->host, rx->o->port, why(rx, rc, err),
+			    failures - 1);
 			return EXIT_TEMPFAIL;
 		}
 		delay = backoff_next(&bo);
@@ -713,7 +714,7 @@ read_token(const char *path)
 	int fd;
 
 	if ((fd = open(path, O_RDONLY)) == -1)
-		dieerr(EXIT_IOERR, "%s", path);
+		dieerr(EXIT_USAGE, "%s", path);
 	while (n < TOKEN_MAX && (r = read(fd, buf + n, TOKEN_MAX - n)) != 0) {
 		if (r == -1) {
 			if (errno == EINTR)
@@ -723,6 +724,8 @@ read_token(const char *path)
 		n += (size_t)r;
 	}
 	close(fd);
+	if (n == TOKEN_MAX)
+		die(EXIT_USAGE, "%s: longer than a token can be", path);
 	buf[n] = '\0';
 	return strdup(buf);
 }
@@ -780,6 +783,7 @@ parse(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof *o);
 	o->url = DEFAULT_URL;
 	o->version = MQTT_PROTOCOL_V5;
+	o->retries = -1;
 	while ((c = getopt_long(argc, argv, "n:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_MQTT:
@@ -819,7 +823,7 @@ parse(int argc, char **argv, struct opts *o)
 				    "or 3.1.1", optarg);
 			break;
 		case O_RETRIES:
-			o->retries = num_arg("--retries", optarg, 1, INT_MAX);
+			o->retries = num_arg("--retries", optarg, 0, INT_MAX);
 			break;
 		case 'n':
 			o->count = num_arg("-n", optarg, 1, LLONG_MAX);

@@ -42,6 +42,10 @@ check "empty token exits 64" test $rc -eq 64
 check "no token exits 64" test $rc -eq 64
 check "... naming FLESPI_TOKEN" grep -q FLESPI_TOKEN "$T/err"
 
+"${RECV[@]}" --token-file "$T/nonexistent" 7 >/dev/null 2>"$T/err"; rc=$?
+check "missing --token-file exits 64 naming it" \
+    test $rc -eq 64 -a -n "$(grep nonexistent "$T/err")"
+
 # Nothing listens: retries, then 75.
 port=$(python3 -c 'import socket; s = socket.socket()
 s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -50,14 +54,18 @@ MQ_PORT=$port mq_cmd
 "${RECV[@]}" --retries 1 7 >"$T/out" 2>"$T/err"; rc=$?
 check "no broker, --retries 1: exit 75" test $rc -eq 75
 check "... after one retry" test "$(grep -c 'retrying in' "$T/err")" -eq 1
+check "... saying so" grep -q 'giving up after 1 retries' "$T/err"
 check "... within 3 s" test $(( $(date +%s) - start )) -le 3
 
 mq_start "$T/mq" || { notok "broker starts"; finish; exit 1; }
 
-# Ordered delivery: 5000 realistic messages, byte for byte.
+# Ordered delivery: 5000 realistic messages, byte for byte (token from a
+# file this time).
 python3 "$TESTS/genmsgs.py" 5000 >"$T/msgs"
+printf 'goodtoken\n' >"$T/token"
 : >"$T/got"; : >"$T/err"	# never a stale line from before
-"${RECV[@]}" -v -n 5000 7 >"$T/got" 2>"$T/err" &
+FLESPI_TOKEN= "${RECV[@]}" --token-file "$T/token" -v -n 5000 7 \
+    >"$T/got" 2>"$T/err" &
 pid=$!
 wait_for 10 mq_subscribed "$T/err" || notok "consumer subscribes" "$(cat "$T/err")"
 mq_pub "$TOPIC" <"$T/msgs"
