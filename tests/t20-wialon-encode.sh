@@ -70,6 +70,10 @@ EOF
 diff_ok "names: --map, --rename, drop, sanitise, truncate, first duplicate wins, --uid-field" \
     "$T/names.want" "$T/names.got"
 
+printf '{"ident":353976013445485,"timestamp":7}\n' | $F2W --dump | $DEC >"$T/intuid.got"
+echo '{"uid": "353976013445485", "time": 7, "flags": 0, "params": []}' >"$T/intuid.want"
+diff_ok "an integer ident is the unit id in decimal" "$T/intuid.want" "$T/intuid.got"
+
 # --- a wide message (60,000 fields, 0.9 MB) encodes in linear time
 python3 -c '
 import json
