@@ -397,6 +397,7 @@ next_message(void)
 {
 	struct msg m;
 	char why[200];
+	unsigned conn;
 	int r, n;
 
 	for (;;) {
@@ -416,8 +417,10 @@ next_message(void)
 		} else {
 			n = topic_expand(topic, m.obj, pend.topic,
 			    sizeof pend.topic, why, sizeof why);
-			json_decref(m.obj);
 		}
+		/* m.uid may point into m.obj: route before freeing it. */
+		conn = route(m.uid);
+		json_decref(m.obj);
 		if (n < 0) {
 			msgin_reject(&in, m.lineno, m.line, m.len, "%s", why);
 		} else if (m.len > PAYLOAD_MAX) {
@@ -429,7 +432,7 @@ next_message(void)
 			pend.line = m.line;
 			pend.len = m.len;
 			pend.lineno = m.lineno;
-			pend.conn = route(m.uid);
+			pend.conn = conn;
 			return MSG_OK;
 		}
 		if (in.strict)
