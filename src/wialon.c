@@ -382,6 +382,8 @@ seen(struct seen *s, const struct wpkt *k, const char *name, size_t nlen)
 	const unsigned char *base = k->b->p + k->start;
 	size_t i;
 
+	if (k->b->oom)
+		return 1;	/* the packet is lost anyway; write nothing more */
 	if (s->walk || (s->n >= (s->mask + 1) / 2 && grow(s) == -1)) {
 		s->walk = 1;
 		return walkhas(k, name);
