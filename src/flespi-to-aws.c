@@ -59,8 +59,8 @@ static const char help_text[] =
 "  -k, --keepalive SECS     30..1200; default 60\n"
 "  -w, --window N           messages awaiting PUBACK per connection, 1..100; default 100\n"
 "      --ack-timeout SECS   reconnect when a PUBACK is this late; default 10\n"
-"      --retries N          failed connection attempts in a row before giving up;\n"
-"                           default 0 = never give up\n"
+"      --retries N          retries of a failed connection before giving up\n"
+"                           (exit 75); default: never give up\n"
 "      --drain-timeout SECS after SIGINT/SIGTERM, keep delivering this long; default 10\n"
 "      --failed FILE        append bad and undelivered lines to FILE\n"
 "      --max-line BYTES     longest input line; default 131072\n"
@@ -167,6 +167,7 @@ parse(int argc, char **argv, struct opts *o)
 	o->cf.qos = 1;
 	o->cf.window = 100;
 	o->cf.rate = 100;
+	o->cf.retries = -1;
 	o->cf.ack_timeout_ms = 10000;
 	o->topic = "{ident}";
 	o->nconns = 1;
@@ -233,8 +234,8 @@ parse(int argc, char **argv, struct opts *o)
 			    100, 3600000);
 			break;
 		case OPT_RETRIES:
-			o->cf.retries = (unsigned)num_arg("--retries", optarg,
-			    0, 1000000);
+			o->cf.retries = num_arg("--retries", optarg, 0,
+			    1000000);
 			break;
 		case OPT_DRAIN:
 			o->drain_ms = secs_arg("--drain-timeout", optarg, 0,

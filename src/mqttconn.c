@@ -195,9 +195,9 @@ retry_later(struct mconn *c, int64_t now, const char *what)
 	unsigned d;
 
 	c->state = MC_IDLE;
-	if (c->cf->retries > 0 && c->fails >= c->cf->retries) {
-		fatal(c, EXIT_TEMPFAIL, "%s: gave up after %u failed "
-		    "connection attempts to %s:%d: %s", c->id, c->fails,
+	if (c->cf->retries >= 0 && c->fails > c->cf->retries) {
+		fatal(c, EXIT_TEMPFAIL, "%s: gave up after %u retries "
+		    "connecting to %s:%d: %s", c->id, c->fails - 1,
 		    c->cf->host, c->cf->port, what);
 		return;
 	}

@@ -30,7 +30,7 @@ struct mconf {
 	unsigned	burst;
 	int64_t		ack_timeout_ms;	/* PUBACK watchdog */
 	int64_t		connect_timeout_ms; /* CONNECT to CONNACK */
-	unsigned	retries;	/* failed attempts in a row; 0 = no limit */
+	long long	retries;	/* retries after a failure; -1 = no limit */
 	int		keep_lines;	/* keep lines for the failed file */
 	struct msgin   *in;		/* broker-rejected lines go to its failed file */
 };
