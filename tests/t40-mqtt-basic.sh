@@ -57,6 +57,14 @@ check "... after one retry" test "$(grep -c 'retrying in' "$T/err")" -eq 1
 check "... saying so" grep -q 'giving up after 1 retries' "$T/err"
 check "... within 3 s" test $(( $(date +%s) - start )) -le 3
 
+# The options reach the subscription topic (tests/unit/test_recvmqtt.c
+# covers the builder itself).
+"${RECV[@]}" -v --retries 0 --share g --sticky --filter 'position.speed>80' \
+    10,20 >/dev/null 2>"$T/err"
+grep 'subscribing to' "$T/err" | sed 's/^[^:]*: //' >"$T/got"
+echo 'subscribing to $share/g:6/$filter/payload=position.speed%3E80/flespi/message/gw/channels/10,20/+' >"$T/want"
+diff_ok "--share --sticky --filter with two channels: the topic" "$T/want" "$T/got"
+
 mq_start "$T/mq" || { notok "broker starts"; finish; exit 1; }
 
 # Ordered delivery: 5000 realistic messages, byte for byte (token from a
