@@ -2,6 +2,7 @@
  * flespi-recv: stream a flespi channel's message buffer to stdout as NDJSON,
  * one message per line, in channel order, each exactly as flespi sent it.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -491,6 +492,10 @@ main(int argc, char **argv)
 	char app[64];
 	struct stat sb;
 	uint64_t k;
+	struct rlimit nocore = { 0, 0 };
+
+	/* The token will be in memory: no core dump of ours may hold it. */
+	setrlimit(RLIMIT_CORE, &nocore);
 
 	/* flespi-recv --mqtt: MQTT push mode, in recvmqtt.c (its own options). */
 	for (int i = 1; i < argc; i++)
