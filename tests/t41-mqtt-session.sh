@@ -34,6 +34,25 @@ kill -TERM $pid; mq_wait $pid
 check "clean session: only what is published after subscribing" \
     test "$(cat "$T/got3")" = '{"late":1}'
 
+# The broker goes away and comes back: reconnect (with backoff), subscribe
+# again, carry on.
+: >"$T/r1"; : >"$T/rerr1"
+"${RECV[@]}" -v --session r1 7 >"$T/r1" 2>"$T/rerr1" &
+pid=$!
+wait_for 10 mq_subscribed "$T/rerr1"
+echo '{"before":1}' | mq_pub "$TOPIC"
+wait_for 10 mq_lines_ge 1 "$T/r1"
+mq_restart || notok "broker restarts"
+wait_for 10 mq_subscribed "$T/rerr1" 2 || notok "consumer subscribes again"
+echo '{"after":1}' | mq_pub "$TOPIC"
+wait_for 10 mq_lines_ge 2 "$T/r1"
+kill -TERM $pid; mq_wait $pid; rc=$?
+printf '%s\n' '{"before":1}' '{"after":1}' >"$T/want"
+diff_ok "broker restart: reconnected and carried on" "$T/want" "$T/r1"
+check "... exit 0 on SIGTERM afterwards" test $rc -eq 0
+check "... the lost connection was reported with its retry delay" \
+    grep -q 'retrying in' "$T/rerr1"
+
 # -n stops after COUNT lines; what arrived beyond it is not acknowledged
 # and comes again in the same session.
 "${RECV[@]}" -v --session n1 -n 3 7 >"$T/n1" 2>"$T/nerr1" &

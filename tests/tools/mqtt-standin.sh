@@ -5,6 +5,7 @@
 #   mq_start DIR   certificates (broker_certs from tests/broker.sh) and a
 #                  broker on a free port; sets MQ_PORT, MQ_PID, MQ_CA
 #   mq_stop        stop it
+#   mq_restart     stop it and start it again on the same port
 #   mq_pub TOPIC   publish stdin's lines at QoS 1 (mosquitto_pub -l)
 #   mq_cmd         RECV=(flespi-recv --mqtt --url/--cafile for the stand-in)
 # Authorisation: every client may publish under flespi/; only the user
@@ -67,6 +68,28 @@ s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	done
 	echo "mq_start: mosquitto did not start:" >&2
 	cat "$d/mq.log" >&2
+	return 1
+}
+
+# mq_restart: stop, start again on the same port (sessions are lost:
+# persistence is off); bounded retries while the old socket lingers.
+mq_restart() {
+	local i j
+	mq_stop
+	for i in $(seq 50); do
+		: >"$MQ_DIR/mq.log"
+		mosquitto -c "$MQ_DIR/mq.conf" >>"$MQ_DIR/mq.log" 2>&1 &
+		MQ_PID=$!
+		for j in $(seq 40); do
+			grep -q "mosquitto version .* running" "$MQ_DIR/mq.log" &&
+			    return 0
+			kill -0 "$MQ_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill "$MQ_PID" 2>/dev/null
+		wait "$MQ_PID" 2>/dev/null
+		sleep 0.1
+	done
 	return 1
 }
 
