@@ -869,7 +869,8 @@ parse(int argc, char **argv, struct opts *o)
 		o->expiry = 86400;
 	if (recvmqtt_url(o->url, o->host, sizeof o->host, &o->port) == -1)
 		die(EXIT_USAGE, "--url: '%s' is not mqtts://HOST[:PORT] (TLS "
-		    "only: the token is the password)", o->url);
+		    "only: the token must not cross the network in clear)",
+		    o->url);
 	if (o->cafile && access(o->cafile, R_OK) == -1)
 		dieerr(EXIT_USAGE, "--cafile %s", o->cafile);
 }
