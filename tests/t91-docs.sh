@@ -25,6 +25,8 @@ for prog in "$FP_BIN"/flespi-*; do
 	"$prog" --version >"$T/version" 2>&1
 	check "$name --version" grep -q '[0-9]\.[0-9]' "$T/version"
 	mandoc -Tascii "$man" | col -b >"$T/man.txt"
+	# flespi-recv's push mode has its own --help.
+	[ "$name" = flespi-recv ] && flespi-recv --mqtt --help >>"$T/help" 2>&1
 	missing=
 	for opt in $(grep -o -- '--[a-z][a-z0-9-]*' "$T/help" | sort -u); do
 		grep -q -- "$opt" "$T/man.txt" || missing="$missing $opt"
