@@ -127,6 +127,7 @@ bench: all $(TOOLS)
 	scripts/bench-recv
 	scripts/bench-wialon
 	scripts/bench-aws
+	scripts/bench-recv-mqtt
 
 # Minutes-long fault soak of whole pipelines; not part of check.
 soak: all $(TOOLS)
