@@ -30,7 +30,7 @@ UNITS      = $(patsubst tests/unit/%.c,$(O)/%,$(wildcard tests/unit/test_*.c))
 TOOLS      = $(patsubst tests/tools/%.c,$(O)/%,$(wildcard tests/tools/*.c))
 MANS       = $(wildcard man/*.1)
 
-.PHONY: all check unit test clean install uninstall deps demo asan check-asan \
+.PHONY: all check test clean install uninstall deps demo asan check-asan \
         valgrind lint bench fuzz fuzz-build soak
 
 all: $(PROGS)
@@ -57,21 +57,26 @@ $(O)/%: tests/tools/%.c $(O)/libfp.a
 
 -include $(wildcard $(O)/*.d)
 
-# The test suite: unit tests, then numbered shell cases against local peers.
-check: all $(UNITS) $(TOOLS)
+# The test suite, as CI runs it: unit tests and numbered shell cases against
+# local peers; then the whole suite again built with AddressSanitizer and
+# UBSan; then the unit tests under valgrind.  One closing line counts all.
+check: all $(UNITS) $(TOOLS) asan
+	FP_BIN=$(O) FP_ASAN_BIN=build-asan FP_VALGRIND=1 tests/run
+
+# The plain suite only (quicker while developing).
+test: all $(UNITS) $(TOOLS)
 	FP_BIN=$(O) tests/run
 
-# The whole suite again, built with AddressSanitizer and UBSan.
+ASAN_MAKE = $(MAKE) O=build-asan CFLAGS="$(SANFLAGS)" \
+            LDFLAGS="-fsanitize=address,undefined"
 asan:
-	$(MAKE) O=build-asan CFLAGS="$(SANFLAGS)" LDFLAGS="-fsanitize=address,undefined" all
-check-asan:
-	$(MAKE) O=build-asan CFLAGS="$(SANFLAGS)" LDFLAGS="-fsanitize=address,undefined" check
+	$(ASAN_MAKE) all $(UNITS:$(O)/%=build-asan/%) $(TOOLS:$(O)/%=build-asan/%)
+check-asan: asan
+	FP_BIN=build-asan tests/run
 
 # Unit tests under valgrind; any error fails.
 valgrind: $(UNITS)
-	@for t in $(UNITS); do \
-	    valgrind -q --error-exitcode=1 --leak-check=full $$t >/dev/null || exit 1; \
-	    echo "valgrind clean: $$t"; done
+	FP_BIN=$(O) FP_VALGRIND=1 tests/run test_
 
 # libFuzzer targets tests/fuzz/fuzz_*.c, built with clang into build-fuzz
 # and run FUZZ_TIME seconds each on their corpus (crashes are kept there
