@@ -7,10 +7,8 @@
  * exactly "result"'s length in lines, each one line ending in '\n',
  * valid JSON, json_equal to the matching element; next_key equal to
  * jansson's.  Conversely, a body jansson accepts as a plain answer (no
- * duplicate keys, "result" an array, "next_key" an integer >= 0, and no
- * backslash, "-0" or raw NUL byte anywhere, which rule out escaped key
- * names, a negative zero the parser refuses on purpose, and jansson
- * 2.14's leniency about a raw NUL between tokens) must be accepted.
+ * duplicate keys, "result" an array, "next_key" an integer >= 0) must be
+ * accepted, but for the refusals excused() lists.
  */
 #define _GNU_SOURCE	/* memmem */
 #include <stdint.h>
@@ -48,6 +46,25 @@ load(const char *s, size_t n, size_t flags, int *asreal)
 	return v;
 }
 
+/*
+ * The refusals of a body jansson accepts that are on purpose: a raw NUL
+ * (jansson 2.14 skips one after a number), "result" or "next_key" written
+ * with escapes (the envelope's keys are matched byte for byte), and a
+ * next_key of -0.
+ */
+static int
+excused(const char *why, const uint8_t *data, size_t size)
+{
+	if (strstr(why, "NUL byte") != NULL)
+		return memchr(data, '\0', size) != NULL;
+	if (strcmp(why, "answer has no result") == 0 ||
+	    strcmp(why, "answer has no next_key") == 0)
+		return memchr(data, '\\', size) != NULL;
+	if (strncmp(why, "next_key is not", 15) == 0)
+		return memmem(data, size, "-0", 2) != NULL;
+	return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -74,9 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    json_is_array(json_object_get(j, "result")) &&
 		    json_is_integer(json_object_get(j, "next_key")) &&
 		    json_integer_value(json_object_get(j, "next_key")) >= 0 &&
-		    memchr(data, '\\', size) == NULL &&
-		    memchr(data, '\0', size) == NULL &&
-		    memmem(data, size, "-0", 2) == NULL) {
+		    !excused(why, data, size)) {
 			int a2 = 0;
 			json_t *strict = load((const char *)data, size,
 			    JSON_REJECT_DUPLICATES, &a2);
