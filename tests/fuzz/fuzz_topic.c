@@ -12,7 +12,8 @@
  * valid UTF-8 without control characters (C0, DEL, C1) or non-characters,
  * and a leading '$' only as $aws/rules/RULE/... with RULE 1..128 of
  * A-Z a-z 0-9 _.  topic_check() must agree with this check on every
- * input, both ways.
+ * input, both ways; and a successful expansion must equal the template
+ * expanded here independently.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -118,6 +119,61 @@ awsok(const char *topic, size_t n)
 	return slashes <= 7;
 }
 
+/*
+ * The template expanded here independently: "{{" and "}}" are braces,
+ * "{name}" is msg's field name (strings as they are, integers in decimal,
+ * reals as %.17g, booleans as true/false).  Returns the length, or -1 when
+ * a field is missing or not a scalar, or the result would not fit.
+ */
+static long
+myexpand(const char *tmpl, json_t *msg, char *out, size_t outsz)
+{
+	const char *s = tmpl, *e, *v;
+	char name[4096], num[64];
+	size_t o = 0, vlen;
+	json_t *jv;
+
+	while (*s != '\0') {
+		if ((s[0] == '{' && s[1] == '{') || (s[0] == '}' && s[1] == '}')) {
+			v = s;
+			vlen = 1;
+			s += 2;
+		} else if (*s == '{') {
+			if ((e = strchr(s, '}')) == NULL ||
+			    (size_t)(e - s - 1) >= sizeof name)
+				return -1;
+			memcpy(name, s + 1, (size_t)(e - s - 1));
+			name[e - s - 1] = '\0';
+			s = e + 1;
+			jv = json_object_get(msg, name);
+			v = num;
+			if (json_is_string(jv)) {
+				v = json_string_value(jv);
+				vlen = json_string_length(jv);
+			} else if (json_is_integer(jv))
+				vlen = (size_t)snprintf(num, sizeof num, "%lld",
+				    (long long)json_integer_value(jv));
+			else if (json_is_real(jv))
+				vlen = (size_t)snprintf(num, sizeof num, "%.17g",
+				    json_real_value(jv));
+			else if (json_is_boolean(jv))
+				vlen = (size_t)snprintf(num, sizeof num, "%s",
+				    json_is_true(jv) ? "true" : "false");
+			else
+				return -1;
+		} else {
+			v = s++;
+			vlen = 1;
+		}
+		if (vlen >= outsz - o)
+			return -1;
+		memcpy(out + o, v, vlen);
+		o += vlen;
+	}
+	out[o] = '\0';
+	return (long)o;
+}
+
 static void
 checkout(const char *buf, int len, size_t bufsz)
 {
@@ -133,7 +189,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data, *nul, *vals[64];
-	char *tmpl, err[512], wbuf[256], buf[TOPIC_BUFSZ];
+	char *tmpl, err[512], wbuf[256], buf[TOPIC_BUFSZ], mine[TOPIC_BUFSZ];
 	size_t tlen, jlen, lens[64], i, nf;
 	struct topic *t;
 	json_t *msg;
@@ -156,9 +212,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(tmpl, in, tlen);
 	tmpl[tlen] = '\0';
 	t = topic_parse(tmpl, err, sizeof err);
-	free(tmpl);
-	if (t == NULL)
+	if (t == NULL) {
+		free(tmpl);
 		return 0;
+	}
 	nf = topic_nfields(t);
 	if (topic_is_fixed(t) != (nf == 0))
 		fail("topic_is_fixed disagrees with topic_nfields", "", 0);
@@ -175,6 +232,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	len = topic_expand(t, msg, buf, sizeof buf, wbuf, sizeof wbuf);
 	checkout(buf, len, sizeof buf);
+	if (len >= 0 && (myexpand(tmpl, msg, mine, sizeof mine) != len ||
+	    memcmp(mine, buf, (size_t)len) != 0))
+		fail("expansion differs from the template's meaning", buf,
+		    (size_t)len);
 	json_decref(msg);
 
 	/* Values cut from the JSON part, including empty and invalid ones. */
@@ -197,5 +258,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fail("expansion longer than the buffer", buf, 8);
 	}
 	topic_free(t);
+	free(tmpl);
 	return 0;
 }
