@@ -76,8 +76,10 @@ else
 	    "$(cmp "$T/in" "$T/out" 2>&1)"
 fi
 
-# At least once, no gaps, across a SIGKILL.
+# At least once, no gaps, across a SIGKILL.  out1 is emptied here, not by
+# the background job's redirection, which may run after wait_for looks.
 rm -f "$T/st"
+: >"$T/out1"
 flespi-recv --url "$URL" -c 25 --state "$T/st" 1 >"$T/out1" 2>"$T/err1" &
 pid=$!
 wait_for 20 atleast "$T/out1" 3000
