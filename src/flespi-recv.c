@@ -26,6 +26,7 @@
 #include "statefile.h"
 #include "stats.h"
 #include "stop.h"
+#include "token.h"
 
 struct opts {
 	const char     *url;
@@ -208,53 +209,6 @@ parse(int argc, char **argv, struct opts *o)
 	o->selector = argv[optind];
 	if (*o->selector == '\0')
 		die(EXIT_USAGE, "empty CHANNEL");
-}
-
-/*
- * The token into buf, from --token-file (trailing whitespace trimmed) or
- * FLESPI_TOKEN.  Never echoed anywhere; the caller wipes buf after use.
- */
-static void
-gettoken(const struct opts *o, char *buf, size_t size)
-{
-	const char *env;
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	if (o->token_file) {
-		if ((fd = open(o->token_file, O_RDONLY)) == -1)
-			dieerr(EXIT_USAGE, "%s", o->token_file);
-		while (len < size) {
-			n = read(fd, buf + len, size - len);
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n == -1)
-				dieerr(EXIT_IOERR, "%s", o->token_file);
-			if (n == 0)
-				break;
-			len += (size_t)n;
-		}
-		close(fd);
-		if (len == size)
-			die(EXIT_USAGE, "%s: longer than a token can be",
-			    o->token_file);
-		buf[len] = '\0';
-		while (len > 0 && strchr(" \t\r\n", buf[len - 1]))
-			buf[--len] = '\0';
-	} else if ((env = getenv("FLESPI_TOKEN")) != NULL) {
-		if ((len = strlen(env)) >= size)
-			die(EXIT_USAGE, "FLESPI_TOKEN is longer than a token "
-			    "can be");
-		memcpy(buf, env, len + 1);
-	} else
-		die(EXIT_USAGE, "no token: set FLESPI_TOKEN or use "
-		    "--token-file FILE");
-	if (*buf == '\0')
-		die(EXIT_USAGE, "the token is empty");
-	for (len = 0; buf[len]; len++)
-		if ((unsigned char)buf[len] < 0x20 || buf[len] == 0x7f)
-			die(EXIT_USAGE, "the token holds a control character");
 }
 
 /* Sleep ms milliseconds, or less when a stop is requested. */
@@ -504,7 +458,7 @@ main(int argc, char **argv)
 
 	diag_init(argv[0]);
 	parse(argc, argv, &o);
-	gettoken(&o, token, sizeof token);
+	token_get(o.token_file, token, sizeof token);
 
 	memset(&r, 0, sizeof r);
 	r.o = &o;

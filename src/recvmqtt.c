@@ -50,6 +50,7 @@
 #include "recvmqtt.h"
 #include "stats.h"
 #include "stop.h"
+#include "token.h"
 
 #define DEFAULT_URL	"mqtts://mqtt.flespi.io:8883"
 #define DEFAULT_CAPATH	"/etc/ssl/certs"
@@ -705,58 +706,6 @@ run(struct rx *rx)
 
 /* ---- setup ---- */
 
-static char *
-read_token(const char *path)
-{
-	char buf[TOKEN_MAX + 1];
-	size_t n = 0;
-	ssize_t r;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY)) == -1)
-		dieerr(EXIT_USAGE, "%s", path);
-	while (n < TOKEN_MAX && (r = read(fd, buf + n, TOKEN_MAX - n)) != 0) {
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			dieerr(EXIT_IOERR, "%s", path);
-		}
-		n += (size_t)r;
-	}
-	close(fd);
-	if (n == TOKEN_MAX)
-		die(EXIT_USAGE, "%s: longer than a token can be", path);
-	buf[n] = '\0';
-	return strdup(buf);
-}
-
-/* The token without surrounding whitespace; exit 64 when there is none. */
-static char *
-get_token(const struct opts *o)
-{
-	const char *env;
-	char *t, *p, *e;
-
-	if (o->token_file)
-		t = read_token(o->token_file);
-	else if ((env = getenv("FLESPI_TOKEN")) != NULL)
-		t = strdup(env);
-	else
-		die(EXIT_USAGE, "no token: set FLESPI_TOKEN or use --token-file");
-	if (t == NULL)
-		die(EXIT_TEMPFAIL, "out of memory");
-	for (p = t; *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'; p++)
-		;
-	e = p + strlen(p);
-	while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
-	    e[-1] == '\r'))
-		*--e = '\0';
-	if (*p == '\0')
-		die(EXIT_USAGE, "the token is empty");
-	memmove(t, p, strlen(p) + 1);
-	return t;
-}
-
 static void
 parse(int argc, char **argv, struct opts *o)
 {
@@ -893,13 +842,14 @@ recv_mqtt_main(int argc, char **argv)
 {
 	struct opts o;
 	struct rx rx;
-	char id[64], *token;
+	char id[64];
+	static char token[TOKEN_MAX];	/* static: wiped below */
 	const char *hook;
 	int rc, status;
 
 	diag_init(argv[0]);
 	parse(argc, argv, &o);
-	token = get_token(&o);
+	token_get(o.token_file, token, sizeof token);
 
 	memset(&rx, 0, sizeof rx);
 	rx.o = &o;
@@ -945,8 +895,7 @@ recv_mqtt_main(int argc, char **argv)
 
 	mosquitto_destroy(rx.m);
 	mosquitto_lib_cleanup();
-	memset(token, 0, strlen(token));
-	free(token);
+	memset(token, 0, sizeof token);
 	free(rx.out);
 	return status;
 }

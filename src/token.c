@@ -1,0 +1,61 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "exits.h"
+#include "token.h"
+
+static int
+isblankc(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+void
+token_get(const char *file, char *buf, size_t size)
+{
+	const char *env;
+	size_t len = 0, start = 0;
+	ssize_t n;
+	int fd;
+
+	if (file) {
+		if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
+			dieerr(EXIT_USAGE, "%s", file);
+		while (len < size) {
+			n = read(fd, buf + len, size - len);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1)
+				dieerr(EXIT_IOERR, "%s", file);
+			if (n == 0)
+				break;
+			len += (size_t)n;
+		}
+		close(fd);
+		if (len == size)
+			die(EXIT_USAGE, "%s: longer than a token can be", file);
+	} else if ((env = getenv("FLESPI_TOKEN")) != NULL) {
+		if ((len = strlen(env)) >= size)
+			die(EXIT_USAGE, "FLESPI_TOKEN is longer than a token "
+			    "can be");
+		memcpy(buf, env, len);
+	} else
+		die(EXIT_USAGE, "no token: set FLESPI_TOKEN or use "
+		    "--token-file FILE");
+	while (len > 0 && isblankc(buf[len - 1]))
+		len--;
+	while (start < len && isblankc(buf[start]))
+		start++;
+	memmove(buf, buf + start, len - start);
+	len -= start;
+	buf[len] = '\0';
+	if (len == 0)
+		die(EXIT_USAGE, "the token is empty");
+	for (n = 0; (size_t)n < len; n++)
+		if ((unsigned char)buf[n] < 0x20 || buf[n] == 0x7f)
+			die(EXIT_USAGE, "the token holds a control character");
+}

@@ -1,0 +1,15 @@
+/* The flespi token: from a file or the environment, never the command line. */
+#ifndef TOKEN_H
+#define TOKEN_H
+
+#include <stddef.h>
+
+/*
+ * Put the token into buf: from file when not NULL (surrounding whitespace
+ * trimmed), else from FLESPI_TOKEN.  Exits 64 when there is none, it is
+ * empty, too long for buf or holds a control character; 74 when the file
+ * cannot be read.  Never echoes it; the caller wipes buf after use.
+ */
+void	token_get(const char *file, char *buf, size_t size);
+
+#endif
