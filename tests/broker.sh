@@ -19,6 +19,9 @@
 # cannot read a private temporary directory: the configuration says
 # "user root" instead, so files stay private (0600 keys, 0700 directory).
 
+# mosquitto lives in /usr/sbin, which a non-login PATH may lack.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
+
 # One certificate signed by a CA: _cert DIR NAME CA CN [SAN]
 _broker_cert() {
 	local d=$1 name=$2 ca=$3 cn=$4 san=${5:-}

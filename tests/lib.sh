@@ -9,7 +9,7 @@
 set -u
 : "${FP_BIN:=$(cd "$(dirname "$0")/../build" && pwd)}"
 TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-export PATH="$FP_BIN:$PATH"
+export PATH="$FP_BIN:$PATH:/usr/sbin:/sbin"
 T=$(mktemp -d "${TMPDIR:-/tmp}/fp-test.XXXXXX")
 _failed=0
 

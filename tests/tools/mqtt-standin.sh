@@ -12,6 +12,9 @@
 # "goodtoken" may read there (mosquitto still accepts the SUBSCRIBE of
 # others and then drops their messages, so the CONNACK/SUBACK refusals are
 # tested against tests/tools/mqtt-refuser.py instead).
+
+# mosquitto lives in /usr/sbin, which a non-login PATH may lack.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
 source "$TESTS/broker.sh"
 
 mq_conf() {
