@@ -95,16 +95,7 @@ wname(const char *key, char out[38])
 	out[n] = '\0';
 }
 
-static int
-taken(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < nwant; i++)
-		if (strcmp(want[i].name, name) == 0)
-			return 1;
-	return 0;
-}
+static struct wd_names wnames;	/* the names in want[] */
 
 static int
 ispos(const char *k)
@@ -175,7 +166,7 @@ expect(const char *key, json_t *v)
 	default:
 		return;
 	}
-	if (taken(w->name))
+	if (wd_names_add(&wnames, w->name))
 		return;
 	nwant++;
 }
@@ -321,6 +312,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	haspos = json_is_number(json_object_get(msg, "position.latitude")) &&
 	    json_is_number(json_object_get(msg, "position.longitude"));
 	nwant = 0;
+	wd_names_clear(&wnames);
 	json_object_foreach(msg, key, v) {
 		if (strcmp(key, "ident") == 0 || strcmp(key, "timestamp") == 0 ||
 		    (haspos && ispos(key)))

@@ -103,6 +103,44 @@ wd_utf8(const unsigned char *s, size_t n)
 	return 1;
 }
 
+/*
+ * A set of names for the repeated-name check: open addressing over
+ * WD_SLOTS slots, emptied by bumping gen (no clearing per packet).
+ */
+#define WD_SLOTS	(4 * WD_MAXBLOCKS)
+
+struct wd_names {
+	uint32_t	gen;
+	uint32_t	slotgen[WD_SLOTS];
+	const char     *slot[WD_SLOTS];
+};
+
+static void
+wd_names_clear(struct wd_names *s)
+{
+	if (++s->gen == 0) {
+		memset(s->slotgen, 0, sizeof s->slotgen);
+		s->gen = 1;
+	}
+}
+
+/* Add name (which must stay valid); returns 1 when it was already there. */
+static int
+wd_names_add(struct wd_names *s, const char *name)
+{
+	uint32_t h = 2166136261u, i;
+	const char *p;
+
+	for (p = name; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (i = h % WD_SLOTS; s->slotgen[i] == s->gen; i = (i + 1) % WD_SLOTS)
+		if (strcmp(s->slot[i], name) == 0)
+			return 1;
+	s->slotgen[i] = s->gen;
+	s->slot[i] = name;
+	return 0;
+}
+
 static uint32_t
 wd_reserved(const char *name)
 {
@@ -126,10 +164,12 @@ wd_decode(const unsigned char *p, size_t n, struct wd_packet *d)
 {
 	const unsigned char *e, *q;
 	uint32_t flags = 0, bit;
-	size_t i, k, ulen, sz, nlen;
+	size_t i, ulen, sz, nlen;
 	struct wd_block *b;
+	static struct wd_names seen;
 
 	memset(d, 0, sizeof *d - sizeof d->b);
+	wd_names_clear(&seen);
 	if (n < 4)
 		return "short size prefix";
 	sz = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 |
@@ -182,9 +222,8 @@ wd_decode(const unsigned char *p, size_t n, struct wd_packet *d)
 		}
 		memcpy(b->name, p + 2, nlen);
 		b->name[nlen] = '\0';
-		for (k = 0; k < d->n; k++)
-			if (strcmp(d->b[k].name, b->name) == 0)
-				return "block name repeated";
+		if (wd_names_add(&seen, b->name))
+			return "block name repeated";
 		b->val = q + 1;
 		b->vlen = sz - 2 - nlen - 1;
 		bit = wd_reserved(b->name);
