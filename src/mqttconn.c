@@ -280,6 +280,17 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 	 * our certificate is not accepted).
 	 */
 	if (rc == MOSQ_ERR_TLS || (rc == MOSQ_ERR_ERRNO && err == EPROTO)) {
+		/*
+		 * A broker going down in the middle of the handshake ends it
+		 * the same way (seen in scripts/soak): retried, and refused
+		 * only when it happens EARLY_CLOSES times in a row.
+		 */
+		if (++c->early_closes < EARLY_CLOSES) {
+			snprintf(what, sizeof what, "TLS handshake with %s:%d "
+			    "failed: %s", c->cf->host, c->cf->port, buf);
+			retry_later(c, now, what);
+			return;
+		}
 		fatal(c, EXIT_REFUSED, "%s: TLS handshake with %s:%d failed "
 		    "(certificate, key or CA file rejected): %s", c->id,
 		    c->cf->host, c->cf->port, c->lastlog[0] ? c->lastlog :
