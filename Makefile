@@ -16,7 +16,7 @@ WARN       = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith \
 FP_CPPFLAGS = -Isrc -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
              -DVERSION=\"$(VERSION)\"
 FP_CFLAGS  = -std=c11 $(WARN) $(shell $(PKG_CONFIG) --cflags $(PKGS))
-FP_LDLIBS  = -Wl,--as-needed $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm
+FP_LDLIBS  = -Wl,--as-needed $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -pthread
 
 SANFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
              -fno-sanitize-recover=undefined

@@ -1,6 +1,7 @@
 /* reply: channel-messages answers to NDJSON lines, byte for byte. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,6 +133,48 @@ test_state(void)
 	rmdir(dir);
 }
 
+/*
+ * A batch big enough to be split between two threads: every element comes
+ * out in order, and a bad element in either half refuses the whole answer.
+ */
+static void
+threaded(void)
+{
+	size_t n = 300, k, o, bad, cap = 64 * 300 + 64;
+	char *body = malloc(cap), *want = malloc(cap), whybuf[160];
+	const char *w;
+	struct reply r;
+	size_t wl;
+
+	for (bad = 0; bad < 3; bad++) {
+		size_t badk = bad == 1 ? 10 : bad == 2 ? 250 : n;
+
+		o = (size_t)snprintf(body, cap, "{\"result\":[");
+		wl = 0;
+		for (k = 0; k < n; k++) {
+			char el[64];
+			int l = snprintf(el, sizeof el, k == badk ?
+			    "{\"n\":%zu,\"v\":tru}" : "{\"n\":%zu,\"v\":12.64}", k);
+			o += (size_t)snprintf(body + o, cap - o, "%s%s",
+			    k ? " , " : "", el);
+			memcpy(want + wl, el, (size_t)l);
+			wl += (size_t)l;
+			want[wl++] = '\n';
+		}
+		o += (size_t)snprintf(body + o, cap - o, "],\"next_key\":301}");
+		if (badk == n) {
+			CHECK(reply_parse(body, o, &r, &w, whybuf, sizeof whybuf) == 0 &&
+			    r.count == n && r.next_key == 301, "300 elements over two threads");
+			CHECK_MEM(r.lines, r.len, want, wl, "... in order, byte for byte");
+		} else {
+			CHECK(reply_parse(body, o, &r, &w, whybuf, sizeof whybuf) == -1,
+			    "a bad element at %zu of 300 refuses the answer (%s)", badk, w);
+		}
+	}
+	free(body);
+	free(want);
+}
+
 int
 main(void)
 {
@@ -211,5 +254,6 @@ main(void)
 	test_mutations();
 	test_state();
 	free(buf);
+	threaded();
 	return UNIT_END();
 }
