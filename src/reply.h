@@ -5,8 +5,9 @@
  * The whole body is validated before reply_parse() returns, so a truncated
  * or garbage answer is rejected before the caller writes a single line: a
  * small scanner checks the envelope token by token and jansson validates
- * every value in it over its exact span (one message's tree at a time, not
- * a whole batch's).  Each element of "result" comes out as its original
+ * every value in it over its exact span (one message's tree at a time per
+ * thread, two threads for a big batch, never a whole batch's tree).
+ * Each element of "result" comes out as its original
  * bytes with the insignificant whitespace outside strings removed (numbers
  * stay exactly as flespi wrote them), one element per line, and next_key is
  * read from its digits as an unsigned 64-bit integer.
