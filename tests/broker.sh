@@ -81,15 +81,16 @@ _broker_conf() {
 
 # _broker_run DIR PORT: start and wait until it listens; 1 if it did not.
 _broker_run() {
-	local d=$1 port=$2 i n
+	local d=$1 port=$2 i n c
 	_broker_conf "$d" "$port"
 	n=$(grep -c "mosquitto version .* running" "$d/mosquitto.log" \
 	    2>/dev/null) || n=0
 	mosquitto -c "$d/mosquitto.conf" >>"$d/mosquitto.log" 2>&1 &
 	BROKER_PID=$!
 	for i in $(seq 100); do
-		if [ "$(grep -c "mosquitto version .* running" \
-		    "$d/mosquitto.log" 2>/dev/null)" -gt "$n" ]; then
+		c=$(grep -c "mosquitto version .* running" \
+		    "$d/mosquitto.log" 2>/dev/null)
+		if [ "${c:-0}" -gt "$n" ]; then
 			BROKER_PORT=$port
 			return 0
 		fi
