@@ -35,6 +35,9 @@ MANS       = $(wildcard man/*.1)
 
 all: $(PROGS)
 
+# Keep objects make considers intermediate (no "rm" after the test summary).
+.SECONDARY:
+
 $(O)/.dir:
 	@mkdir -p $(O) && touch $@
 
