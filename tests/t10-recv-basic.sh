@@ -2,14 +2,8 @@
 # flespi-recv: command line, exact ordered output over many batches, -n,
 # --from, pretty-printed answers, numbers and strings byte for byte.
 source "$(dirname "$0")/lib.sh"
-# The stand-in is on loopback: no proxy from the environment in between.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+source "$TESTS/standin.sh"
 
-standin() {	# standin NAME [stand-in options...]: start it, set URL
-	python3 "$TESTS/flespi_standin.py" --port-file "$T/$1.port" \
-	    --log "$T/$1.log" "${@:2}" &
-	URL=http://127.0.0.1:$(port_of "$T/$1.port")
-}
 export FLESPI_TOKEN=test-token
 
 # --help, --version, usage errors.

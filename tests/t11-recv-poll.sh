@@ -3,14 +3,8 @@
 # promptly; --state resumes exactly once after SIGTERM and at least once,
 # without gaps, after SIGKILL.
 source "$(dirname "$0")/lib.sh"
-# The stand-in is on loopback: no proxy from the environment in between.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+source "$TESTS/standin.sh"
 
-standin() {	# standin NAME [stand-in options...]: start it, set URL
-	python3 "$TESTS/flespi_standin.py" --port-file "$T/$1.port" \
-	    --log "$T/$1.log" "${@:2}" &
-	URL=http://127.0.0.1:$(port_of "$T/$1.port")
-}
 append() {	# append FILE: give the running stand-in more messages
 	curl -fsS --data-binary @"$1" "$URL/control/append" >/dev/null
 }

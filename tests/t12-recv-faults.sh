@@ -4,14 +4,8 @@
 # output stays exact; --retries gives up with 75; 401/403/404 end at once
 # with 69 and a clear message.
 source "$(dirname "$0")/lib.sh"
-# The stand-in is on loopback: no proxy from the environment in between.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+source "$TESTS/standin.sh"
 
-standin() {	# standin NAME [stand-in options...]: start it, set URL
-	python3 "$TESTS/flespi_standin.py" --port-file "$T/$1.port" \
-	    --log "$T/$1.log" "${@:2}" &
-	URL=http://127.0.0.1:$(port_of "$T/$1.port")
-}
 faults() {	# faults LIST: the next requests get these faults
 	curl -fsS --data-binary "$1" "$URL/control/faults" >/dev/null
 }

@@ -4,14 +4,8 @@
 # saved is the one after the last whole line written.  --delete deletes
 # only what was written.
 source "$(dirname "$0")/lib.sh"
-# The stand-in is on loopback: no proxy from the environment in between.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+source "$TESTS/standin.sh"
 
-standin() {	# standin NAME [stand-in options...]: start it, set URL
-	python3 "$TESTS/flespi_standin.py" --port-file "$T/$1.port" \
-	    --log "$T/$1.log" "${@:2}" &
-	URL=http://127.0.0.1:$(port_of "$T/$1.port")
-}
 state() { curl -fsS "$URL/control/state"; }
 export FLESPI_TOKEN=test-token
 

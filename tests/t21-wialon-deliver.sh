@@ -4,32 +4,7 @@
 # 7,000 packets, a stalled receiver, a wrong ack byte, a receiver that
 # comes up late, and giving up after --retries.
 source "$(dirname "$0")/lib.sh"
-RECV=$TESTS/wialon_receiver.py
-F2W=flespi-to-wialon
-
-# has_lines FILE N: FILE exists with at least N lines.
-has_lines() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
-
-# start_recv NAME [receiver options]: start a receiver, set $port.
-start_recv() {
-	local n=$1; shift
-	rm -f "$T/$n.port"
-	python3 "$RECV" --port-file "$T/$n.port" --out "$T/$n.out" "$@" \
-	    2>>"$T/$n.log" &
-	rpid=$!
-	port=$(port_of "$T/$n.port") || { notok "receiver $n did not start"; finish; exit 1; }
-}
-
-# msgs COUNT DEVICES: small messages with a per-message sequence number.
-msgs() {
-	python3 -c '
-import sys
-n, d = int(sys.argv[1]), int(sys.argv[2])
-w = sys.stdout.write
-for i in range(n):
-    w("{\"ident\":\"dev%d\",\"timestamp\":%d,\"seq\":%d}\n" % (i % d, 1700000000 + i, i))
-' "$@"
-}
+source "$TESTS/wialon.sh"
 
 # verify OUT COUNT MAXDUP: every seq at least once, first sightings in
 # order per device, duplicates at most MAXDUP.  Prints a summary.

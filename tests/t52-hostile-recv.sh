@@ -8,17 +8,12 @@
 # before it come out exactly, the key stops at it, --retries gives up
 # with 75.  No crash, no hang.
 source "$(dirname "$0")/lib.sh"
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+source "$TESTS/standin.sh"
 H=$T/h
 python3 "$TESTS/hostile/gen.py" "$H" || { notok "generator"; finish; exit 1; }
 export FLESPI_TOKEN=test-token
 RECV="--retry-wait 0.02 --request-timeout 2 --once"
 
-standin() {	# standin NAME [stand-in options...]: start it, set URL
-	python3 "$TESTS/flespi_standin.py" --port-file "$T/$1.port" \
-	    --log "$T/$1.log" "${@:2}" &
-	URL=http://127.0.0.1:$(port_of "$T/$1.port")
-}
 
 n=$(wc -l <"$H/recv.ndjson")
 for mode in compact pretty; do

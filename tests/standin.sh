@@ -1,0 +1,12 @@
+# The flespi stand-in for flespi-recv's tests; source it after lib.sh.
+#   standin NAME [stand-in options...]   start tests/flespi_standin.py on
+#                                        127.0.0.1, port 0, log in $T/NAME.log;
+#                                        sets URL
+# The stand-in is on loopback: no proxy from the environment in between.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+
+standin() {
+	python3 "$TESTS/flespi_standin.py" --port-file "$T/$1.port" \
+	    --log "$T/$1.log" "${@:2}" &
+	URL=http://127.0.0.1:$(port_of "$T/$1.port")
+}

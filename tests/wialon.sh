@@ -1,0 +1,28 @@
+# Helpers for flespi-to-wialon's tests; source it after lib.sh.
+#   start_recv NAME [receiver options]  start tests/wialon_receiver.py,
+#                                       records in $T/NAME.out; sets port, rpid
+#   has_lines FILE N                    FILE exists with at least N lines
+#   msgs COUNT DEVICES                  small messages with a sequence number
+RECV=$TESTS/wialon_receiver.py
+F2W=flespi-to-wialon
+
+has_lines() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
+
+start_recv() {
+	local n=$1; shift
+	rm -f "$T/$n.port"
+	python3 "$RECV" --port-file "$T/$n.port" --out "$T/$n.out" "$@" \
+	    2>>"$T/$n.log" &
+	rpid=$!
+	port=$(port_of "$T/$n.port") || { notok "receiver $n did not start"; finish; exit 1; }
+}
+
+msgs() {
+	python3 -c '
+import sys
+n, d = int(sys.argv[1]), int(sys.argv[2])
+w = sys.stdout.write
+for i in range(n):
+    w("{\"ident\":\"dev%d\",\"timestamp\":%d,\"seq\":%d}\n" % (i % d, 1700000000 + i, i))
+' "$@"
+}
