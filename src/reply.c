@@ -10,7 +10,7 @@
  * The scanner finds value spans by brackets and quotes alone and never
  * reads past len; on malformed input a span may come out wrong, but then
  * jansson rejects it (or the token after it is not what the envelope
- * needs), so copyval() only ever sees a span jansson has accepted.
+ * needs), so compact() only ever sees a span jansson has accepted.
  */
 
 static int
@@ -50,45 +50,27 @@ strend(const char *b, size_t i, size_t n)
 }
 
 /*
- * Copy the value at b[i] to b[*w], dropping whitespace outside strings;
- * *w < i, so the copy never overtakes the bytes still to be read.
- * Returns the index just past the value.
+ * Copy b[i..e), a value jansson has accepted, to b[*w], dropping the
+ * whitespace outside strings; *w <= i, so the copy never overtakes the
+ * bytes still to be read.
  */
-static size_t
-copyval(char *b, size_t i, size_t n, size_t *w)
+static void
+compact(char *b, size_t i, size_t e, size_t *w)
 {
-	size_t o = *w, e;
-	int depth = 0;
-	char c;
+	size_t o = *w, s;
 
-	while (i < n) {
-		c = b[i];
-		if (c == '"') {
-			e = strend(b, i, n);
-			memmove(b + o, b + i, e - i);
-			o += e - i;
-			i = e;
-			if (depth == 0)
-				break;
-			continue;
-		}
-		if (isws(c)) {
-			if (depth == 0)
-				break;
+	while (i < e) {
+		if (b[i] == '"') {
+			s = strend(b, i, e);
+			memmove(b + o, b + i, s - i);
+			o += s - i;
+			i = s;
+		} else if (isws(b[i]))
 			i++;
-			continue;
-		}
-		if (depth == 0 && (c == ',' || c == ']' || c == '}'))
-			break;
-		b[o++] = c;
-		i++;
-		if (c == '{' || c == '[')
-			depth++;
-		else if ((c == '}' || c == ']') && --depth == 0)
-			break;
+		else
+			b[o++] = b[i++];
 	}
 	*w = o;
-	return i;
 }
 
 /* Skip the value at b[i]; returns the index just past it. */
@@ -351,7 +333,7 @@ reply_parse(char *b, size_t n, struct reply *r, const char **why,
 	if (checkall(b, se, r->count, whybuf, whylen) == -1)
 		goto fail;
 	for (k = 0; k < r->count; k++) {
-		copyval(b, se[2 * k], se[2 * k + 1], &w);
+		compact(b, se[2 * k], se[2 * k + 1], &w);
 		b[w++] = '\n';
 	}
 	free(se);
