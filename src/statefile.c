@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -108,4 +109,31 @@ fail:
 	free(tmp);
 	errno = e;
 	return -1;
+}
+
+int
+state_lock(const char *path)
+{
+	char *lk;
+	size_t plen = strlen(path);
+	int fd, e;
+
+	if ((lk = malloc(plen + 6)) == NULL)
+		return -1;
+	memcpy(lk, path, plen);
+	memcpy(lk + plen, ".lock", 6);
+	fd = open(lk, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	e = errno;
+	free(lk);
+	if (fd == -1) {
+		errno = e;
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		e = errno;
+		close(fd);
+		errno = e == EAGAIN ? EWOULDBLOCK : e;
+		return -1;
+	}
+	return fd;
 }

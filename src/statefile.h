@@ -16,5 +16,13 @@
 int	state_load(const char *path, uint64_t *key);
 /* Save key to path atomically.  Returns 0, or -1 with errno. */
 int	state_save(const char *path, uint64_t key);
+/*
+ * Take the lock that says "a run is using path": flock(2) on PATH.lock
+ * (created 0600 and never removed, so the lock outlives every rename of
+ * PATH).  Returns the descriptor, held open for the life of the run; -1
+ * with errno EWOULDBLOCK when another process holds it, or another errno
+ * when the lock file cannot be opened.
+ */
+int	state_lock(const char *path);
 
 #endif

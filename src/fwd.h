@@ -1,0 +1,169 @@
+/*
+ * The forwarder core: what flespi-to-wialon, flespi-to-aws and
+ * flespi-to-http share.  It reads NDJSON on stdin (msgin: the bad-line
+ * policy), keeps every message line from the moment it is read until it
+ * is done, saves checkpoints to --state once everything before them is
+ * done, drains on SIGINT/SIGTERM/SIGHUP, gives up, writes leftovers, shows
+ * the stats line and computes the exit status.  A forwarder supplies its
+ * options, a mapping (accept) and a transport (the ops below); the core
+ * never knows which peer it talks to.
+ *
+ * Every line read ends in exactly one of three ways, and the counters say
+ * which: delivered (the peer acknowledged it), rejected (bad input, or
+ * content the peer refused: --rejected FILE), failed (good but not
+ * delivered when the run ended: --failed FILE).  A message line is "done"
+ * once acknowledged, or once written to the rejected or failed file and
+ * that file fsync'd; a checkpoint's key is saved only when every message
+ * line before it is done.
+ *
+ * Status: DRAFT interface, written before the implementation; the core's
+ * implementer may change it, and must then keep every transport building.
+ */
+#ifndef FWD_H
+#define FWD_H
+
+#include <getopt.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msgin.h"
+
+struct fwd;
+
+/*
+ * One message line in flight.  The core owns it (and line) from read to
+ * done; a transport may keep the pointer until it reports the message
+ * done with fwd_done(), and not after.
+ */
+struct fwd_msg {
+	uint64_t	lineno;		/* input line number (1-based) */
+	char	       *line;		/* the bytes as read, no newline */
+	size_t		len;
+	char	       *uid;		/* device id, NUL-terminated, owned
+					   by the core: for sharding */
+	double		timestamp;	/* "timestamp", Unix seconds */
+	void	       *tp;		/* the transport's and mapping's: e.g.
+					   the encoded packet, the topic */
+	size_t		tplen;
+};
+
+enum fwd_outcome {
+	FWD_ACKED,		/* the peer acknowledged it */
+	FWD_REJECTED		/* the peer refused the content: never retry */
+};
+
+/*
+ * A transport: one peer (which may use several connections), driven from
+ * the core's poll() loop.  It owns its connections, their windows,
+ * reconnects with backoff and --retries; the core owns the messages.
+ * Members may be NULL where marked.
+ */
+struct fwd_ops {
+	/*
+	 * Map a good message for this peer (encode the packet, expand the
+	 * topic) while in->obj is still valid: fill m->tp.  Returns 0, or
+	 * -1 with a reason in why: the line is rejected as bad input.
+	 * NULL: nothing to map.
+	 */
+	int	(*accept)(void *t, struct fwd_msg *m, const struct msg *in,
+		    char *why, size_t whysz);
+	/*
+	 * Can m be sent now (connected, window or batch not full, rate)?
+	 * 1 yes; 0 no, with *wait_ms set when only time stands in the way
+	 * (else -1).  The core reads no further input while the answer is 0.
+	 */
+	int	(*ready)(void *t, const struct fwd_msg *m, int64_t now,
+		    int64_t *wait_ms);
+	/* Take m; it is reported with fwd_done() later (or dropped). */
+	void	(*send)(void *t, struct fwd_msg *m, int64_t now);
+	/*
+	 * Send what is held back for batching now, without waiting for more
+	 * (end of input, a checkpoint line, a stop signal).  NULL: nothing
+	 * is ever held back.
+	 */
+	void	(*flush)(void *t, int64_t now);
+	/*
+	 * Timers and descriptors: fill at most max entries of pfd, return
+	 * how many; lower *timeout_ms to when the transport next needs to
+	 * run.
+	 */
+	int	(*prepare)(void *t, int64_t now, struct pollfd *pfd, int max,
+		    int *timeout_ms);
+	/* After poll(): the n entries prepare filled, with revents. */
+	void	(*handle)(void *t, struct pollfd *pfd, int n, int64_t now);
+	/* True when nothing is in flight or held back. */
+	int	(*idle)(void *t);
+	/*
+	 * 0 while the transport goes on; otherwise the run must end now:
+	 * EXIT_TEMPFAIL (gave up after --retries) or EXIT_REFUSED (auth,
+	 * TLS, 401/403...), with the reason in why.
+	 */
+	int	(*fatal)(void *t, char *why, size_t whysz);
+	/*
+	 * The run is over with messages outstanding: close every connection
+	 * and forget them (without fwd_done); the core writes them to the
+	 * failed file.
+	 */
+	void	(*abandon)(void *t);
+	/* End of a good run: say goodbye to the peer (bounded in time). */
+	void	(*close)(void *t);
+	/* Release m->tp (after done or abandon).  NULL: m->tp is free()d. */
+	void	(*release)(void *t, struct fwd_msg *m);
+	/* Transport figures for the stats line and -v ("resent 3, ..."). */
+	void	(*stats)(void *t, char *buf, size_t sz);
+};
+
+/* Settings every forwarder has, parsed by fwd_option(). */
+struct fwd_conf {
+	const char     *state;		/* --state FILE: checkpoint keys */
+	const char     *failed;		/* --failed FILE: undelivered lines */
+	const char     *rejected;	/* --rejected FILE: refused lines */
+	const char     *uid_field;	/* --uid-field, default "ident" */
+	int		strict;		/* --strict: stop at a bad line */
+	size_t		maxline;	/* --max-line */
+	long long	retries;	/* --retries, -1 = never give up */
+	long long	retry_wait_ms;	/* --retry-wait: first backoff */
+	long long	ack_ms;		/* --ack-timeout */
+	long long	connect_ms;	/* --connect-timeout */
+	long long	drain_ms;	/* --drain-timeout */
+	size_t		inflight;	/* most messages the transport holds
+					   at once (window x connections,
+					   batch x parallel): ledger size */
+};
+
+/* The long options every forwarder takes; end a tool's table with them. */
+#define FWD_OPT_BASE	1000
+extern const struct option fwd_longopts[];	/* ends with { NULL } */
+extern const char fwd_usage[];			/* their --help lines */
+
+/* Defaults (maxline: the forwarder's own). */
+void	fwd_conf_init(struct fwd_conf *, size_t maxline);
+/*
+ * An option from fwd_longopts (c >= FWD_OPT_BASE): store it, die with 64
+ * on a bad value.  Returns 1 when c was one of ours, else 0.
+ */
+int	fwd_option(struct fwd_conf *, int c, const char *arg);
+
+/*
+ * Set up: lock --state (EXIT_LOCKED when another run holds it), open
+ * --failed and --rejected.  Returns the core, or NULL with a diagnostic
+ * printed and *status set to the exit status to end with.  The transport
+ * is created after this, with the core, so that it can call fwd_done().
+ */
+struct fwd *fwd_new(const struct fwd_conf *, int *status);
+/*
+ * Run until input ends and everything is done, the transport is fatal, or
+ * a stop signal's drain time is over (installs the SIGINT/SIGTERM/SIGHUP
+ * handlers, makes stdin non-blocking).  in_fast/fast_arg: msgin's
+ * optional fast path, or NULL.  Returns the exit status; never exits.
+ */
+int	fwd_run(struct fwd *, const struct fwd_ops *, void *t,
+	    int (*in_fast)(void *, struct msg *), void *fast_arg);
+void	fwd_free(struct fwd *);
+
+/* The transport reports a message done (ACKED, or REJECTED with why). */
+void	fwd_done(struct fwd *, struct fwd_msg *, enum fwd_outcome,
+	    const char *why);
+
+#endif
