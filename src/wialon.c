@@ -105,9 +105,9 @@ wialon_begin(struct wpkt *k, struct wbuf *b, const char *uid, int32_t time)
 }
 
 /*
- * The reserved block names: attr 1 and a flag bit (image and binary
- * values are not for parameters; see field()).  Returns the flag, 0 for
- * an ordinary name.
+ * The reserved block names: attr 1 and a flag bit (the position and the
+ * image blocks are not for parameters; see unreserve()).  Returns the
+ * flag, 0 for an ordinary name.
  */
 static uint32_t
 reserved(const char *name, size_t nlen)
@@ -270,6 +270,26 @@ clampu(double d, unsigned max)
 	return (unsigned)lround(d);
 }
 
+/*
+ * A course in whole degrees 0..359, the specification's range: any angle
+ * is taken modulo 360, so 360 is 0, 725 is 5 and -5 is 355, then rounded
+ * to the nearest degree, 359.5 and above coming round to 0.
+ */
+static unsigned
+course(double d)
+{
+	double r;
+	long c;
+
+	if (!isfinite(d))
+		return 0;
+	r = fmod(d, 360);	/* exact, with the sign of d */
+	if (r < 0)
+		r += 360;
+	c = lround(r);
+	return c >= 360 ? 0 : (unsigned)c;
+}
+
 static int
 isposfield(const char *k)
 {
@@ -399,6 +419,26 @@ seen(struct seen *s, const struct wpkt *k, const char *name, size_t nlen)
 	return 0;
 }
 
+/*
+ * The block names Wialon gives a fixed meaning that no parameter can
+ * carry: posinfo (type 2) and the image block (type 6), which the 2019
+ * edition of the specification calls "image" in its heading and "imag" in
+ * its table, so both are kept clear.  A field whose name ends up as one of
+ * them is sent with '_' appended (name has room: these are short).
+ * Returns the new length.
+ */
+static size_t
+unreserve(char *name, size_t nlen)
+{
+	if ((nlen == 7 && memcmp(name, "posinfo", 7) == 0) ||
+	    (nlen == 5 && memcmp(name, "image", 5) == 0) ||
+	    (nlen == 4 && memcmp(name, "imag", 4) == 0)) {
+		name[nlen++] = '_';
+		name[nlen] = '\0';
+	}
+	return nlen;
+}
+
 /* One field as a block, by the type rules; skipped types write nothing. */
 static void
 field(struct wpkt *k, struct seen *s, const char *name, size_t nlen,
@@ -410,9 +450,6 @@ field(struct wpkt *k, struct seen *s, const char *name, size_t nlen,
 	char buf[24];
 	int n;
 
-	if (flag == WIALON_POS || (name[0] == 'i' && nlen == 5 &&
-	    memcmp(name, "image", 5) == 0))
-		return;		/* types 2 and 6: not for parameters */
 	if (flag == WIALON_DIN || flag == WIALON_DOUT)
 		kind = MASK;
 	else if (flag == WIALON_DRIVER)
@@ -500,7 +537,7 @@ wialon_encode(const struct pmap *pm, json_t *msg, const char *uid_field,
 	if (haspos)
 		wialon_posinfo(&k, num(pos[P_LON]), num(pos[P_LAT]),
 		    num(pos[P_ALT]), clampu(num(pos[P_SPEED]), 65535),
-		    clampu(num(pos[P_DIR]), 65535),
+		    course(num(pos[P_DIR])),
 		    clampu(num(pos[P_SATS]), 255));
 	json_object_foreach(msg, key, v) {
 		if (strcmp(key, "timestamp") == 0 ||
@@ -509,7 +546,7 @@ wialon_encode(const struct pmap *pm, json_t *msg, const char *uid_field,
 			continue;
 		if ((nlen = pmap_name(pm, key, name)) == 0)
 			continue;
-		field(&k, s, name, nlen, v);
+		field(&k, s, name, unreserve(name, nlen), v);
 	}
 	seen_free(s);
 	if (wialon_end(&k) == -1) {

@@ -48,6 +48,8 @@ void	wbuf_free(struct wbuf *);
  * reserved names (posinfo, avl_inputs, avl_outputs, avl_driver) and 0 for
  * every other name, and note the matching flag; wialon_end() writes the
  * size and the flags.  Names must already be in Wialon's alphabet.
+ * wialon_posinfo() writes its values as given: speed and course are
+ * 16 bits, sats 8, and the specification wants course in 0..359.
  */
 struct wpkt {
 	struct wbuf    *b;
@@ -71,8 +73,10 @@ int	wialon_end(struct wpkt *);
 /*
  * Encode a whole flespi message: uid and time as given (the caller checked
  * them), posinfo from position.* when both latitude and longitude are
- * numbers, then one block per other scalar field in the message's own
- * order, named through the map (see flespi-to-wialon(1) for every rule).
+ * numbers (course taken modulo 360), then one block per other scalar
+ * field in the message's own order, named through the map, and with '_'
+ * appended when that name is posinfo, image or imag (see
+ * flespi-to-wialon(1) for every rule).
  * uid_field names the field that gave the uid; it and "timestamp" are not
  * sent as parameters.  Appends to out.  Returns 0, or -1 with a reason in
  * err (uid empty or not printable ASCII, time outside int32, out of

@@ -43,13 +43,29 @@ diff_ok "types: int32 edges, long, double, bool, UTF-8 text, masks; null/array/o
 cat >"$T/pos.json" <<'EOF'
 {"ident":"u2","timestamp":5,"a":1,"position.latitude":-33.5,"position.longitude":151.25,"position.speed":99999,"position.direction":359.6,"position.satellites":-3,"position.hdop":0.9}
 {"ident":"u2","timestamp":6,"position.latitude":10}
+{"ident":"u2","timestamp":7,"position.latitude":1,"position.longitude":2,"position.direction":360}
+{"ident":"u2","timestamp":8,"position.latitude":1,"position.longitude":2,"position.direction":725}
+{"ident":"u2","timestamp":9,"position.latitude":1,"position.longitude":2,"position.direction":-90}
 EOF
 cat >"$T/pos.want" <<'EOF'
-{"uid": "u2", "time": 5, "flags": 1, "posinfo": [151.25, -33.5, 0.0, 65535, 360, 0], "params": [["a", 3, 1], ["position_hdop", 4, 0.9]]}
+{"uid": "u2", "time": 5, "flags": 1, "posinfo": [151.25, -33.5, 0.0, 65535, 0, 0], "params": [["a", 3, 1], ["position_hdop", 4, 0.9]]}
 {"uid": "u2", "time": 6, "flags": 0, "params": [["position_latitude", 3, 10]]}
+{"uid": "u2", "time": 7, "flags": 1, "posinfo": [2.0, 1.0, 0.0, 0, 0, 0], "params": []}
+{"uid": "u2", "time": 8, "flags": 1, "posinfo": [2.0, 1.0, 0.0, 0, 5, 0], "params": []}
+{"uid": "u2", "time": 9, "flags": 1, "posinfo": [2.0, 1.0, 0.0, 0, 270, 0], "params": []}
 EOF
 $F2W --dump <"$T/pos.json" | $DEC >"$T/pos.got"
-diff_ok "posinfo only with both coordinates, first, clamped" "$T/pos.want" "$T/pos.got"
+diff_ok "posinfo only with both coordinates, first, clamped, course modulo 360" "$T/pos.want" "$T/pos.got"
+
+# --- din/dout booleans are masks 1/0; posinfo, image, imag get a '_'
+cat >"$T/resv.json" <<'EOF'
+{"ident":"u4","timestamp":1,"din":true,"dout":false,"posinfo":1,"image":"a","IMAG":2.5}
+EOF
+cat >"$T/resv.want" <<'EOF'
+{"uid": "u4", "time": 1, "flags": 6, "params": [["avl_inputs", 3, 1], ["avl_outputs", 3, 0], ["posinfo_", 3, 1], ["image_", 1, "a"], ["imag_", 4, 2.5]]}
+EOF
+$F2W --dump <"$T/resv.json" | $DEC >"$T/resv.got"
+diff_ok "din/dout booleans as 1/0; posinfo, image, imag renamed with _" "$T/resv.want" "$T/resv.got"
 
 # --- names: renames, drops, map file, sanitising, duplicates, --uid-field
 cat >"$T/names.json" <<'EOF'

@@ -9,13 +9,15 @@
  * here independently of src/wialon.c and src/pmap.c:
  *   - posinfo first when position.latitude and position.longitude are both
  *     numbers (then the six position.* fields are not sent again);
- *     altitude as given (missing: 0), speed and direction rounded and
- *     clamped to 0..65535, satellites to 0..255;
+ *     altitude as given (missing: 0), speed rounded and clamped to
+ *     0..65535, direction taken modulo 360 into 0..359 (rounded, 359.5
+ *     and up is 0), satellites rounded and clamped to 0..255;
  *   - every other field but ident and timestamp in the object's order,
  *     renamed (din, dout, the voltages, ignition, GSM level) or sanitised
  *     (A-Z lowered, bytes outside a-z 0-9 _ become '_', 37 bytes at most;
- *     an empty name is not sent); the first field to produce a block under
- *     a name wins; names posinfo and image are never parameters;
+ *     an empty name is not sent); a resulting name posinfo, image or imag
+ *     gets '_' appended; the first field to produce a block under a name
+ *     wins;
  *   - int32 -> type 3, other integers -> 5, reals -> 4 bit-exact,
  *     booleans -> 3 (0/1), strings -> 1 with the same bytes (a string
  *     holding a NUL is skipped); arrays, objects and null are skipped;
@@ -118,9 +120,11 @@ expect(const char *key, json_t *v)
 
 	memset(w, 0, sizeof *w);
 	wname(key, w->name);
-	if (w->name[0] == '\0' || strcmp(w->name, "posinfo") == 0 ||
-	    strcmp(w->name, "image") == 0)
+	if (w->name[0] == '\0')
 		return;
+	if (strcmp(w->name, "posinfo") == 0 || strcmp(w->name, "image") == 0 ||
+	    strcmp(w->name, "imag") == 0)
+		strcat(w->name, "_");
 	mask = strcmp(w->name, "avl_inputs") == 0 ||
 	    strcmp(w->name, "avl_outputs") == 0;
 	driver = strcmp(w->name, "avl_driver") == 0;
@@ -187,6 +191,21 @@ clamp(double d, unsigned max)
 	return (unsigned)floor(d + 0.5);
 }
 
+/* Degrees into 0..359: modulo 360 first, then to the nearest degree. */
+static unsigned
+course(double d)
+{
+	double r = fmod(d, 360.0);
+	unsigned c;
+
+	if (isnan(r))
+		return 0;
+	if (r < 0)
+		r += 360.0;
+	c = (unsigned)round(r);
+	return c % 360;
+}
+
 static void
 check_block(const struct wd_block *b, const struct want *w)
 {
@@ -238,7 +257,7 @@ check_posinfo(const struct wd_block *b, json_t *msg)
 	    clamp(numor0(json_object_get(msg, "position.speed")), 65535))
 		fail("posinfo speed differs", NULL);
 	if ((unsigned)(v[26] << 8 | v[27]) !=
-	    clamp(numor0(json_object_get(msg, "position.direction")), 65535))
+	    course(numor0(json_object_get(msg, "position.direction"))))
 		fail("posinfo course differs", NULL);
 	if (v[28] != clamp(numor0(json_object_get(msg,
 	    "position.satellites")), 255))

@@ -11,8 +11,10 @@
  * names are 1..37 bytes of a-z 0-9 _ and appear once; attr is 1 for
  * posinfo, avl_inputs, avl_outputs and avl_driver and 0 for every other
  * name; the type is 1..5 with the value size it implies (text: valid
- * UTF-8 without NUL, then a NUL; binary: only posinfo, 29 bytes); the
- * flags hold exactly the bits of the reserved blocks present.
+ * UTF-8 without NUL, then a NUL; binary: only posinfo, 29 bytes, its
+ * course 0..359); no block is named image or imag (the image block, type
+ * 6, is not sent); the flags hold exactly the bits of the reserved blocks
+ * present.
  */
 #ifndef WDECODE_H
 #define WDECODE_H
@@ -224,6 +226,8 @@ wd_decode(const unsigned char *p, size_t n, struct wd_packet *d)
 		b->name[nlen] = '\0';
 		if (wd_names_add(&seen, b->name))
 			return "block name repeated";
+		if (strcmp(b->name, "image") == 0 || strcmp(b->name, "imag") == 0)
+			return "block named image or imag";
 		b->val = q + 1;
 		b->vlen = sz - 2 - nlen - 1;
 		bit = wd_reserved(b->name);
@@ -244,6 +248,8 @@ wd_decode(const unsigned char *p, size_t n, struct wd_packet *d)
 				return "binary block other than posinfo";
 			if (b->vlen != 29)
 				return "posinfo not 29 bytes";
+			if ((b->val[26] << 8 | b->val[27]) > 359)
+				return "posinfo course past 359";
 			break;
 		case 3:
 			if (b->vlen != 4)

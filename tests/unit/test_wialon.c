@@ -195,6 +195,40 @@ names(void)
 	pmap_free(&p);
 }
 
+/* One posinfo at 0,0 with this direction (JSON text); course bytes in hex. */
+static void
+course1(const char *dir, const char *want)
+{
+	char desc[64], json[160], hex[160];
+
+	snprintf(desc, sizeof desc, "course %s is %s", dir, want);
+	snprintf(json, sizeof json, "{\"ident\":\"u\",\"timestamp\":1,"
+	    "\"position.latitude\":0,\"position.longitude\":0,"
+	    "\"position.direction\":%s}", dir);
+	snprintf(hex, sizeof hex, "0BBB00000027 0102 706F73696E666F00"
+	    "0000000000000000 0000000000000000 0000000000000000 0000 %s 00",
+	    want);
+	blocks(desc, json, 1, hex);
+}
+
+/* The course is taken modulo 360, then rounded; 359.5 and up is 0. */
+static void
+course(void)
+{
+	course1("360", "0000");
+	course1("725", "0005");
+	course1("359", "0167");
+	course1("359.4", "0167");
+	course1("359.5", "0000");
+	course1("720", "0000");
+	course1("-5", "0163");
+	course1("-725", "0163");
+	course1("-360", "0000");
+	course1("-0.4", "0000");
+	course1("-0.6", "0167");
+	course1("3600000000005", "0005");
+}
+
 static void
 rules(void)
 {
@@ -228,9 +262,17 @@ rules(void)
 	    6,
 	    "0BBB00000012 0103 61766C5F6F75747075747300 FFFFFFFF"
 	    "0BBB00000011 0103 61766C5F696E7075747300 00000005");
+	blocks("din/dout booleans: int 1/0, attr 1, flags 2|4",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"din\":true,\"dout\":false}",
+	    6,
+	    "0BBB00000011 0103 61766C5F696E7075747300 00000001"
+	    "0BBB00000012 0103 61766C5F6F75747075747300 00000000");
 	blocks("mask out of 32 bits or not an integer: skipped",
 	    "{\"ident\":\"u\",\"timestamp\":1,\"din\":4294967296,"
 	    "\"dout\":\"x\"}", 0, "");
+	blocks("mask with a fraction: skipped",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"din\":1.5,\"dout\":null}",
+	    0, "");
 	blocks("posinfo needs both coordinates; lone ones are parameters",
 	    "{\"ident\":\"u\",\"timestamp\":1,\"position.latitude\":1.5}", 0,
 	    "0BBB0000001C 0004 706F736974696F6E5F6C6174697475646500"
@@ -241,14 +283,22 @@ rules(void)
 	    "\"position.speed\":70000,\"position.direction\":-5,"
 	    "\"position.satellites\":300.4}", 1,
 	    "0BBB00000027 0102 706F73696E666F00"
-	    "0000000000000000 0000000000000000 0000000000000000 FFFF 0000 FF"
+	    "0000000000000000 0000000000000000 0000000000000000 FFFF 0163 FF"
 	    "0BBB00000008 0003 6B00 00000001"
 	    "0BBB00000014 0003 706F736974696F6E5F68646F7000 00000002");
 	blocks("names sanitised, first of duplicates wins, ident and "
-	    "timestamp not sent, reserved names skipped",
-	    "{\"ident\":\"u\",\"timestamp\":1,\"A.b\":1,\"a_b\":2,\"posinfo\":3,"
-	    "\"image\":4,\"\":5}", 0,
-	    "0BBB0000000A 0003 615F6200 00000001");
+	    "timestamp not sent, empty name skipped",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"A.b\":1,\"a_b\":2,\"\":5}",
+	    0, "0BBB0000000A 0003 615F6200 00000001");
+	blocks("posinfo, image, imag: '_' appended, also after sanitising; "
+	    "the renamed one then counts as a duplicate",
+	    "{\"ident\":\"u\",\"timestamp\":1,\"posinfo\":3,\"Image\":4,"
+	    "\"imag\":\"x\",\"image_\":6,\"images\":7}", 0,
+	    "0BBB0000000F 0003 706F73696E666F5F00 00000003"
+	    "0BBB0000000D 0003 696D6167655F00 00000004"
+	    "0BBB0000000A 0001 696D61675F00 7800"
+	    "0BBB0000000D 0003 696D6167657300 00000007");
+	course();
 	blocks("avl_driver: text, attr 1, flag 0x20",
 	    "{\"ident\":\"u\",\"timestamp\":1,\"avl_driver\":\"D1\"}", 0x20,
 	    "0BBB00000010 0101 61766C5F64726976657200 443100");
