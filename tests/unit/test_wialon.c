@@ -384,6 +384,88 @@ rnd(unsigned n)
 	return (unsigned)(rng % n);
 }
 
+/* A random flespi-like message from pools of awkward keys and values. */
+static size_t
+genmsg(char *buf, size_t cap)
+{
+	static const char *const keys[] = {
+		"ident", "timestamp", "position.latitude", "position.longitude",
+		"position.altitude", "position.speed", "position.direction",
+		"position.satellites", "position.hdop", "din", "dout", "Din",
+		"avl_driver", "avl_inputs", "avl_outputs", "posinfo", "image",
+		"imag", "Image", "a.b", "same", "drop.me", "gsm.signal.level",
+		"gsm", "k", "K", "\xc3\xa9", "", "x y", "position_speed",
+		"abcdefghijklmnopqrstuvwxyz0123456789_x",
+		"abcdefghijklmnopqrstuvwxyz0123456789_y", "can.vehicle.mileage",
+	};
+	static const char *const vals[] = {
+		"0", "-0", "1", "-1", "2147483647", "2147483648", "-2147483648",
+		"-2147483649", "4294967295", "4294967296", "9223372036854775807",
+		"-9223372036854775808", "9223372036854775808",
+		"-9223372036854775809", "18446744073709551616", "0.0", "-0.0",
+		"359.5", "-725.5", "65535.4", "65535.6", "254.5", "1764000001.5",
+		"2147483647.999", "2147483648.0", "9007199254740993.0",
+		"0.30000000000000004", "123456789012345678901234.5", "true",
+		"false", "null", "{}", "[]", "{\"a\":[1,{\"b\":null}]}",
+		"\"\"", "\"x\"", "\"352625066004561\"", "\"a\\\"b\\\\c\\/\\n\"",
+		"\"\\u00e9\\u20ac\\ud83d\\ude97\"", "\"\xc3\xa9\xf0\x9f\x9a\x97\"",
+		"\"\\u0041BC\"", "\" ~\"",
+	};
+	static const char *const uids[] = {
+		"\"352625066004561\"", "\"u\"", "12", "-0",
+		"\"0123456789012345678901234567890\"", "\" ~\"",
+	};
+	size_t len = 0, i, n = 1 + rnd(12), iu = rnd((unsigned)n + 2),
+	    it = rnd((unsigned)n + 2);
+	char num[64], used[sizeof keys / sizeof keys[0]] = { 0 };
+	unsigned j, dot, k;
+	size_t q;
+
+	len += (size_t)snprintf(buf + len, cap - len, "{");
+	for (i = 0; i < n + 2 && len + 200 < cap; i++) {
+		if (i == iu || i == it) {
+			/* The uid and timestamp, now and then missing. */
+			if (rnd(40) == 0)
+				continue;
+			len += (size_t)snprintf(buf + len, cap - len,
+			    "%s\"%s\":%s", len > 1 ? "," : "", i == iu ?
+			    "ident" : "timestamp", i == iu ? uids[rnd(
+			    sizeof uids / sizeof uids[0])] : rnd(2) ?
+			    "1764000001.209955" : "7");
+			if (iu != it)
+				continue;
+		}
+		/* Keys repeat only now and then (the jansson path's case). */
+		do
+			k = rnd(sizeof keys / sizeof keys[0]);
+		while (used[k] && rnd(30) != 0);
+		used[k] = 1;
+		len += (size_t)snprintf(buf + len, cap - len, "%s\"%s\":",
+		    len > 1 ? "," : "", rnd(60) == 0 ? "ident" : keys[k]);
+		if (rnd(4) == 0) {
+			/* A random decimal: up to 25 digits, a point or not. */
+			q = 0;
+			if (rnd(3) == 0)
+				num[q++] = '-';
+			num[q++] = (char)('1' + rnd(9));
+			for (j = rnd(25), dot = 0; j > 0; j--) {
+				if (!dot && rnd(6) == 0) {
+					num[q++] = '.';
+					dot = 1;
+				}
+				num[q++] = (char)('0' + rnd(10));
+			}
+			num[q] = '\0';
+			len += (size_t)snprintf(buf + len, cap - len, "%s", num);
+		} else {
+			len += (size_t)snprintf(buf + len, cap - len, "%s",
+			    vals[rnd(sizeof vals / sizeof vals[0])]);
+		}
+	}
+	len += (size_t)snprintf(buf + len, cap - len, "}");
+	return len;
+}
+
 static void
 scanpath(void)
 {
@@ -577,6 +659,25 @@ scanpath(void)
 	}
 	CHECK(allok, "20000 mutations: the scan path takes only lines the "
 	    "jansson path takes, with the same packet (%d taken)", taken);
+
+	/* Random messages of awkward keys and values. */
+	allok = 1;
+	taken = 0;
+	for (iter = 0; iter < 20000; iter++) {
+		struct wbuf t = { 0 };
+
+		len = genmsg(buf, sizeof buf);
+		taken += i = (size_t)wialon_scan(&sp, buf, len, "ident", &t,
+		    NULL);
+		wbuf_free(&t);
+		if (!scan1(&sp, "ident", buf, len, (int)i, 1) && allok) {
+			allok = 0;
+			unit_hex("message", buf, len);
+		}
+	}
+	CHECK(allok, "20000 generated messages: the scan path takes only "
+	    "lines the jansson path takes, with the same packet (%d taken)",
+	    taken);
 
 	fflush(stderr);
 	dup2(saved, 2);
