@@ -645,8 +645,9 @@ wialon_encode(const struct pmap *pm, json_t *msg, const char *uid_field,
  * only be known at the end of the line, the blocks are written after a
  * gap sized for a 15-byte uid (an IMEI) and a posinfo block, and moved
  * when the guess was wrong.  The position fields are assumed to make a
- * posinfo block (and so are not sent as parameters); a line where they do
- * not, yet holds one of them, goes to the jansson path.
+ * posinfo block, so they are not sent as parameters; when the line ends
+ * without a numeric latitude and longitude, each is put back into the
+ * packet where it would have been (see putback()).
  */
 #define KEYMAX		1024	/* longer top-level keys: the jansson path */
 #define KEYSLOTS	128
@@ -728,6 +729,14 @@ keyadd(struct keyset *ks, const char *line, size_t off, size_t n)
 	return 0;
 }
 
+/* A position field set aside, and where its block would have gone. */
+struct posdefer {
+	const char     *key;		/* in the line */
+	size_t		klen;
+	struct fval	v;
+	size_t		at;		/* offset in the output buffer */
+};
+
 struct scanenc {
 	const struct pmap *pm;
 	const char     *line;
@@ -739,7 +748,9 @@ struct scanenc {
 	const char     *uid;		/* in the line, not NUL-terminated */
 	size_t		ulen;
 	double		ts;
-	int		hasuid, hasts, posmet;
+	int		hasuid, hasts;
+	size_t		ndefer;
+	struct posdefer	defer[P_N];
 	unsigned char	posnum[P_N];
 	double		pos[P_N];
 	char		key[KEYMAX + 1];
@@ -971,6 +982,80 @@ scanuid(struct scanenc *c, const struct jspan *v, const struct fval *f)
 	return 1;
 }
 
+/*
+ * Does a block in out->p[from..to) carry this name?  Blocks are walked
+ * from from, which must be a block's start.
+ */
+static int
+hasname(const struct wbuf *b, size_t from, size_t to, const char *name)
+{
+	const unsigned char *p;
+	uint32_t sz;
+
+	while (from + 8 < to) {
+		p = b->p + from;
+		sz = (uint32_t)p[2] << 24 | (uint32_t)p[3] << 16 |
+		    (uint32_t)p[4] << 8 | p[5];
+		if (strcmp((const char *)p + 8, name) == 0)
+			return 1;
+		from += 6 + sz;
+	}
+	return 0;
+}
+
+/*
+ * No posinfo block after all: put the position fields set aside back as
+ * the parameters they are, each where it was met, as wialon_encode would
+ * have sent them.  A field whose name an earlier block already has is not
+ * sent (first wins); one that would have kept a later block of the same
+ * name out makes the line go to the jansson path.  Returns 0, or -1 for
+ * the jansson path (or out of memory).
+ */
+static int
+putback(struct scanenc *c, size_t body)
+{
+	struct wbuf *b = c->k.b, t = { 0 };
+	struct wpkt tk;
+	struct seen ts;
+	char name[PMAP_NAMEMAX + 1];
+	size_t i, nlen, shift = 0, at;
+
+	for (i = 0; i < c->ndefer; i++) {
+		memcpy(c->key, c->defer[i].key, c->defer[i].klen);
+		c->key[c->defer[i].klen] = '\0';
+		if ((nlen = pmap_name(c->pm, c->key, name)) == 0)
+			continue;
+		nlen = unreserve(name, nlen);
+		at = c->defer[i].at + shift;
+		if (hasname(b, body, at, name))
+			continue;
+		/* The block it makes on its own, if its type makes one. */
+		t.len = 0;
+		tk.b = &t;
+		tk.start = tk.flagsat = 0;
+		tk.flags = 0;
+		seen_init(&ts);
+		field(&tk, &ts, name, nlen, &c->defer[i].v);
+		seen_free(&ts);
+		if (t.oom || (t.len > 0 && hasname(b, at, b->len, name)))
+			goto fail;
+		if (t.len == 0)
+			continue;
+		if (!room(b, t.len))
+			goto fail;
+		memmove(b->p + at + t.len, b->p + at, b->len - at);
+		memcpy(b->p + at, t.p, t.len);
+		b->len += t.len;
+		shift += t.len;
+		c->k.flags |= tk.flags;
+	}
+	wbuf_free(&t);
+	return 0;
+fail:
+	wbuf_free(&t);
+	return -1;
+}
+
 /* jscan's callback: one top-level member. */
 static int
 member(void *arg, const struct jspan *key, const struct jspan *val)
@@ -1008,7 +1093,13 @@ member(void *arg, const struct jspan *key, const struct jspan *val)
 	if (skip)
 		return 1;
 	if (pf >= 0) {
-		c->posmet = 1;
+		/* Kept for putback(), unless the posinfo block is certain. */
+		if (!(c->posnum[P_LAT] && c->posnum[P_LON])) {
+			c->defer[c->ndefer].key = key->p;
+			c->defer[c->ndefer].klen = key->len;
+			c->defer[c->ndefer].v = f;
+			c->defer[c->ndefer++].at = c->k.b->len;
+		}
 		return 1;
 	}
 	memcpy(c->key, key->p, key->len);
@@ -1035,7 +1126,8 @@ wialon_scan(const struct pmap *pm, const char *line, size_t len,
 	c.line = line;
 	c.uf = uid_field;
 	c.uflen = strlen(uid_field);
-	c.hasuid = c.hasts = c.posmet = 0;
+	c.hasuid = c.hasts = 0;
+	c.ndefer = 0;
 	memset(c.posnum, 0, sizeof c.posnum);
 	memset(c.pos, 0, sizeof c.pos);
 	seen_init(&c.seen);
@@ -1056,8 +1148,10 @@ wialon_scan(const struct pmap *pm, const char *line, size_t len,
 	if (ok)
 		ok = jscan_members(line, len, member, &c);
 	haspos = c.posnum[P_LON] && c.posnum[P_LAT];
-	if (!ok || out->oom || !c.hasuid || !c.hasts || (c.posmet && !haspos) ||
+	if (!ok || out->oom || !c.hasuid || !c.hasts ||
 	    !isfinite(c.ts) || c.ts < 0)
+		goto fallback;
+	if (!haspos && c.ndefer > 0 && putback(&c, mark + gap) == -1)
 		goto fallback;
 	t = floor(c.ts);
 	if (!(t >= INT32_MIN && t <= INT32_MAX))

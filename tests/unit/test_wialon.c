@@ -516,9 +516,27 @@ scanpath(void)
 	    "\"0123456789012345678901234567890123456789\"}");
 	S(1, "{\"ident\":\"123456789012345\",\"timestamp\":5,\"k\":1}");
 	S(1, " {\"ident\" : \"x\" ,\t\"timestamp\" :\t 7 , \"a\":[ ] } ");
-	/* Position fields without a numeric latitude and longitude. */
-	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"position.speed\":3}");
-	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"position.latitude\":\"1\","
+	/*
+	 * Position fields without a numeric latitude and longitude are put
+	 * back as parameters; one that would have kept a later field of the
+	 * same name out is left to jansson.
+	 */
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"position.speed\":3}");
+	S(1, "{\"position.altitude\":1,\"position.direction\":2,"
+	    "\"ident\":\"u\",\"position.latitude\":3,\"k\":4,"
+	    "\"position.longitude\":\"5\",\"position.satellites\":[],"
+	    "\"position.speed\":6.5,\"timestamp\":5}");
+	S(1, "{\"position.altitude\":1,\"position.direction\":2,"
+	    "\"position.hdop\":1,\"position.latitude\":3,"
+	    "\"position.longitude\":4,\"position.satellites\":5,"
+	    "\"position.speed\":6,\"timestamp\":5,\"ident\":\"u\"}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"position_speed\":1,"
+	    "\"position.speed\":3,\"Position.Speed\":4}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"position.speed\":null,"
+	    "\"Position.Speed\":4}");
+	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"position.speed\":3,"
+	    "\"Position.Speed\":4}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"position.latitude\":\"1\","
 	    "\"position.longitude\":2}");
 	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"position.valid\":true,"
 	    "\"positions\":1}");
