@@ -668,22 +668,34 @@ struct keyset {
 	uint32_t	ioff[KEYSLOTS], ilen[KEYSLOTS];
 };
 
-/* A cheap hash from a key's length and first and last 8 bytes. */
+/*
+ * A hash of the whole key, eight bytes at a time (a hash of only some
+ * bytes would let a wide message of keys alike there probe quadratically).
+ */
 static uint32_t
 keyhash(const char *p, size_t n)
 {
-	uint64_t a = 0, b = 0, h;
+	uint64_t h = n * 0x9E3779B97F4A7C15ULL, w;
 	size_t i;
 
-	if (n >= 8) {
-		memcpy(&a, p, 8);
-		memcpy(&b, p + n - 8, 8);
+	if (n < 8) {
+		for (w = 0, i = 0; i < n; i++)
+			w = w << 8 | (unsigned char)p[i];
+		h = (h ^ w) * 0xC2B2AE3D27D4EB4FULL;
 	} else {
-		for (i = 0; i < n; i++)
-			a = a << 8 | (unsigned char)p[i];
+		for (i = 0; i + 8 <= n; i += 8) {
+			memcpy(&w, p + i, 8);
+			h = (h ^ w) * 0xC2B2AE3D27D4EB4FULL;
+			h ^= h >> 29;
+		}
+		if (i < n) {
+			/* The last 8 bytes, overlapping: the tail is in them. */
+			memcpy(&w, p + n - 8, 8);
+			h = (h ^ w) * 0xC2B2AE3D27D4EB4FULL;
+		}
 	}
-	h = a * 0x9E3779B97F4A7C15ULL ^ (b + n) * 0xC2B2AE3D27D4EB4FULL;
-	return (uint32_t)(h >> 32 ^ h);
+	h ^= h >> 32;
+	return (uint32_t)h;
 }
 
 /*
@@ -938,6 +950,8 @@ unescape(unsigned char *q, const char *s, size_t len)
 	return (size_t)(o - q);
 }
 
+static const size_t poslen[P_N] = { 18, 17, 17, 14, 18, 19 };
+
 /* Which of posfields the key p[0..n) is, or -1. */
 static int
 posfield(const char *p, size_t n)
@@ -947,7 +961,7 @@ posfield(const char *p, size_t n)
 	if (n < 14 || p[0] != 'p' || memcmp(p, "position.", 9) != 0)
 		return -1;
 	for (i = 0; i < P_N; i++)
-		if (strlen(posfields[i]) == n &&
+		if (poslen[i] == n &&
 		    memcmp(p + 9, posfields[i] + 9, n - 9) == 0)
 			return i;
 	return -1;
@@ -1139,8 +1153,8 @@ wialon_scan(const struct pmap *pm, const char *line, size_t len,
 	memset(c.keys.ioff, 0, sizeof c.keys.ioff);
 
 	gap = 4 + UIDGUESS + 1 + 4 + 4 + POSBLOCK;
-	ok = room(out, gap);
-	out->len += gap;
+	if ((ok = room(out, gap)) != 0)
+		out->len += gap;
 	c.k.b = out;
 	c.k.start = mark;
 	c.k.flagsat = mark + gap - 4;	/* where walkhas starts, 4 on */
