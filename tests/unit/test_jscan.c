@@ -104,12 +104,12 @@ visit(void *arg, const struct jspan *k, const struct jspan *v)
  * are only a reason to say "don't know" when matching keys).
  */
 static int
-agreemembers(const char *s, size_t len)
+agreemembers(const char *s, size_t len, json_t *o)
 {
 	struct walk w = { NULL, NULL, 0, 1, (size_t)-1 };
 	int r;
 
-	w.o = jparse(s, len);
+	w.o = o;
 	if (w.o != NULL && json_is_object(w.o))
 		w.it = json_object_iter(w.o);
 	r = jscan_members(s, len, visit, &w);
@@ -119,7 +119,6 @@ agreemembers(const char *s, size_t len)
 		w.ok = 0;
 	if (r != jscan_object(s, len, NULL, 0, NULL))
 		w.ok = 0;	/* same acceptance as jscan_object */
-	json_decref(w.o);
 	return w.ok;
 }
 
@@ -133,11 +132,15 @@ agree(const char *s, size_t len, int *accepted)
 	int ok = 1;
 
 	*accepted = jscan_object(s, len, keys, NKEYS, sp);
-	if (!agreemembers(s, len))
-		return 0;
-	if (!*accepted)
-		return 1;
 	o = jparse(s, len);
+	if (!agreemembers(s, len, o)) {
+		json_decref(o);
+		return 0;
+	}
+	if (!*accepted) {
+		json_decref(o);
+		return 1;
+	}
 	if (o == NULL || !json_is_object(o))
 		ok = 0;
 	for (i = 0; ok && i < NKEYS; i++)
