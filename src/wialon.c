@@ -1034,6 +1034,8 @@ putback(struct scanenc *c, size_t body)
 	char name[PMAP_NAMEMAX + 1];
 	size_t i, nlen, shift = 0, at;
 
+	if (!room(&t, 64))	/* seen() takes the buffer's address */
+		return -1;
 	for (i = 0; i < c->ndefer; i++) {
 		memcpy(c->key, c->defer[i].key, c->defer[i].klen);
 		c->key[c->defer[i].klen] = '\0';
