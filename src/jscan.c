@@ -5,6 +5,11 @@
 
 #define MAX_DEPTH	64	/* deeper is legal but rare: jansson decides */
 #define MAX_NUMBER	100	/* longer numbers may overflow a double: jansson */
+/*
+ * Integers of 19 digits or more a line may hold for jscan_members: each
+ * one past 64 bits costs msgin a jansson retry, and it gives up at 256.
+ */
+#define MAX_WIDE	64
 
 /* Bytes that stand for themselves in a string: printable ASCII but '"' and '\\'. */
 static const unsigned char plain[256] = {
@@ -39,6 +44,7 @@ special8(const unsigned char *p)
 struct scan {
 	const unsigned char *p, *end;
 	int		depth;
+	unsigned long	nwide;	/* integer tokens of 19 digits or more */
 };
 
 static inline void
@@ -182,6 +188,8 @@ number(struct scan *s, struct jspan *v)
 	} else {
 		return 0;
 	}
+	if (s->p - start >= 19 && s->p - start - (*start == '-') >= 19)
+		s->nwide++;
 	if (s->p < s->end && *s->p == '.') {
 		real = 1;
 		s->p++;
@@ -219,10 +227,13 @@ word(struct scan *s, const char *w, int type, struct jspan *v)
 
 static int value(struct scan *, struct jspan *);
 
-/* An object or array at s->p; top-level keys matched when keys != NULL. */
+/*
+ * An object or array at s->p; top-level keys matched when keys != NULL,
+ * top-level members handed to fn when fn != NULL.
+ */
 static int
 container(struct scan *s, struct jspan *v, const char *const *keys,
-    size_t nkeys, struct jspan *out)
+    size_t nkeys, struct jspan *out, jscan_fn fn, void *arg)
 {
 	const unsigned char *start = s->p;
 	int obj = *s->p == '{';
@@ -260,6 +271,8 @@ container(struct scan *s, struct jspan *v, const char *const *keys,
 				    keys[i][k.len] == '\0')
 					out[i] = e;
 		}
+		if (obj && fn != NULL && !fn(arg, &k, &e))
+			return 0;
 		ws(s);
 		if (s->p >= s->end)
 			return 0;
@@ -292,7 +305,7 @@ value(struct scan *s, struct jspan *v)
 		return string(s, v);
 	case '{':
 	case '[':
-		return container(s, v, NULL, 0, NULL);
+		return container(s, v, NULL, 0, NULL, NULL, NULL);
 	case 't':
 		return word(s, "true", JS_TRUE, v);
 	case 'f':
@@ -315,13 +328,33 @@ jscan_object(const char *str, size_t len, const char *const *keys,
 	s.p = (const unsigned char *)str;
 	s.end = s.p + len;
 	s.depth = 0;
+	s.nwide = 0;
 	for (i = 0; i < nkeys; i++)
 		out[i].type = JS_NONE;
 	ws(&s);
 	if (s.p >= s.end || *s.p != '{')
 		return 0;
-	if (!container(&s, &v, keys, nkeys, out))
+	if (!container(&s, &v, keys, nkeys, out, NULL, NULL))
 		return 0;
 	ws(&s);
 	return s.p == s.end;
+}
+
+int
+jscan_members(const char *str, size_t len, jscan_fn fn, void *arg)
+{
+	struct scan s;
+	struct jspan v;
+
+	s.p = (const unsigned char *)str;
+	s.end = s.p + len;
+	s.depth = 0;
+	s.nwide = 0;
+	ws(&s);
+	if (s.p >= s.end || *s.p != '{')
+		return 0;
+	if (!container(&s, &v, NULL, 0, NULL, fn, arg))
+		return 0;
+	ws(&s);
+	return s.p == s.end && s.nwide <= MAX_WIDE;
 }

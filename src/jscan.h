@@ -30,4 +30,26 @@ struct jspan {
 int	jscan_object(const char *s, size_t len, const char *const *keys,
 	    size_t nkeys, struct jspan *out);
 
+/*
+ * Called by jscan_members for each top-level member, in the line's order:
+ * key is a JS_STRING span (escaped set when it holds backslash escapes),
+ * val the member's value as in struct jspan.  Returns 1 to go on, 0 to
+ * stop the scan.
+ */
+typedef int	(*jscan_fn)(void *arg, const struct jspan *key,
+		    const struct jspan *val);
+
+/*
+ * Scan s[0..len) as one JSON object followed by nothing but white space,
+ * as jscan_object does, calling fn once for every top-level member.
+ * Returns 1 when the line is valid and every call returned 1; 0 when fn
+ * stopped the scan or the caller must ask jansson: everything
+ * jscan_object leaves to jansson, and also a line holding more than 64
+ * integers of 19 digits or more (msgin retries jansson once for each
+ * integer past 64 bits and gives up at 256).  fn may already have been
+ * called for the first members of a line that turns out invalid, so the
+ * caller keeps what it builds provisional until 1 comes back.
+ */
+int	jscan_members(const char *s, size_t len, jscan_fn fn, void *arg);
+
 #endif

@@ -1,8 +1,10 @@
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jscan.h"
 #include "wialon.h"
 
 void
@@ -154,20 +156,27 @@ block(struct wpkt *k, const char *name, size_t nlen, int type,
 	return q + 8 + nlen + 1;
 }
 
-void
-wialon_posinfo(struct wpkt *k, double lon, double lat, double alt,
+/* The 29 value bytes of a posinfo block. */
+static void
+posvalue(unsigned char *q, double lon, double lat, double alt,
     unsigned speed, unsigned course, unsigned sats)
 {
-	unsigned char *q = block(k, "posinfo", 7, WIALON_BINARY, 29);
-
-	if (q == NULL)
-		return;
 	setf64le(q, lon);
 	setf64le(q + 8, lat);
 	setf64le(q + 16, alt);
 	set16be(q + 24, speed);
 	set16be(q + 26, course);
 	q[28] = (unsigned char)sats;
+}
+
+void
+wialon_posinfo(struct wpkt *k, double lon, double lat, double alt,
+    unsigned speed, unsigned course, unsigned sats)
+{
+	unsigned char *q = block(k, "posinfo", 7, WIALON_BINARY, 29);
+
+	if (q != NULL)
+		posvalue(q, lon, lat, alt, speed, course, sats);
 }
 
 static void
@@ -439,14 +448,50 @@ unreserve(char *name, size_t nlen)
 	return nlen;
 }
 
+/*
+ * A field's value as both paths see it: jansson's tree and the scan.
+ * Strings are not NUL-terminated; esc says s is JSON text still holding
+ * backslash escapes (the scan path), to be decoded as it is written.
+ */
+enum { V_SKIP, V_INT, V_REAL, V_TRUE, V_FALSE, V_STRING };
+
+struct fval {
+	int		type;
+	int		esc;
+	int64_t		i;		/* V_INT */
+	double		d;		/* V_REAL */
+	const char     *s;		/* V_STRING */
+	size_t		len;
+};
+
+static size_t unescape(unsigned char *, const char *, size_t);
+
+/* Text from a JSON string body with escapes, decoded into the block. */
+static void
+puttextesc(struct wpkt *k, const char *name, size_t nlen, const char *s,
+    size_t len)
+{
+	struct wbuf *b = k->b;
+	size_t at = b->len, n;
+	unsigned char *q = block(k, name, nlen, WIALON_TEXT, len + 1);
+
+	if (q == NULL)
+		return;
+	/* Decoded text is never longer than its JSON form. */
+	n = unescape(q, s, len);
+	q[n] = 0;
+	b->len -= len - n;
+	set32be(b->p + at + 2, (uint32_t)(2 + nlen + 1 + n + 1));
+}
+
 /* One field as a block, by the type rules; skipped types write nothing. */
 static void
 field(struct wpkt *k, struct seen *s, const char *name, size_t nlen,
-    json_t *v)
+    const struct fval *v)
 {
 	enum { PLAIN, MASK, DRIVER } kind = PLAIN;
 	uint32_t flag = reserved(name, nlen);
-	json_int_t i;
+	int64_t i;
 	char buf[24];
 	int n;
 
@@ -455,46 +500,77 @@ field(struct wpkt *k, struct seen *s, const char *name, size_t nlen,
 	else if (flag == WIALON_DRIVER)
 		kind = DRIVER;
 
-	switch (json_typeof(v)) {
-	case JSON_INTEGER:
-		i = json_integer_value(v);
+	switch (v->type) {
+	case V_INT:
+		i = v->i;
 		/* An input/output mask is 32 bits, signed or not. */
-		if (kind == MASK && (i < INT32_MIN || i > (json_int_t)UINT32_MAX))
+		if (kind == MASK && (i < INT32_MIN || i > (int64_t)UINT32_MAX))
 			return;
 		if (seen(s, k, name, nlen))
 			return;
 		if (kind == DRIVER) {
-			n = snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, i);
+			n = snprintf(buf, sizeof buf, "%" PRId64, i);
 			puttext(k, name, nlen, buf, (size_t)n);
 		} else if (kind == MASK)
 			putint(k, name, nlen, (int32_t)(uint32_t)i);
 		else if (i >= INT32_MIN && i <= INT32_MAX)
 			putint(k, name, nlen, (int32_t)i);
 		else
-			putlong(k, name, nlen, (int64_t)i);
+			putlong(k, name, nlen, i);
 		return;
-	case JSON_REAL:
+	case V_REAL:
 		if (kind != PLAIN || seen(s, k, name, nlen))
 			return;
-		putdouble(k, name, nlen, json_real_value(v));
+		putdouble(k, name, nlen, v->d);
 		return;
-	case JSON_TRUE:
-	case JSON_FALSE:
+	case V_TRUE:
+	case V_FALSE:
 		if (kind == DRIVER || seen(s, k, name, nlen))
 			return;
-		putint(k, name, nlen, json_is_true(v));
+		putint(k, name, nlen, v->type == V_TRUE);
 		return;
-	case JSON_STRING:
-		/* Text ends at its NUL, so a string holding one is skipped. */
-		if (kind == MASK ||
-		    strlen(json_string_value(v)) != json_string_length(v) ||
-		    seen(s, k, name, nlen))
+	case V_STRING:
+		if (kind == MASK || seen(s, k, name, nlen))
 			return;
-		puttext(k, name, nlen, json_string_value(v),
-		    json_string_length(v));
+		if (v->esc)
+			puttextesc(k, name, nlen, v->s, v->len);
+		else
+			puttext(k, name, nlen, v->s, v->len);
 		return;
 	default:
 		return;		/* arrays, objects, null */
+	}
+}
+
+/* A jansson value as a field value. */
+static void
+treeval(json_t *v, struct fval *f)
+{
+	f->esc = 0;
+	switch (json_typeof(v)) {
+	case JSON_INTEGER:
+		f->type = V_INT;
+		f->i = json_integer_value(v);
+		return;
+	case JSON_REAL:
+		f->type = V_REAL;
+		f->d = json_real_value(v);
+		return;
+	case JSON_TRUE:
+		f->type = V_TRUE;
+		return;
+	case JSON_FALSE:
+		f->type = V_FALSE;
+		return;
+	case JSON_STRING:
+		/* Text ends at its NUL, so a string holding one is skipped. */
+		f->s = json_string_value(v);
+		f->len = json_string_length(v);
+		f->type = strlen(f->s) == f->len ? V_STRING : V_SKIP;
+		return;
+	default:
+		f->type = V_SKIP;
+		return;
 	}
 }
 
@@ -504,6 +580,7 @@ wialon_encode(const struct pmap *pm, json_t *msg, const char *uid_field,
 {
 	struct wpkt k;
 	struct seen *s, sbuf;
+	struct fval f;
 	json_t *pos[P_N], *v;
 	const char *key;
 	char name[PMAP_NAMEMAX + 1];
@@ -546,7 +623,8 @@ wialon_encode(const struct pmap *pm, json_t *msg, const char *uid_field,
 			continue;
 		if ((nlen = pmap_name(pm, key, name)) == 0)
 			continue;
-		field(&k, s, name, unreserve(name, nlen), v);
+		treeval(v, &f);
+		field(&k, s, name, unreserve(name, nlen), &f);
 	}
 	seen_free(s);
 	if (wialon_end(&k) == -1) {
@@ -555,5 +633,588 @@ wialon_encode(const struct pmap *pm, json_t *msg, const char *uid_field,
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * ---- The scan path: one jscan pass, no tree ----
+ *
+ * Each top-level member is handled as jscan meets it: position fields and
+ * the uid and timestamp are noted, every other field is encoded at once.
+ * Since the header (uid, time) and the posinfo block come first but may
+ * only be known at the end of the line, the blocks are written after a
+ * gap sized for a 15-byte uid (an IMEI) and a posinfo block, and moved
+ * when the guess was wrong.  The position fields are assumed to make a
+ * posinfo block, so they are not sent as parameters; when the line ends
+ * without a numeric latitude and longitude, each is put back into the
+ * packet where it would have been (see putback()).
+ */
+#define KEYMAX		1024	/* longer top-level keys: the jansson path */
+#define KEYSLOTS	128
+#define UIDGUESS	15
+#define POSBLOCK	(6 + 2 + 8 + 29)	/* a whole posinfo block */
+
+/*
+ * The top-level keys met so far, to send a line with a repeated key to
+ * the jansson path (jansson keeps the last value at the first key's
+ * place): an open-addressed table of key offsets in the line, growing on
+ * the heap for wide messages.
+ */
+struct keyset {
+	uint32_t       *off;	/* key offset in the line + 1; 0 = empty */
+	uint32_t       *len;
+	size_t		mask, n;
+	int		heap;
+	uint32_t	ioff[KEYSLOTS], ilen[KEYSLOTS];
+};
+
+/*
+ * A hash of the whole key, eight bytes at a time (a hash of only some
+ * bytes would let a wide message of keys alike there probe quadratically).
+ */
+static uint32_t
+keyhash(const char *p, size_t n)
+{
+	uint64_t h = n * 0x9E3779B97F4A7C15ULL, w;
+	size_t i;
+
+	if (n < 8) {
+		for (w = 0, i = 0; i < n; i++)
+			w = w << 8 | (unsigned char)p[i];
+		h = (h ^ w) * 0xC2B2AE3D27D4EB4FULL;
+	} else {
+		for (i = 0; i + 8 <= n; i += 8) {
+			memcpy(&w, p + i, 8);
+			h = (h ^ w) * 0xC2B2AE3D27D4EB4FULL;
+			h ^= h >> 29;
+		}
+		if (i < n) {
+			/* The last 8 bytes, overlapping: the tail is in them. */
+			memcpy(&w, p + n - 8, 8);
+			h = (h ^ w) * 0xC2B2AE3D27D4EB4FULL;
+		}
+	}
+	h ^= h >> 32;
+	return (uint32_t)h;
+}
+
+/*
+ * Add the key p[0..n) (at offset off in line); returns 0, 1 when the line
+ * already had it, -1 when out of memory.
+ */
+static int
+keyadd(struct keyset *ks, const char *line, size_t off, size_t n)
+{
+	const char *p = line + off;
+	size_t i, j, size;
+	uint32_t *no;
+
+	if (ks->n >= (ks->mask + 1) / 2) {
+		size = (ks->mask + 1) * 2;
+		if (size > SIZE_MAX / (2 * sizeof *no) ||
+		    (no = calloc(size * 2, sizeof *no)) == NULL)
+			return -1;
+		for (i = 0; i <= ks->mask; i++) {
+			if (ks->off[i] == 0)
+				continue;
+			for (j = keyhash(line + ks->off[i] - 1, ks->len[i]) &
+			    (size - 1); no[j] != 0; j = (j + 1) & (size - 1))
+				;
+			no[j] = ks->off[i];
+			no[size + j] = ks->len[i];
+		}
+		if (ks->heap)
+			free(ks->off);
+		ks->off = no;
+		ks->len = no + size;
+		ks->mask = size - 1;
+		ks->heap = 1;
+	}
+	for (i = keyhash(p, n) & ks->mask; ks->off[i] != 0;
+	    i = (i + 1) & ks->mask)
+		if (ks->len[i] == n &&
+		    memcmp(line + ks->off[i] - 1, p, n) == 0)
+			return 1;
+	ks->off[i] = (uint32_t)off + 1;
+	ks->len[i] = (uint32_t)n;
+	ks->n++;
+	return 0;
+}
+
+/* A position field set aside, and where its block would have gone. */
+struct posdefer {
+	const char     *key;		/* in the line */
+	size_t		klen;
+	struct fval	v;
+	size_t		at;		/* offset in the output buffer */
+};
+
+struct scanenc {
+	const struct pmap *pm;
+	const char     *line;
+	const char     *uf;		/* the uid field's name */
+	size_t		uflen;
+	struct wpkt	k;
+	struct seen	seen;
+	struct keyset	keys;
+	const char     *uid;		/* in the line, not NUL-terminated */
+	size_t		ulen;
+	double		ts;
+	int		hasuid, hasts;
+	size_t		ndefer;
+	struct posdefer	defer[P_N];
+	unsigned char	posnum[P_N];
+	double		pos[P_N];
+	char		key[KEYMAX + 1];
+};
+
+static const double pow10tab[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* A number's text as strtod reads it, as jansson does (jscan bounds it). */
+static double
+slowdouble(const char *p, size_t len)
+{
+	char buf[128];
+
+	if (len >= sizeof buf)
+		len = sizeof buf - 1;	/* jscan allows at most 100 */
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	return strtod(buf, NULL);
+}
+
+/*
+ * A decimal without exponent, correctly rounded like strtod: when its
+ * digits make an integer m below 2^53 and there are at most 22 after the
+ * point, m and 10^k are exact doubles and one IEEE division rounds
+ * correctly; anything else goes to strtod.
+ */
+static double
+scanreal(const char *p, size_t len)
+{
+	const char *q = p, *end = p + len;
+	uint64_t m = 0;
+	unsigned nd = 0, frac = 0, dot = 0;
+	double d;
+
+	if (*q == '-')
+		q++;
+	for (; q < end; q++) {
+		if (*q == '.') {
+			dot = 1;
+			continue;
+		}
+		if (++nd > 19)
+			return slowdouble(p, len);
+		m = m * 10 + (unsigned)(*q - '0');
+		frac += dot;
+	}
+	if (m > (1ULL << 53) || frac > 22)
+		return slowdouble(p, len);
+	d = (double)m / pow10tab[frac];
+	return *p == '-' ? -d : d;
+}
+
+/*
+ * An integer's text: jansson's integer (a json_int_t, so -0 is 0), or,
+ * past 64 bits, the double msgin's retry makes of it ("N.0").
+ */
+static void
+scanint(const char *p, size_t len, struct fval *f)
+{
+	const char *q = p, *end = p + len;
+	int neg = *q == '-';
+	uint64_t u = 0;
+
+	q += neg;
+	if (end - q <= 19) {
+		for (; q < end; q++)
+			u = u * 10 + (unsigned)(*q - '0');
+		if (!neg && u <= (uint64_t)INT64_MAX) {
+			f->type = V_INT;
+			f->i = (int64_t)u;
+			return;
+		}
+		if (neg && u <= (uint64_t)INT64_MAX + 1) {
+			f->type = V_INT;
+			f->i = u == 0 ? 0 : -(int64_t)(u - 1) - 1;
+			return;
+		}
+	}
+	f->type = V_REAL;
+	f->d = slowdouble(p, len);
+}
+
+/* A scanned value as a field value. */
+static void
+spanval(const struct jspan *v, struct fval *f)
+{
+	f->esc = 0;
+	switch (v->type) {
+	case JS_INT:
+		scanint(v->p, v->len, f);
+		return;
+	case JS_REAL:
+		f->type = V_REAL;
+		f->d = scanreal(v->p, v->len);
+		return;
+	case JS_TRUE:
+		f->type = V_TRUE;
+		return;
+	case JS_FALSE:
+		f->type = V_FALSE;
+		return;
+	case JS_STRING:
+		f->type = V_STRING;
+		f->s = v->p;
+		f->len = v->len;
+		f->esc = v->escaped;
+		return;
+	default:
+		f->type = V_SKIP;
+		return;
+	}
+}
+
+static unsigned
+hexval(const char *p)
+{
+	unsigned v = 0, i, c;
+
+	for (i = 0; i < 4; i++) {
+		c = (unsigned char)p[i];
+		c = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+		v = v << 4 | c;
+	}
+	return v;
+}
+
+/*
+ * Decode the body of a JSON string jscan accepted (so every escape is
+ * well formed, surrogates come in pairs and none is \u0000) into q, as
+ * jansson decodes it.  Returns the decoded length, at most len.
+ */
+static size_t
+unescape(unsigned char *q, const char *s, size_t len)
+{
+	const char *end = s + len, *bs;
+	unsigned char *o = q;
+	unsigned long u;
+
+	while (s < end) {
+		if ((bs = memchr(s, '\\', (size_t)(end - s))) == NULL)
+			bs = end;
+		memcpy(o, s, (size_t)(bs - s));
+		o += bs - s;
+		if ((s = bs) >= end)
+			break;
+		switch (s[1]) {
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case 't': *o++ = '\t'; break;
+		case 'u':
+			u = hexval(s + 2);
+			if (u >= 0xd800 && u <= 0xdbff) {
+				u = 0x10000 + ((u - 0xd800) << 10) +
+				    (hexval(s + 8) - 0xdc00);
+				s += 6;
+			}
+			if (u < 0x80) {
+				*o++ = (unsigned char)u;
+			} else if (u < 0x800) {
+				*o++ = (unsigned char)(0xc0 | u >> 6);
+				*o++ = (unsigned char)(0x80 | (u & 0x3f));
+			} else if (u < 0x10000) {
+				*o++ = (unsigned char)(0xe0 | u >> 12);
+				*o++ = (unsigned char)(0x80 | (u >> 6 & 0x3f));
+				*o++ = (unsigned char)(0x80 | (u & 0x3f));
+			} else {
+				*o++ = (unsigned char)(0xf0 | u >> 18);
+				*o++ = (unsigned char)(0x80 | (u >> 12 & 0x3f));
+				*o++ = (unsigned char)(0x80 | (u >> 6 & 0x3f));
+				*o++ = (unsigned char)(0x80 | (u & 0x3f));
+			}
+			s += 6;
+			continue;
+		default:	/* '"', '\\', '/' */
+			*o++ = (unsigned char)s[1];
+			break;
+		}
+		s += 2;
+	}
+	return (size_t)(o - q);
+}
+
+static const size_t poslen[P_N] = { 18, 17, 17, 14, 18, 19 };
+
+/* Which of posfields the key p[0..n) is, or -1. */
+static int
+posfield(const char *p, size_t n)
+{
+	int i;
+
+	if (n < 14 || p[0] != 'p' || memcmp(p, "position.", 9) != 0)
+		return -1;
+	for (i = 0; i < P_N; i++)
+		if (poslen[i] == n &&
+		    memcmp(p + 9, posfields[i] + 9, n - 9) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * The uid, as msgin's check and wialon_encode take it: a non-empty string
+ * of printable ASCII, or an integer as "%lld" prints it.  Strings with
+ * escapes and everything the jansson path would refuse: 0.
+ */
+static int
+scanuid(struct scanenc *c, const struct jspan *v, const struct fval *f)
+{
+	size_t i;
+
+	if (v->type == JS_STRING) {
+		if (v->escaped || v->len == 0)
+			return 0;
+		for (i = 0; i < v->len; i++)
+			if ((unsigned char)v->p[i] > 0x7e)
+				return 0;	/* jscan let nothing below 0x20 in */
+	} else if (f->type != V_INT) {
+		return 0;
+	}
+	c->uid = v->p;
+	c->ulen = v->len;
+	if (f->type == V_INT && f->i == 0) {
+		c->uid = "0";		/* "-0" too */
+		c->ulen = 1;
+	}
+	c->hasuid = 1;
+	return 1;
+}
+
+/*
+ * Does a block in out->p[from..to) carry this name?  Blocks are walked
+ * from from, which must be a block's start.
+ */
+static int
+hasname(const struct wbuf *b, size_t from, size_t to, const char *name)
+{
+	const unsigned char *p;
+	uint32_t sz;
+
+	while (from + 8 < to) {
+		p = b->p + from;
+		sz = (uint32_t)p[2] << 24 | (uint32_t)p[3] << 16 |
+		    (uint32_t)p[4] << 8 | p[5];
+		if (strcmp((const char *)p + 8, name) == 0)
+			return 1;
+		from += 6 + sz;
+	}
+	return 0;
+}
+
+/*
+ * No posinfo block after all: put the position fields set aside back as
+ * the parameters they are, each where it was met, as wialon_encode would
+ * have sent them.  A field whose name an earlier block already has is not
+ * sent (first wins); one that would have kept a later block of the same
+ * name out makes the line go to the jansson path.  Returns 0, or -1 for
+ * the jansson path (or out of memory).
+ */
+static int
+putback(struct scanenc *c, size_t body)
+{
+	struct wbuf *b = c->k.b, t = { 0 };
+	struct wpkt tk;
+	struct seen ts;
+	char name[PMAP_NAMEMAX + 1];
+	size_t i, nlen, shift = 0, at;
+
+	if (!room(&t, 64))	/* seen() takes the buffer's address */
+		return -1;
+	for (i = 0; i < c->ndefer; i++) {
+		memcpy(c->key, c->defer[i].key, c->defer[i].klen);
+		c->key[c->defer[i].klen] = '\0';
+		if ((nlen = pmap_name(c->pm, c->key, name)) == 0)
+			continue;
+		nlen = unreserve(name, nlen);
+		at = c->defer[i].at + shift;
+		if (hasname(b, body, at, name))
+			continue;
+		/* The block it makes on its own, if its type makes one. */
+		t.len = 0;
+		tk.b = &t;
+		tk.start = tk.flagsat = 0;
+		tk.flags = 0;
+		seen_init(&ts);
+		field(&tk, &ts, name, nlen, &c->defer[i].v);
+		seen_free(&ts);
+		if (t.oom || (t.len > 0 && hasname(b, at, b->len, name)))
+			goto fail;
+		if (t.len == 0)
+			continue;
+		if (!room(b, t.len))
+			goto fail;
+		memmove(b->p + at + t.len, b->p + at, b->len - at);
+		memcpy(b->p + at, t.p, t.len);
+		b->len += t.len;
+		shift += t.len;
+		c->k.flags |= tk.flags;
+	}
+	wbuf_free(&t);
+	return 0;
+fail:
+	wbuf_free(&t);
+	return -1;
+}
+
+/* jscan's callback: one top-level member. */
+static int
+member(void *arg, const struct jspan *key, const struct jspan *val)
+{
+	struct scanenc *c = arg;
+	struct fval f;
+	char name[PMAP_NAMEMAX + 1];
+	size_t nlen;
+	int pf, skip = 0;
+
+	if (key->escaped || key->len > KEYMAX ||
+	    keyadd(&c->keys, c->line, (size_t)(key->p - c->line),
+	    key->len) != 0)
+		return 0;
+	spanval(val, &f);
+	if ((pf = posfield(key->p, key->len)) >= 0) {
+		c->posnum[pf] = f.type == V_INT || f.type == V_REAL;
+		c->pos[pf] = f.type == V_INT ? (double)f.i :
+		    f.type == V_REAL ? f.d : 0;
+	}
+	if (key->len == 9 && memcmp(key->p, "timestamp", 9) == 0) {
+		if (f.type == V_INT)
+			c->ts = (double)f.i;
+		else if (f.type == V_REAL)
+			c->ts = f.d;
+		else
+			return 0;
+		c->hasts = skip = 1;
+	}
+	if (key->len == c->uflen && memcmp(key->p, c->uf, c->uflen) == 0) {
+		if (!scanuid(c, val, &f))
+			return 0;
+		skip = 1;
+	}
+	if (skip)
+		return 1;
+	if (pf >= 0) {
+		/* Kept for putback(), unless the posinfo block is certain. */
+		if (!(c->posnum[P_LAT] && c->posnum[P_LON])) {
+			c->defer[c->ndefer].key = key->p;
+			c->defer[c->ndefer].klen = key->len;
+			c->defer[c->ndefer].v = f;
+			c->defer[c->ndefer++].at = c->k.b->len;
+		}
+		return 1;
+	}
+	memcpy(c->key, key->p, key->len);
+	c->key[key->len] = '\0';
+	if ((nlen = pmap_name(c->pm, c->key, name)) == 0)
+		return 1;
+	field(&c->k, &c->seen, name, unreserve(name, nlen), &f);
+	return 1;
+}
+
+int
+wialon_scan(const struct pmap *pm, const char *line, size_t len,
+    const char *uid_field, struct wbuf *out, double *timestamp)
+{
+	struct scanenc c;
+	size_t mark = out->len, gap, head, body;
+	unsigned char *q;
+	double t;
+	int ok, haspos;
+
+	if (len > UINT32_MAX - 1)
+		return 0;
+	c.pm = pm;
+	c.line = line;
+	c.uf = uid_field;
+	c.uflen = strlen(uid_field);
+	c.hasuid = c.hasts = 0;
+	c.ndefer = 0;
+	memset(c.posnum, 0, sizeof c.posnum);
+	memset(c.pos, 0, sizeof c.pos);
+	seen_init(&c.seen);
+	c.keys.off = c.keys.ioff;
+	c.keys.len = c.keys.ilen;
+	c.keys.mask = KEYSLOTS - 1;
+	c.keys.n = 0;
+	c.keys.heap = 0;
+	memset(c.keys.ioff, 0, sizeof c.keys.ioff);
+
+	gap = 4 + UIDGUESS + 1 + 4 + 4 + POSBLOCK;
+	if ((ok = room(out, gap)) != 0)
+		out->len += gap;
+	c.k.b = out;
+	c.k.start = mark;
+	c.k.flagsat = mark + gap - 4;	/* where walkhas starts, 4 on */
+	c.k.flags = 0;
+	if (ok)
+		ok = jscan_members(line, len, member, &c);
+	haspos = c.posnum[P_LON] && c.posnum[P_LAT];
+	if (!ok || out->oom || !c.hasuid || !c.hasts ||
+	    !isfinite(c.ts) || c.ts < 0)
+		goto fallback;
+	if (!haspos && c.ndefer > 0 && putback(&c, mark + gap) == -1)
+		goto fallback;
+	t = floor(c.ts);
+	if (!(t >= INT32_MIN && t <= INT32_MAX))
+		goto fallback;
+
+	head = 4 + c.ulen + 1 + 4 + 4 + (haspos ? POSBLOCK : 0);
+	if (head != gap) {
+		if (head > gap && !room(out, head - gap))
+			goto fallback;
+		memmove(out->p + mark + head, out->p + mark + gap,
+		    out->len - mark - gap);
+		out->len = out->len - gap + head;
+	}
+	body = out->len - mark - 4;
+	if (body > UINT32_MAX)
+		goto fallback;
+	q = out->p + mark;
+	set32le(q, (uint32_t)body);
+	memcpy(q + 4, c.uid, c.ulen);
+	q[4 + c.ulen] = '\0';
+	q += 4 + c.ulen + 1;
+	set32be(q, (uint32_t)(int32_t)t);
+	set32be(q + 4, c.k.flags | (haspos ? WIALON_POS : 0));
+	if (haspos) {
+		q += 8;
+		q[0] = 0x0B;
+		q[1] = 0xBB;
+		set32be(q + 2, POSBLOCK - 6);
+		q[6] = 1;
+		q[7] = WIALON_BINARY;
+		memcpy(q + 8, "posinfo", 8);
+		posvalue(q + 16, c.pos[P_LON], c.pos[P_LAT], c.pos[P_ALT],
+		    clampu(c.pos[P_SPEED], 65535), course(c.pos[P_DIR]),
+		    clampu(c.pos[P_SATS], 255));
+	}
+	seen_free(&c.seen);
+	if (c.keys.heap)
+		free(c.keys.off);
+	if (timestamp != NULL)
+		*timestamp = c.ts;
+	return 1;
+
+fallback:
+	seen_free(&c.seen);
+	if (c.keys.heap)
+		free(c.keys.off);
+	out->len = mark;
+	out->oom = 0;
 	return 0;
 }

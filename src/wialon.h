@@ -86,4 +86,20 @@ int	wialon_encode(const struct pmap *, json_t *msg, const char *uid_field,
 	    const char *uid, double time, struct wbuf *out, char *err,
 	    size_t errsz);
 
+/*
+ * The same packet from the line's text, without a jansson tree: one
+ * strict scan of the NDJSON line s[0..len) (jscan_members) checks it as
+ * msgin_next would and encodes it as wialon_encode would.  Returns 1 when
+ * the line is a good flespi message and its packet was appended to out,
+ * byte for byte what msgin_next + wialon_encode give (uid at offset 4 of
+ * the packet, NUL-terminated; *timestamp set when not NULL).  Returns 0,
+ * out unchanged, for every line it does not take: invalid or unusual JSON
+ * (see jscan.h), a repeated top-level key, a key or uid with escapes,
+ * position fields without a numeric latitude and longitude, anything
+ * msgin or wialon_encode would refuse, out of memory.  The caller then
+ * runs the jansson path, which encodes or diagnoses.
+ */
+int	wialon_scan(const struct pmap *, const char *s, size_t len,
+	    const char *uid_field, struct wbuf *out, double *timestamp);
+
 #endif

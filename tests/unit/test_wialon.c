@@ -3,6 +3,8 @@
  * vector (from raw values and from a flespi message) and every mapping
  * rule, byte for byte.
  */
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "pmap.h"
 #include "unit.h"
 #include "wialon.h"
+#include "wref.h"
 
 static const char golden_hex[] =
     "74000000333533393736303133343435343835004B0BFB70000000030BBB0000"
@@ -331,6 +334,377 @@ manynames(void)
 	wbuf_free(&b);
 }
 
+/*
+ * The scan path against the jansson path (wref.h): when wialon_scan takes
+ * a line, the jansson path must take it too, with the same packet and
+ * timestamp.  take says whether the scan path is expected to take it (0:
+ * it must leave the line to jansson, whatever jansson then says).
+ * Returns 1 when everything held.
+ */
+static int
+scan1(const struct pmap *p, const char *uf, const char *line, size_t len,
+    int take, int quiet)
+{
+	struct wbuf a = { 0 }, b = { 0 };
+	double ta = -1, tb = -2;
+	int ra, rb, ok;
+
+	ra = wref(p, uf, line, len, &a, &ta);
+	b.len = 0;
+	rb = wialon_scan(p, wref_line ? wref_line : line,
+	    wref_line ? wref_len : len, uf, &b, &tb);
+	ok = ra >= 0 && rb == take && (rb == 0 ? b.len == 0 :
+	    ra == 1 && a.len == b.len && memcmp(a.p, b.p, a.len) == 0 &&
+	    memcmp(&ta, &tb, sizeof ta) == 0);
+	if (!quiet || !ok) {
+		CHECK(ok, "scan path %s (jansson %s): %.*s",
+		    rb ? "takes" : "leaves", ra == 1 ? "takes" : ra == 0 ?
+		    "refuses" : "harness failed", len > 160 ? 160 : (int)len,
+		    line);
+		if (!ok && ra == 1 && rb == 1) {
+			unit_hex("jansson", a.p, a.len);
+			unit_hex("scan", b.p, b.len);
+		}
+	}
+	wbuf_free(&a);
+	wbuf_free(&b);
+	return ok;
+}
+
+#define S(take, json)	scan1(&sp, "ident", json, strlen(json), take, 0)
+
+static uint64_t rng = 88172645463325252ULL;
+
+static unsigned
+rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+/* A random flespi-like message from pools of awkward keys and values. */
+static size_t
+genmsg(char *buf, size_t cap)
+{
+	static const char *const keys[] = {
+		"ident", "timestamp", "position.latitude", "position.longitude",
+		"position.altitude", "position.speed", "position.direction",
+		"position.satellites", "position.hdop", "din", "dout", "Din",
+		"avl_driver", "avl_inputs", "avl_outputs", "posinfo", "image",
+		"imag", "Image", "a.b", "same", "drop.me", "gsm.signal.level",
+		"gsm", "k", "K", "\xc3\xa9", "", "x y", "position_speed",
+		"abcdefghijklmnopqrstuvwxyz0123456789_x",
+		"abcdefghijklmnopqrstuvwxyz0123456789_y", "can.vehicle.mileage",
+	};
+	static const char *const vals[] = {
+		"0", "-0", "1", "-1", "2147483647", "2147483648", "-2147483648",
+		"-2147483649", "4294967295", "4294967296", "9223372036854775807",
+		"-9223372036854775808", "9223372036854775808",
+		"-9223372036854775809", "18446744073709551616", "0.0", "-0.0",
+		"359.5", "-725.5", "65535.4", "65535.6", "254.5", "1764000001.5",
+		"2147483647.999", "2147483648.0", "9007199254740993.0",
+		"0.30000000000000004", "123456789012345678901234.5", "true",
+		"false", "null", "{}", "[]", "{\"a\":[1,{\"b\":null}]}",
+		"\"\"", "\"x\"", "\"352625066004561\"", "\"a\\\"b\\\\c\\/\\n\"",
+		"\"\\u00e9\\u20ac\\ud83d\\ude97\"", "\"\xc3\xa9\xf0\x9f\x9a\x97\"",
+		"\"\\u0041BC\"", "\" ~\"",
+	};
+	static const char *const uids[] = {
+		"\"352625066004561\"", "\"u\"", "12", "-0",
+		"\"0123456789012345678901234567890\"", "\" ~\"",
+	};
+	size_t len = 0, i, n = 1 + rnd(12), iu = rnd((unsigned)n + 2),
+	    it = rnd((unsigned)n + 2);
+	char num[64], used[sizeof keys / sizeof keys[0]] = { 0 };
+	unsigned j, dot, k;
+	size_t q;
+
+	len += (size_t)snprintf(buf + len, cap - len, "{");
+	for (i = 0; i < n + 2 && len + 200 < cap; i++) {
+		if (i == iu || i == it) {
+			/* The uid and timestamp, now and then missing. */
+			if (rnd(40) == 0)
+				continue;
+			len += (size_t)snprintf(buf + len, cap - len,
+			    "%s\"%s\":%s", len > 1 ? "," : "", i == iu ?
+			    "ident" : "timestamp", i == iu ? uids[rnd(
+			    sizeof uids / sizeof uids[0])] : rnd(2) ?
+			    "1764000001.209955" : "7");
+			if (iu != it)
+				continue;
+		}
+		/* Keys repeat only now and then (the jansson path's case). */
+		do
+			k = rnd(sizeof keys / sizeof keys[0]);
+		while (used[k] && rnd(30) != 0);
+		used[k] = 1;
+		len += (size_t)snprintf(buf + len, cap - len, "%s\"%s\":",
+		    len > 1 ? "," : "", rnd(60) == 0 ? "ident" : keys[k]);
+		if (rnd(4) == 0) {
+			/* A random decimal: up to 25 digits, a point or not. */
+			q = 0;
+			if (rnd(3) == 0)
+				num[q++] = '-';
+			num[q++] = (char)('1' + rnd(9));
+			for (j = rnd(25), dot = 0; j > 0; j--) {
+				if (!dot && rnd(6) == 0) {
+					num[q++] = '.';
+					dot = 1;
+				}
+				num[q++] = (char)('0' + rnd(10));
+			}
+			num[q] = '\0';
+			len += (size_t)snprintf(buf + len, cap - len, "%s", num);
+		} else {
+			len += (size_t)snprintf(buf + len, cap - len, "%s",
+			    vals[rnd(sizeof vals / sizeof vals[0])]);
+		}
+	}
+	len += (size_t)snprintf(buf + len, cap - len, "}");
+	return len;
+}
+
+static void
+scanpath(void)
+{
+	static const char real[] = "{\"ident\":\"352625066004561\","
+	    "\"timestamp\":1764000001.209955,\"server.timestamp\":1764000002.5,"
+	    "\"channel.id\":1234,\"protocol.id\":14,\"peer\":\"10.1.2.3:4000\","
+	    "\"device.id\":182083,\"device.name\":\"Truck 01\","
+	    "\"position.latitude\":55.789596,\"position.longitude\":37.668702,"
+	    "\"position.altitude\":151.3,\"position.direction\":287,"
+	    "\"position.speed\":61,\"position.satellites\":12,"
+	    "\"position.hdop\":0.87,\"position.valid\":true,"
+	    "\"engine.ignition.status\":true,\"movement.status\":false,"
+	    "\"external.powersource.voltage\":13.62,\"battery.voltage\":4.051,"
+	    "\"gsm.signal.level\":71,\"can.vehicle.mileage\":4012345678,"
+	    "\"can.fuel.level\":312.4,\"din\":5,\"dout\":1,"
+	    "\"pos\":{\"a\":[1,{\"b\":null}]},\"n\":null}";
+	static const char alphabet[] = "{}[]\":,.-+0123456789eEtrufalsn "
+	    "\\u\t\xc3\xa9\x80/bdinposti";
+	struct pmap sp;
+	char err[128], *big, buf[2048];
+	size_t i, n, len;
+	unsigned iter, k;
+	int allok = 1, taken = 0;
+	int saved;
+
+	if (pmap_init(&sp) == -1 || pmap_rule(&sp, "drop.me=", err,
+	    sizeof err) == -1 || pmap_rule(&sp, "a.b=same", err,
+	    sizeof err) == -1 || pmap_ready(&sp) == -1) {
+		CHECK(0, "scan map");
+		return;
+	}
+	/* msgin diagnoses refused lines on stderr: not here. */
+	fflush(stderr);
+	saved = dup(2);
+	close(2);
+	open("/dev/null", O_WRONLY);
+
+	S(1, real);
+	S(1, "{\"ident\":\"353976013445485\",\"timestamp\":1259076464.9,"
+	    "\"position.longitude\":49.1903648,\"position.latitude\":55.7305664,"
+	    "\"position.altitude\":106,\"position.speed\":54,"
+	    "\"position.direction\":326,\"position.satellites\":11,"
+	    "\"external.powersource.voltage\":27.593,\"din\":1}");
+	/* Header guesses: uid last, short, long; no position at all. */
+	S(1, "{\"timestamp\":5,\"k\":1,\"position.latitude\":1,"
+	    "\"position.longitude\":-0,\"ident\":\"u\"}");
+	S(1, "{\"k\":\"v\",\"timestamp\":5,\"ident\":"
+	    "\"0123456789012345678901234567890123456789\"}");
+	S(1, "{\"ident\":\"123456789012345\",\"timestamp\":5,\"k\":1}");
+	S(1, " {\"ident\" : \"x\" ,\t\"timestamp\" :\t 7 , \"a\":[ ] } ");
+	/*
+	 * Position fields without a numeric latitude and longitude are put
+	 * back as parameters; one that would have kept a later field of the
+	 * same name out is left to jansson.
+	 */
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"position.speed\":3}");
+	S(1, "{\"position.altitude\":1,\"position.direction\":2,"
+	    "\"ident\":\"u\",\"position.latitude\":3,\"k\":4,"
+	    "\"position.longitude\":\"5\",\"position.satellites\":[],"
+	    "\"position.speed\":6.5,\"timestamp\":5}");
+	S(1, "{\"position.altitude\":1,\"position.direction\":2,"
+	    "\"position.hdop\":1,\"position.latitude\":3,"
+	    "\"position.longitude\":4,\"position.satellites\":5,"
+	    "\"position.speed\":6,\"timestamp\":5,\"ident\":\"u\"}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"position_speed\":1,"
+	    "\"position.speed\":3,\"Position.Speed\":4}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"position.speed\":null,"
+	    "\"Position.Speed\":4}");
+	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"position.speed\":3,"
+	    "\"Position.Speed\":4}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"position.latitude\":\"1\","
+	    "\"position.longitude\":2}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"position.valid\":true,"
+	    "\"positions\":1}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"position.latitude\":1.0,"
+	    "\"position.longitude\":2,\"position.direction\":-725.5,"
+	    "\"position.speed\":\"fast\",\"position.satellites\":255.5,"
+	    "\"position.altitude\":null}");
+	/* Integers and reals: int32, int64, past 64 bits, -0. */
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"a\":2147483647,"
+	    "\"b\":2147483648,\"c\":-2147483648,\"d\":-2147483649,"
+	    "\"e\":9223372036854775807,\"f\":-9223372036854775808,"
+	    "\"g\":9223372036854775808,\"h\":-9223372036854775809,"
+	    "\"i\":123456789012345678901234567890,\"j\":-0,\"k\":0,"
+	    "\"l\":99999999999999999999}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"a\":-0.0,\"b\":0.1,"
+	    "\"c\":0.30000000000000004,\"d\":9007199254740993.0,"
+	    "\"e\":9007199254740992.5,\"f\":1.00000000000000000000000001,"
+	    "\"g\":0.0000000000000000000000001,\"h\":-123.456,"
+	    "\"i\":179769313486231570000000000000000000000000000000000000000"
+	    "00000000000000000000000000000000000.5,\"j\":4.35,\"k\":2.675}");
+	/* Masks and the driver code. */
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"din\":4294967295,"
+	    "\"dout\":-1}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"din\":4294967296,"
+	    "\"avl_inputs\":-2147483649,\"Din\":1.5,\"DIN\":\"x\","
+	    "\"avl.inputs\":true}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"avl_driver\":-0,"
+	    "\"avl_outputs\":false}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"avl_driver\":true,"
+	    "\"avl.driver\":2.5,\"AVL_driver\":\"D\\u00e9\"}");
+	/* Strings with escapes are decoded; keys and uids with them not. */
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"s\":\"a\\\"b\\\\c\\/d\\b\\f"
+	    "\\n\\r\\t\\u0041\\u00e9\\u20ac\\ud83d\\ude97\\uDBFF\\uDFFFz\","
+	    "\"t\":\"\xc3\xa9\xf0\x9f\x9a\x97\",\"u\":\"\"}");
+	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"\\u0073\":1}");
+	S(0, "{\"ident\":\"\\u0075\",\"timestamp\":5}");
+	/* Names: renames, drops, collisions, reserved names. */
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"drop.me\":1,\"a.b\":2,"
+	    "\"same\":3,\"A_B\":4,\"a_b\":5,\"posinfo\":1,\"Image\":2,"
+	    "\"imag\":3,\"image_\":4,\"gsm.signal.level\":5,\"gsm\":6,"
+	    "\"\":7,\"\xc3\xa9t\xc3\xa9\":8,\"n\":null,\"o\":{},\"p\":[]}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,\"a\":null,\"A\":1}");
+	S(1, "{\"ident\":\"u\",\"timestamp\":5,"
+	    "\"abcdefghijklmnopqrstuvwxyz0123456789_x\":1,"
+	    "\"abcdefghijklmnopqrstuvwxyz0123456789_y\":2}");
+	/* Repeated keys: jansson keeps the last value in the first place. */
+	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"a\":null,\"b\":1,\"a\":5}");
+	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"timestamp\":6}");
+	S(0, "{\"ident\":\"u\",\"ident\":\"v\",\"timestamp\":5}");
+	/* The uid and the timestamp. */
+	S(1, "{\"ident\":12345,\"timestamp\":0}");
+	S(1, "{\"ident\":-0,\"timestamp\":-0}");
+	S(1, "{\"ident\":-9223372036854775808,\"timestamp\":2147483647.99}");
+	S(1, "{\"ident\":\" ~\",\"timestamp\":0.5}");
+	S(0, "{\"ident\":9223372036854775808,\"timestamp\":5}");
+	S(0, "{\"ident\":\"\",\"timestamp\":5}");
+	S(0, "{\"ident\":\"\xc3\xa9\",\"timestamp\":5}");
+	S(0, "{\"ident\":true,\"timestamp\":5}");
+	S(0, "{\"ident\":\"u\",\"timestamp\":\"5\"}");
+	S(0, "{\"ident\":\"u\",\"timestamp\":-0.5}");
+	S(0, "{\"ident\":\"u\",\"timestamp\":2147483648}");
+	S(0, "{\"ident\":\"u\"}");
+	S(0, "{\"timestamp\":5}");
+	S(0, "[1]");
+	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"a\":1e400}");
+	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"a\":1E2}");
+	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"a\":\"\\u0000\"}");
+	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"a\":\"\xed\xa0\x80\"}");
+	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"a\":\"\xe0\x80\xaf\"}");
+	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"a\":\"\xf4\x90\x80\x80\"}");
+	S(0, "{\"ident\":\"u\",\"timestamp\":5} x");
+	S(0, "{\"ident\":\"u\",\"timestamp\":5,\"a\":1}{");
+	scan1(&sp, "ident", "{\"ident\":\"u\",\"timestamp\":5,\"a\":1\0}",
+	    33, 0, 0);
+	/* Other uid fields. */
+	scan1(&sp, "timestamp", "{\"timestamp\":5,\"a\":1}", 21, 1, 0);
+	scan1(&sp, "timestamp", "{\"timestamp\":5.5,\"a\":1}", 23, 0, 0);
+	scan1(&sp, "position.latitude", "{\"timestamp\":5,"
+	    "\"position.latitude\":7,\"position.longitude\":8,\"a\":1}",
+	    strlen("{\"timestamp\":5,\"position.latitude\":7,"
+	    "\"position.longitude\":8,\"a\":1}"), 1, 0);
+
+	/* Wide: 3000 fields grow both tables; k7 and K7 share a name. */
+	n = 3000;
+	big = malloc(n * 24 + 64);
+	len = (size_t)sprintf(big, "{\"ident\":\"u\",\"timestamp\":5");
+	for (i = 0; i < n; i++)
+		len += (size_t)sprintf(big + len, ",\"%s%zu\":%zu",
+		    i < n / 2 ? "k" : "K", i % (n / 2), i);
+	big[len++] = '}';
+	scan1(&sp, "ident", big, len, 1, 0);
+	/* Many integers past 64 bits: only jansson counts its retries. */
+	for (k = 0; k < 2; k++) {
+		n = k ? 300 : 70;
+		len = (size_t)sprintf(big, "{\"ident\":\"u\",\"timestamp\":5,"
+		    "\"a\":[");
+		for (i = 0; i < n; i++)
+			len += (size_t)sprintf(big + len, "%s%s", i ? "," : "",
+			    "18446744073709551616");
+		len += (size_t)sprintf(big + len, "]}");
+		scan1(&sp, "ident", big, len, 0, 0);
+	}
+	free(big);
+
+	/* Random edits of a realistic message (fuzz_wscan goes further). */
+	n = strlen(real);
+	for (iter = 0; iter < 10000; iter++) {
+		struct wbuf t = { 0 };
+
+		memcpy(buf, real, n);
+		len = n;
+		for (k = 1 + rnd(3); k > 0; k--) {
+			i = rnd((unsigned)len);
+			switch (rnd(3)) {
+			case 0:
+				buf[i] = alphabet[rnd(sizeof alphabet - 1)];
+				break;
+			case 1:
+				memmove(buf + i, buf + i + 1, len - i - 1);
+				len--;
+				break;
+			default:
+				memmove(buf + i + 1, buf + i, len - i);
+				buf[i] = alphabet[rnd(sizeof alphabet - 1)];
+				len++;
+			}
+		}
+		if (memchr(buf, '\n', len) != NULL)
+			continue;
+		/* Expected verdict: whatever the scan says; scan1 checks it. */
+		taken += i = (size_t)wialon_scan(&sp, buf, len, "ident", &t,
+		    NULL);
+		wbuf_free(&t);
+		if (!scan1(&sp, "ident", buf, len, (int)i, 1) && allok) {
+			allok = 0;
+			unit_hex("mutation", buf, len);
+		}
+	}
+	CHECK(allok, "10000 mutations: the scan path takes only lines the "
+	    "jansson path takes, with the same packet (%d taken)", taken);
+
+	/* Random messages of awkward keys and values. */
+	allok = 1;
+	taken = 0;
+	for (iter = 0; iter < 10000; iter++) {
+		struct wbuf t = { 0 };
+
+		len = genmsg(buf, sizeof buf);
+		taken += i = (size_t)wialon_scan(&sp, buf, len, "ident", &t,
+		    NULL);
+		wbuf_free(&t);
+		if (!scan1(&sp, "ident", buf, len, (int)i, 1) && allok) {
+			allok = 0;
+			unit_hex("message", buf, len);
+		}
+	}
+	CHECK(allok, "10000 generated messages: the scan path takes only "
+	    "lines the jansson path takes, with the same packet (%d taken)",
+	    taken);
+
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	free(wref_line);
+	wref_line = NULL;
+	pmap_free(&sp);
+}
+
 int
 main(void)
 {
@@ -341,6 +715,7 @@ main(void)
 	names();
 	rules();
 	manynames();
+	scanpath();
 	pmap_free(&pm);
 	return UNIT_END();
 }
