@@ -889,6 +889,8 @@ recv_mqtt_main(int argc, char **argv)
 		mosquitto_int_option(rx.m, MOSQ_OPT_RECEIVE_MAXIMUM, RECEIVE_MAX);
 	if (mosquitto_username_pw_set(rx.m, token, NULL) != MOSQ_ERR_SUCCESS)
 		die(EXIT_TEMPFAIL, "out of memory");
+	/* libmosquitto keeps its own copy for reconnecting; ours goes now. */
+	explicit_bzero(token, sizeof token);
 	rc = mosquitto_tls_set(rx.m, o.cafile, o.cafile ? NULL : DEFAULT_CAPATH,
 	    NULL, NULL, NULL);
 	if (rc != MOSQ_ERR_SUCCESS)
@@ -905,7 +907,6 @@ recv_mqtt_main(int argc, char **argv)
 
 	mosquitto_destroy(rx.m);
 	mosquitto_lib_cleanup();
-	memset(token, 0, sizeof token);
 	free(rx.out);
 	return status;
 }
