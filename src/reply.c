@@ -355,6 +355,8 @@ reply_parse(char *b, size_t n, struct reply *r, const char **why,
 			if (i < n && b[i] == ']')
 				i++;
 			else for (;;) {
+				if (i >= n)
+					goto bad;
 				if (b[i] != '{') {
 					snprintf(whybuf, whylen, "element %zu "
 					    "of result is not an object (not a "
@@ -444,6 +446,42 @@ fail:
 	r->notes[0] = '\0';
 	classify(b, n, r, why, whybuf, whylen);
 	return -1;
+}
+
+int
+reply_message(const char *p, size_t n, char *whybuf, size_t whylen)
+{
+	json_error_t err;
+	json_t *v;
+	size_t i = skipws(p, 0, n), flags = JSON_ALLOW_NUL;
+
+	if (memchr(p, '\0', n) != NULL) {
+		snprintf(whybuf, whylen, "not JSON: it holds a NUL byte");
+		return -1;
+	}
+	if (i >= n || p[i] != '{') {
+		snprintf(whybuf, whylen, "not a JSON object");
+		return -1;
+	}
+	v = json_loadb(p, n, flags, &err);
+	if (v == NULL && json_error_code(&err) == json_error_numeric_overflow)
+		v = json_loadb(p, n, flags | JSON_DECODE_INT_AS_REAL, &err);
+	if (v == NULL) {
+		snprintf(whybuf, whylen, "not JSON: %s near byte %d", err.text,
+		    err.position);
+		return -1;
+	}
+	json_decref(v);
+	return 0;
+}
+
+size_t
+reply_compact(char *p, size_t n)
+{
+	size_t w = 0;
+
+	compact(p, 0, n, &w);
+	return w;
 }
 
 size_t

@@ -47,6 +47,20 @@ struct reply {
 int	reply_parse(char *body, size_t len, struct reply *r,
 	    const char **why, char *whybuf, size_t whylen);
 
+/*
+ * One message on its own (an MQTT payload), checked exactly as the
+ * elements of an answer are: no raw NUL, an object, valid JSON for
+ * jansson (so no invalid UTF-8, no nesting past its limit, no number it
+ * cannot hold, nothing after the object).  Returns 0, or -1 with whybuf
+ * saying what is wrong.
+ */
+int	reply_message(const char *p, size_t n, char *whybuf, size_t whylen);
+/*
+ * Remove the whitespace outside strings from a message reply_message()
+ * accepted, in place, as answers' lines are built.  Returns the new length.
+ */
+size_t	reply_compact(char *p, size_t n);
+
 /* The number of whole lines in the first n bytes of lines. */
 size_t	reply_lines_in(const char *lines, size_t n);
 
