@@ -477,9 +477,12 @@ on_disconnect(struct mosquitto *m, void *arg, int rc,
 static void
 on_log(struct mosquitto *m, void *arg, int level, const char *s)
 {
+	char e[512];
+
 	(void)m, (void)arg, (void)level;
+	/* The library's lines carry the broker's topics and reasons. */
 	if (verbose > 1)
-		xwarn("mosquitto: %s", s);
+		xwarn("mosquitto: %s", vis(e, sizeof e, s, strlen(s)));
 }
 
 /* ---- the loop ---- */
