@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 #include "reply.h"
 #include "statefile.h"
 #include "stats.h"
+#include "stdfds.h"
 #include "stop.h"
 #include "token.h"
 
@@ -51,6 +54,14 @@ struct opts {
 	long long	wait_ms;	/* first retry delay */
 };
 
+#define MAXNOTES	64	/* distinct errors/warnings shown, at most */
+/* Protocol violations retried with --once and no --retries, at most. */
+#define ONCE_RETRIES	5
+/* An empty answer sooner than this after its request: wait the rest. */
+#define EMPTY_MIN_MS	1000
+/* After a stop request, a write to stdout may wait this long, no more. */
+#define STOP_GRACE_MS	1000
+
 /* Everything the loop keeps between batches. */
 struct run {
 	struct opts    *o;
@@ -63,6 +74,8 @@ struct run {
 	uint64_t	total;		/* messages written */
 	int		soft;		/* fetch() returns failures, no exit */
 	int		outfile;	/* stdout is a regular file */
+	char	       *seen[MAXNOTES];	/* errors/warnings shown so far */
+	int		nseen;
 };
 
 static void
@@ -303,6 +316,61 @@ savekey(struct run *r)
 }
 
 /*
+ * An answer that parsed must also make sense for its request: never more
+ * messages than asked for, and a key that moves on past them (or, with
+ * none, stays or moves on).  A key going backwards would replay what was
+ * written, one standing still would fetch the same messages for ever.
+ * Returns 0, or 1 with why filled in.
+ */
+static int
+checkanswer(const struct fa_req *q, const struct reply *rp, char *why,
+    size_t whylen)
+{
+	if (rp->count > q->limit_count)
+		snprintf(why, whylen, "protocol violation: the answer holds "
+		    "%zu messages, %u were asked for", rp->count,
+		    q->limit_count);
+	else if (rp->next_key < q->curr_key)
+		snprintf(why, whylen, "protocol violation: next_key %" PRIu64
+		    " goes backwards from %" PRIu64, rp->next_key,
+		    q->curr_key);
+	else if (rp->count > 0 && rp->next_key == q->curr_key)
+		snprintf(why, whylen, "protocol violation: next_key %" PRIu64
+		    " does not move on past %zu messages", rp->next_key,
+		    rp->count);
+	else
+		return 0;
+	return 1;
+}
+
+/* The errors and warnings of an answer on stderr, each once per run. */
+static void
+shownotes(struct run *r, const struct reply *rp)
+{
+	const char *p, *nl;
+	size_t n;
+	int i;
+
+	for (p = rp->notes; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		n = (size_t)(nl - p);
+		for (i = 0; i < r->nseen; i++)
+			if (strlen(r->seen[i]) == n &&
+			    memcmp(r->seen[i], p, n) == 0)
+				break;
+		if (i < r->nseen)
+			continue;
+		if (r->nseen < MAXNOTES &&
+		    (r->seen[r->nseen] = strndup(p, n)) != NULL)
+			r->nseen++;
+		else if (r->nseen >= MAXNOTES)
+			return;		/* a flood: enough has been said */
+		stats_end(&r->st);
+		xwarn("channel %s: flespi says: %.*s", r->o->selector, (int)n,
+		    p);
+	}
+}
+
+/*
  * One request, retried with backoff until it gives a usable answer.
  * Returns FA_OK with *rp filled in, or FA_STOPPED; gives up with exit 69
  * (refused) or 75 (retries exhausted), saving the key first -- or, when
@@ -313,19 +381,31 @@ fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 {
 	char why[512], whybuf[256];
 	const char *bad;
-	long long failures = 0;
+	long long failures = 0, limit;
 	int64_t t0;
-	int s;
+	int s, violation;
 	unsigned d;
 
 	for (;;) {
 		t0 = mono_ms();
 		s = fa_get(&r->fa, q, why, sizeof why);
+		violation = 0;
 		if (s == FA_OK && reply_parse(r->fa.body, r->fa.len, rp, &bad,
 		    whybuf, sizeof whybuf) == -1) {
-			snprintf(why, sizeof why, "%s", bad);
+			if (rp->shape) {
+				stats_end(&r->st);
+				snprintf(why, sizeof why, "the API answered in "
+				    "an unexpected shape: %s", bad);
+				s = FA_REFUSED;
+			} else {
+				snprintf(why, sizeof why, "%s", bad);
+				s = FA_RETRY;
+			}
+		} else if (s == FA_OK && (violation = checkanswer(q, rp, why,
+		    sizeof why)))
 			s = FA_RETRY;
-		}
+		if (s == FA_OK)
+			shownotes(r, rp);
 		if (verbose) {
 			stats_end(&r->st);
 			vlog("GET %.*s curr_key=%" PRIu64 " limit_count=%u "
@@ -345,8 +425,15 @@ fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 		if (s == FA_STOPPED)
 			return s;
 		stats_end(&r->st);
-		if (r->soft && (s == FA_REFUSED || (r->o->retries >= 0 &&
-		    failures >= r->o->retries))) {
+		/*
+		 * --once must end: a server that keeps breaking the protocol
+		 * is given up on even when --retries was not given.
+		 */
+		limit = r->o->retries;
+		if (limit < 0 && violation && r->o->once)
+			limit = ONCE_RETRIES;
+		if (r->soft && (s == FA_REFUSED || (limit >= 0 &&
+		    failures >= limit))) {
 			xwarn("channel %s: %s", r->o->selector, why);
 			return s;
 		}
@@ -355,7 +442,7 @@ fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 			die(EXIT_REFUSED, "channel %s: %s", r->o->selector,
 			    why);
 		}
-		if (r->o->retries >= 0 && failures >= r->o->retries) {
+		if (limit >= 0 && failures >= limit) {
 			savekey(r);
 			die(EXIT_TEMPFAIL, "channel %s: %s; gave up after "
 			    "%lld retries", r->o->selector, why, failures);
@@ -477,8 +564,52 @@ finaldelete(struct run *r)
 }
 
 /*
+ * write_all() to stdout, but one that a stop request can end: once
+ * stop_requested is set, a write that cannot go on within STOP_GRACE_MS
+ * is abandoned with EINTR, so a reader that is alive but not reading
+ * cannot hold off SIGTERM.  (The handlers have no SA_RESTART: a signal
+ * ends a blocked write(2) early.)  Returns 0, or -1 with errno; *done
+ * gets the bytes written.
+ */
+static int
+writeout(const char *buf, size_t len, size_t *done)
+{
+	struct pollfd pfd = { STDOUT_FILENO, POLLOUT, 0 };
+	int64_t deadline = 0, left;
+	size_t chunk;
+	ssize_t n;
+
+	*done = 0;
+	while (*done < len) {
+		chunk = len - *done;
+		if (stop_requested) {
+			if (deadline == 0)
+				deadline = mono_ms() + STOP_GRACE_MS;
+			if ((left = deadline - mono_ms()) <= 0 ||
+			    poll(&pfd, 1, (int)left) == 0) {
+				errno = EINTR;
+				return -1;
+			}
+			/* Writable: at least PIPE_BUF bytes fit without a wait. */
+			if (chunk > PIPE_BUF)
+				chunk = PIPE_BUF;
+		}
+		n = write(STDOUT_FILENO, buf + *done, chunk);
+		if (n > 0)
+			*done += (size_t)n;
+		else if (n == 0) {
+			errno = EIO;
+			return -1;
+		} else if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * Write buf to stdout.  Returns, or exits after saving what was written:
- * 0 when the reader went away, 74 on an output error.
+ * 0 when the reader went away or a stop ended a blocked write, 74 on an
+ * output error.
  */
 static void
 emit(struct run *r, const char *buf, size_t len)
@@ -486,7 +617,7 @@ emit(struct run *r, const char *buf, size_t len)
 	size_t done = 0, k;
 	int err;
 
-	if (write_all(STDOUT_FILENO, buf, len, &done) == 0)
+	if (writeout(buf, len, &done) == 0)
 		return;
 	err = errno;
 	stats_end(&r->st);
@@ -503,6 +634,11 @@ emit(struct run *r, const char *buf, size_t len)
 		    " messages; key %" PRIu64, r->total, r->key);
 		exit(EXIT_OK);
 	}
+	if (err == EINTR) {
+		vlog("stopped while stdout was not read, after %" PRIu64
+		    " messages; key %" PRIu64, r->total, r->key);
+		exit(EXIT_OK);
+	}
 	errno = err;
 	dieerr(EXIT_IOERR, "stdout");
 }
@@ -515,7 +651,7 @@ loop(struct run *r)
 	struct reply rp;
 	uint64_t left, d;
 	char ck[CHECKPOINT_MAX];
-	int64_t now;
+	int64_t now, t0;
 
 	for (;;) {
 		if (stop_requested)
@@ -536,24 +672,11 @@ loop(struct run *r)
 			if (d > r->deleted && !q.del)
 				delete_before(r, d);
 		}
+		t0 = mono_ms();
 		if (fetch(r, &q, &rp) == FA_STOPPED)
 			break;
 		if (q.del)
 			r->deleted = r->key;
-		if (rp.count > q.limit_count || (rp.count > 0 &&
-		    rp.next_key <= r->key)) {
-			/*
-			 * Never write more than asked for (-n), nor messages
-			 * whose key would not move on: they would come again.
-			 */
-			stats_end(&r->st);
-			xwarn("channel %s: answer holds %zu messages (%u asked "
-			    "for) and next_key %" PRIu64 " after %" PRIu64
-			    "; retrying", o->selector, rp.count, q.limit_count,
-			    rp.next_key, r->key);
-			nap(backoff_next(&r->bo));
-			continue;
-		}
 		if (rp.count > 0)
 			emit(r, rp.lines, rp.len);
 		r->total += rp.count;
@@ -569,7 +692,63 @@ loop(struct run *r)
 			    (double)(now - r->st.start_ms + 1), r->key);
 		if (o->once && rp.count == 0)
 			break;
+		/*
+		 * An empty answer at once (-t 0, or a server that does not
+		 * long-poll): wait before asking again, not a hot loop.
+		 */
+		if (rp.count == 0 && (now = mono_ms() - t0) < EMPTY_MIN_MS)
+			nap((unsigned)(EMPTY_MIN_MS - now));
 	}
+}
+
+/*
+ * A regular file on stdout whose last line has no newline holds a line
+ * torn by an earlier run (a full disk, SIGKILL mid-write).  Appending to
+ * it would glue our first message onto it and corrupt both: cut the file
+ * back to its last newline first, and say so.  (That message's key was
+ * not saved: it comes again whole.)  Only when we write at the file's end.
+ */
+static void
+repairtail(void)
+{
+	struct stat sb;
+	char buf[4096];
+	off_t pos, cut = 0;
+	ssize_t n, i;
+	int fd, fl;
+
+	if (fstat(STDOUT_FILENO, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size == 0 || (fl = fcntl(STDOUT_FILENO, F_GETFL)) == -1)
+		return;
+	if (!(fl & O_APPEND) && lseek(STDOUT_FILENO, 0, SEEK_CUR) !=
+	    sb.st_size)
+		return;
+	/* stdout is write-only: read the same file through /proc. */
+	if ((fd = open("/proc/self/fd/1", O_RDONLY | O_CLOEXEC)) == -1) {
+		xwarnerr("stdout: cannot check for a torn last line");
+		return;
+	}
+	for (pos = sb.st_size; pos > 0 && cut == 0; pos -= n) {
+		n = pos < (off_t)sizeof buf ? (ssize_t)pos : (ssize_t)sizeof buf;
+		if (pread(fd, buf, (size_t)n, pos - n) != n) {
+			xwarnerr("stdout: cannot check for a torn last line");
+			close(fd);
+			return;
+		}
+		for (i = n; i > 0; i--)
+			if (buf[i - 1] == '\n') {
+				cut = pos - n + i;
+				break;
+			}
+	}
+	close(fd);
+	if (cut == sb.st_size)
+		return;
+	if (ftruncate(STDOUT_FILENO, cut) == -1 ||
+	    (!(fl & O_APPEND) && lseek(STDOUT_FILENO, cut, SEEK_SET) == -1))
+		dieerr(EXIT_IOERR, "stdout: cannot cut off its torn last line");
+	xwarn("stdout: its last line was torn (%jd bytes without a newline, "
+	    "from an earlier run): cut off", (intmax_t)(sb.st_size - cut));
 }
 
 /*
@@ -579,8 +758,13 @@ loop(struct run *r)
 static void
 startkey(struct run *r)
 {
-	const char *path = r->o->state;
+	const char *path;
 	uint64_t k;
+
+	/* A --state that is a link: the key goes to its target, deliberately. */
+	if ((path = state_resolve(r->o->state)) == NULL)
+		dieerr(EXIT_IOERR, "%s", r->o->state);
+	r->o->state = path;
 
 	if (state_lock(path) == -1) {
 		if (errno == EWOULDBLOCK)
@@ -640,6 +824,16 @@ main(int argc, char **argv)
 	char app[64];
 	struct stat sb;
 	struct rlimit nocore = { 0, 0 };
+	int fd;
+
+	/*
+	 * Before anything can be opened: a closed stdout would be taken by
+	 * libcurl's or libmosquitto's socketpair, and messages "written" there.
+	 */
+	diag_init(argv[0]);
+	if (stdfds_check(&fd) == -1)
+		die(EXIT_IOERR, "file descriptor %d (%s) is closed: not starting",
+		    fd, fd == 0 ? "stdin" : fd == 1 ? "stdout" : "stderr");
 
 	/* The token will be in memory: no core dump of ours may hold it. */
 	setrlimit(RLIMIT_CORE, &nocore);
@@ -651,6 +845,14 @@ main(int argc, char **argv)
 
 	diag_init(argv[0]);
 	parse(argc, argv, &o);
+	switch (fa_cleartext(o.url)) {
+	case 1:
+		xwarn("warning: %s is not https: the token goes out in clear",
+		    o.url);
+		break;
+	case -1:
+		die(EXIT_USAGE, "--url: '%s' is not a URL", o.url);
+	}
 	token_get(o.token_file, token, sizeof token);
 
 	memset(&r, 0, sizeof r);
@@ -665,12 +867,6 @@ main(int argc, char **argv)
 	/* With --checkpoints what the pipeline saved may be deleted. */
 	r.deleted = o.checkpoints ? 0 : r.key;
 
-	if (strncmp(o.url, "http://", 7) == 0 &&
-	    strncmp(o.url + 7, "127.0.0.1", 9) != 0 &&
-	    strncmp(o.url + 7, "localhost", 9) != 0 &&
-	    strncmp(o.url + 7, "[::1]", 5) != 0)
-		xwarn("warning: %s is not https: the token goes out in clear",
-		    o.url);
 	snprintf(app, sizeof app, "flespi-recv/%s", VERSION);
 	if (fa_init(&r.fa, o.url, o.selector, token, app, o.cid,
 	    o.limit_size + (1 << 20)) == -1)
@@ -681,6 +877,8 @@ main(int argc, char **argv)
 	backoff_init(&r.bo, (unsigned)o.wait_ms, 30000, 0);
 	stats_init(&r.st);
 	r.outfile = fstat(STDOUT_FILENO, &sb) == 0 && S_ISREG(sb.st_mode);
+	if (r.outfile)
+		repairtail();
 	stop_install();
 
 	loop(&r);

@@ -1,11 +1,15 @@
+#include <arpa/inet.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
 #include "flespiapi.h"
 #include "stop.h"
+#include "vis.h"
 
 static size_t
 onbody(char *data, size_t sz, size_t nmemb, void *arg)
@@ -44,6 +48,50 @@ onprogress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 
 	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
 	return fa->abortable && stop_requested;
+}
+
+/* Is host (as curl_url gives it: IPv6 in brackets) this machine? */
+static int
+loopback(const char *host)
+{
+	unsigned char a[16];
+	char h[64];
+	size_t n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (n < 3 || n - 2 >= sizeof h || host[0] != '[' || host[n - 1] != ']')
+		return 0;
+	memcpy(h, host + 1, n - 2);
+	h[n - 2] = '\0';
+	if (inet_pton(AF_INET6, h, a) != 1)
+		return 0;
+	/* ::1, or an IPv4-mapped 127.x.y.z */
+	if (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0)
+		return 1;
+	return memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0 &&
+	    a[12] == 127;
+}
+
+int
+fa_cleartext(const char *url)
+{
+	CURLU *u;
+	char *scheme = NULL, *host = NULL;
+	int r = -1;
+
+	if ((u = curl_url()) == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+		r = strcasecmp(scheme, "https") != 0 && !loopback(host);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
 }
 
 char *
@@ -145,15 +193,21 @@ fa_init(struct flespiapi *fa, const char *baseurl, const char *selector,
 	curl_easy_setopt(fa->curl, CURLOPT_XFERINFOFUNCTION, onprogress);
 	curl_easy_setopt(fa->curl, CURLOPT_XFERINFODATA, fa);
 	curl_easy_setopt(fa->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(fa->curl, CURLOPT_ERRORBUFFER, fa->errbuf);
 	return 0;
 }
 
 void
 fa_free(struct flespiapi *fa)
 {
+	struct curl_slist *h;
+
 	if (fa->curl)
 		curl_easy_cleanup(fa->curl);
-	curl_slist_free_all(fa->hdrs);	/* holds the token: gone with it */
+	/* The first header holds the token: wiped, not only freed. */
+	for (h = fa->hdrs; h != NULL; h = h->next)
+		explicit_bzero(h->data, strlen(h->data));
+	curl_slist_free_all(fa->hdrs);
 	free(fa->urlbase);
 	free(fa->body);
 	memset(fa, 0, sizeof *fa);
@@ -172,8 +226,12 @@ reason(const struct flespiapi *fa, char *out, size_t outlen)
 		return;
 	e = json_array_get(json_object_get(root, "errors"), 0);
 	r = json_string_value(json_object_get(e, "reason"));
-	if (r != NULL)
-		snprintf(out, outlen, ": %s", r);
+	if (r != NULL && outlen > 2) {
+		/* The server's text: escaped, it cannot forge our lines. */
+		memcpy(out, ": ", 3);
+		vis(out + 2, outlen - 2, r, json_string_length(json_object_get(e,
+		    "reason")));
+	}
 	json_decref(root);
 }
 
@@ -207,6 +265,7 @@ fa_get(struct flespiapi *fa, const struct fa_req *q, char *why,
 	fa->len = 0;
 	fa->too_large = 0;
 	fa->status = 0;
+	fa->errbuf[0] = '\0';
 	if (fa->body)
 		fa->body[0] = '\0';
 	curl_easy_setopt(fa->curl, CURLOPT_URL, url);
@@ -230,6 +289,14 @@ fa_get(struct flespiapi *fa, const struct fa_req *q, char *why,
 	if (fa->too_large) {
 		snprintf(why, whylen, "answer longer than %zu bytes", fa->max);
 		return FA_RETRY;
+	}
+	if (rc == CURLE_PEER_FAILED_VERIFICATION ||
+	    rc == CURLE_SSL_CACERT_BADFILE) {
+		/* Asking again will meet the same certificate. */
+		vis(rs, sizeof rs, fa->errbuf, strlen(fa->errbuf));
+		snprintf(why, whylen, "TLS: the server's certificate was not "
+		    "accepted%s%s", rs[0] ? ": " : "", rs);
+		return FA_REFUSED;
 	}
 	if (rc != CURLE_OK) {
 		snprintf(why, whylen, "%s", curl_easy_strerror(rc));

@@ -16,7 +16,8 @@
 enum {
 	FA_OK,		/* 200: body, len hold the answer */
 	FA_RETRY,	/* temporary: network, timeout, 429, 5xx, too large */
-	FA_REFUSED,	/* 401, 403, 404, other 4xx, 3xx: retrying will not help */
+	FA_REFUSED,	/* 401, 403, 404, other 4xx, 3xx, an untrusted TLS
+			   certificate: retrying will not help */
 	FA_STOPPED	/* stop_requested ended the transfer (abortable only) */
 };
 
@@ -34,6 +35,7 @@ struct flespiapi {
 	long		retry_after;	/* its Retry-After, seconds, or 0 */
 	long		connect_ms;
 	long		extra_ms;	/* allowed on top of the long-poll time */
+	char		errbuf[CURL_ERROR_SIZE];	/* libcurl's detail */
 };
 
 struct fa_req {
@@ -56,6 +58,14 @@ void	fa_free(struct flespiapi *);
 /* One request; why gets a one-line reason for everything but FA_OK. */
 int	fa_get(struct flespiapi *, const struct fa_req *, char *why,
 	    size_t whylen);
+/*
+ * Would a request to url send the token in clear over a network?  Decided
+ * on the URL as libcurl parses it (scheme and host, so that
+ * http://localhost@10.0.0.1 or HTTP://10.0.0.1 are not mistaken for a
+ * local URL): 1 for http to a host other than localhost, 127.0.0.0/8 or
+ * ::1; 0 for https or loopback; -1 when url does not parse.
+ */
+int	fa_cleartext(const char *url);
 /* Percent-encode s (keeping unreserved characters and ','); malloc'd. */
 char   *fa_escape(const char *s);
 

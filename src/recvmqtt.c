@@ -48,9 +48,11 @@
 #include "io.h"
 #include "num.h"
 #include "recvmqtt.h"
+#include "reply.h"
 #include "stats.h"
 #include "stop.h"
 #include "token.h"
+#include "vis.h"
 
 #define DEFAULT_URL	"mqtts://mqtt.flespi.io:8883"
 #define DEFAULT_CAPATH	"/etc/ssl/certs"
@@ -294,39 +296,32 @@ append(struct rx *rx, const char *p, size_t n)
 }
 
 /*
- * flespi publishes compact JSON objects: those are copied as they are.
- * Anything else is parsed; an object is written compact, the rest is
- * skipped with a warning (and acknowledged: it will not get better).
+ * A payload is checked exactly as a polling answer's message is
+ * (reply_message) and written the same way: its bytes, without the
+ * whitespace outside strings.  One that is not a valid JSON object is
+ * skipped with a warning, and acknowledged: it will not get better, and
+ * held back it would block the session.  It is counted for exit 65.
  */
 static void
 take(struct rx *rx, const struct mosquitto_message *msg)
 {
 	const char *p = msg->payload;
-	size_t n = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
-	json_error_t jerr;
-	json_t *j;
-	char *s;
+	size_t n = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, start;
+	char why[200], topic[300];
 
-	if (n >= 2 && p[0] == '{' && p[n - 1] == '}' &&
-	    memchr(p, '\n', n) == NULL && memchr(p, '\r', n) == NULL &&
-	    memchr(p, '\0', n) == NULL) {
-		append(rx, p, n);
-		return;
-	}
-	j = n ? json_loadb(p, n, JSON_ALLOW_NUL, &jerr) : NULL;
-	if (j == NULL || !json_is_object(j)) {
+	if (reply_message(p, n, why, sizeof why) == -1) {
 		stats_end(&rx->st);
-		xwarn("%s: payload is not a JSON object, skipped%s%s",
-		    msg->topic, j ? "" : ": ", j ? "" : n ? jerr.text : "empty");
-		json_decref(j);
+		vis(topic, sizeof topic, msg->topic, strlen(msg->topic));
+		xwarn("%s: payload is not a JSON object, skipped: %s", topic,
+		    n ? why : "empty");
 		rx->bad++;
 		return;
 	}
-	if ((s = json_dumps(j, JSON_COMPACT)) == NULL)
-		die(EXIT_TEMPFAIL, "out of memory");
-	append(rx, s, strlen(s));
-	free(s);
-	json_decref(j);
+	start = rx->outlen;
+	append(rx, p, n);
+	/* Compact the line in place; its newline follows. */
+	rx->outlen = start + reply_compact(rx->out + start, n);
+	rx->out[rx->outlen++] = '\n';
 }
 
 /*
@@ -482,9 +477,12 @@ on_disconnect(struct mosquitto *m, void *arg, int rc,
 static void
 on_log(struct mosquitto *m, void *arg, int level, const char *s)
 {
+	char e[512];
+
 	(void)m, (void)arg, (void)level;
+	/* The library's lines carry the broker's topics and reasons. */
 	if (verbose > 1)
-		xwarn("mosquitto: %s", s);
+		xwarn("mosquitto: %s", vis(e, sizeof e, s, strlen(s)));
 }
 
 /* ---- the loop ---- */
@@ -889,6 +887,8 @@ recv_mqtt_main(int argc, char **argv)
 		mosquitto_int_option(rx.m, MOSQ_OPT_RECEIVE_MAXIMUM, RECEIVE_MAX);
 	if (mosquitto_username_pw_set(rx.m, token, NULL) != MOSQ_ERR_SUCCESS)
 		die(EXIT_TEMPFAIL, "out of memory");
+	/* libmosquitto keeps its own copy for reconnecting; ours goes now. */
+	explicit_bzero(token, sizeof token);
 	rc = mosquitto_tls_set(rx.m, o.cafile, o.cafile ? NULL : DEFAULT_CAPATH,
 	    NULL, NULL, NULL);
 	if (rc != MOSQ_ERR_SUCCESS)
@@ -905,7 +905,6 @@ recv_mqtt_main(int argc, char **argv)
 
 	mosquitto_destroy(rx.m);
 	mosquitto_lib_cleanup();
-	memset(token, 0, sizeof token);
 	free(rx.out);
 	return status;
 }

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "reply.h"
+#include "vis.h"
 
 /*
  * The scanner finds value spans by brackets and quotes alone and never
@@ -222,6 +223,87 @@ checkall(const char *b, const size_t *se, size_t count, char *whybuf,
 	return 0;
 }
 
+/* One entry of "errors" or "warnings" as a line of r->notes. */
+static void
+note(struct reply *r, const char *kind, json_t *v)
+{
+	char text[512], *d = NULL;
+	const char *s;
+	json_t *reason, *code;
+	size_t used = strlen(r->notes), room = sizeof r->notes - used;
+
+	reason = json_object_get(v, "reason");
+	code = json_object_get(v, "code");
+	if (json_is_string(v))
+		vis(text, sizeof text, json_string_value(v),
+		    json_string_length(v));
+	else if (json_is_string(reason)) {
+		s = json_string_value(reason);
+		vis(text, sizeof text, s, json_string_length(reason));
+		if (json_is_integer(code))
+			snprintf(text + strlen(text), sizeof text -
+			    strlen(text), " (code %lld)",
+			    (long long)json_integer_value(code));
+	} else if ((d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) != NULL)
+		vis(text, sizeof text, d, strlen(d));
+	else
+		snprintf(text, sizeof text, "(unprintable)");
+	free(d);
+	if (room > 1)
+		snprintf(r->notes + used, room, "%s: %s\n", kind, text);
+}
+
+/* The "errors" or "warnings" member at b[i..e), valid JSON. */
+static void
+notes(struct reply *r, const char *kind, const char *b, size_t i, size_t e)
+{
+	json_t *v;
+	size_t k;
+
+	v = json_loadb(b + i, e - i, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	if (v == NULL)	/* an integer past 64 bits */
+		v = json_loadb(b + i, e - i, JSON_DECODE_ANY | JSON_ALLOW_NUL |
+		    JSON_DECODE_INT_AS_REAL, NULL);
+	if (v == NULL)
+		return;
+	if (json_is_array(v))
+		for (k = 0; k < json_array_size(v); k++)
+			note(r, kind, json_array_get(v, k));
+	else if (!json_is_null(v))
+		note(r, kind, v);
+	json_decref(v);
+}
+
+/*
+ * A refused body that jansson accepts whole is of an unexpected shape;
+ * one it refuses is not JSON (and *why says where).
+ */
+static void
+classify(const char *b, size_t n, struct reply *r, const char **why,
+    char *whybuf, size_t whylen)
+{
+	json_error_t err;
+	json_t *v;
+	size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
+
+	v = json_loadb(b, n, flags, &err);
+	if (v == NULL && json_error_code(&err) == json_error_numeric_overflow)
+		v = json_loadb(b, n, flags | JSON_DECODE_INT_AS_REAL, &err);
+	if (v != NULL) {
+		r->shape = 1;
+		json_decref(v);
+		if (*why == whybuf && strncmp(whybuf, "answer is not JSON",
+		    18) == 0)
+			*why = "answer is JSON, but not of the shape "
+			    "{\"result\":[...],\"next_key\":N}";
+	} else if (*why != whybuf || strncmp(whybuf, "answer is not JSON",
+	    18) != 0) {
+		snprintf(whybuf, whylen, "answer is not JSON: %s near byte %d",
+		    err.text, err.position);
+		*why = whybuf;
+	}
+}
+
 /*
  * The envelope {"result":[...],"next_key":N} is checked token by token
  * here; every value in it (each message, any other member) is validated
@@ -249,6 +331,7 @@ reply_parse(char *b, size_t n, struct reply *r, const char **why,
 	i = skipws(b, 0, n);
 	if (i >= n || b[i] != '{') {
 		*why = "answer is not a JSON object";
+		classify(b, n, r, why, whybuf, whylen);
 		return -1;
 	}
 	i = skipws(b, i + 1, n);
@@ -272,6 +355,15 @@ reply_parse(char *b, size_t n, struct reply *r, const char **why,
 			if (i < n && b[i] == ']')
 				i++;
 			else for (;;) {
+				if (i >= n)
+					goto bad;
+				if (b[i] != '{') {
+					snprintf(whybuf, whylen, "element %zu "
+					    "of result is not an object (not a "
+					    "flespi message) at byte %zu",
+					    r->count + 1, i);
+					goto fail;
+				}
 				e = skipval(b, i, n);
 				if (e == i)
 					goto bad;
@@ -310,6 +402,10 @@ reply_parse(char *b, size_t n, struct reply *r, const char **why,
 			e = skipval(b, i, n);
 			if (e == i || valid(b, i, e, whybuf, whylen) == -1)
 				goto bad;
+			if (keyis(b, ks, ke, "errors"))
+				notes(r, "error", b, i, e);
+			else if (keyis(b, ks, ke, "warnings"))
+				notes(r, "warning", b, i, e);
 			i = e;
 		}
 		i = skipws(b, i, n);
@@ -347,7 +443,45 @@ bad:
 fail:
 	free(se);
 	r->count = 0;
+	r->notes[0] = '\0';
+	classify(b, n, r, why, whybuf, whylen);
 	return -1;
+}
+
+int
+reply_message(const char *p, size_t n, char *whybuf, size_t whylen)
+{
+	json_error_t err;
+	json_t *v;
+	size_t i = skipws(p, 0, n), flags = JSON_ALLOW_NUL;
+
+	if (memchr(p, '\0', n) != NULL) {
+		snprintf(whybuf, whylen, "not JSON: it holds a NUL byte");
+		return -1;
+	}
+	if (i >= n || p[i] != '{') {
+		snprintf(whybuf, whylen, "not a JSON object");
+		return -1;
+	}
+	v = json_loadb(p, n, flags, &err);
+	if (v == NULL && json_error_code(&err) == json_error_numeric_overflow)
+		v = json_loadb(p, n, flags | JSON_DECODE_INT_AS_REAL, &err);
+	if (v == NULL) {
+		snprintf(whybuf, whylen, "not JSON: %s near byte %d", err.text,
+		    err.position);
+		return -1;
+	}
+	json_decref(v);
+	return 0;
+}
+
+size_t
+reply_compact(char *p, size_t n)
+{
+	size_t w = 0;
+
+	compact(p, 0, n, &w);
+	return w;
 }
 
 size_t

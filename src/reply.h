@@ -10,7 +10,8 @@
  * Each element of "result" comes out as its original
  * bytes with the insignificant whitespace outside strings removed (numbers
  * stay exactly as flespi wrote them), one element per line, and next_key is
- * read from its digits as an unsigned 64-bit integer.
+ * read from its digits as an unsigned 64-bit integer.  An element that is
+ * not an object is no flespi message: the answer is refused.
  */
 #ifndef REPLY_H
 #define REPLY_H
@@ -23,6 +24,18 @@ struct reply {
 	size_t		len;		/* bytes in lines */
 	size_t		count;		/* elements (= lines) */
 	uint64_t	next_key;
+	/*
+	 * Refused, but the body is valid JSON: the API answered in a shape
+	 * we do not know (no next_key, a fractional one, no result...).
+	 * Asking again will not change that.
+	 */
+	int		shape;
+	/*
+	 * The entries of "errors" and "warnings" members of an accepted
+	 * answer, one per line ("error: ...", "warning: ..."), the server's
+	 * text escaped by vis(); cut at the end of the buffer.
+	 */
+	char		notes[1024];
 };
 
 /*
@@ -33,6 +46,20 @@ struct reply {
  */
 int	reply_parse(char *body, size_t len, struct reply *r,
 	    const char **why, char *whybuf, size_t whylen);
+
+/*
+ * One message on its own (an MQTT payload), checked exactly as the
+ * elements of an answer are: no raw NUL, an object, valid JSON for
+ * jansson (so no invalid UTF-8, no nesting past its limit, no number it
+ * cannot hold, nothing after the object).  Returns 0, or -1 with whybuf
+ * saying what is wrong.
+ */
+int	reply_message(const char *p, size_t n, char *whybuf, size_t whylen);
+/*
+ * Remove the whitespace outside strings from a message reply_message()
+ * accepted, in place, as answers' lines are built.  Returns the new length.
+ */
+size_t	reply_compact(char *p, size_t n);
 
 /* The number of whole lines in the first n bytes of lines. */
 size_t	reply_lines_in(const char *lines, size_t n);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -86,7 +87,17 @@ state_save(const char *path, uint64_t key)
 	memcpy(tmp, path, plen);
 	memcpy(tmp + plen, ".tmp", 5);
 	n = snprintf(buf, sizeof buf, "%" PRIu64 "\n", key);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/*
+	 * Never through a link planted at FILE.tmp, never into a file someone
+	 * else opened: a new file or nothing.  One that exists is left over
+	 * from a run that died (the caller holds the lock): it goes, and
+	 * unlink removes a link itself, never its target.
+	 */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
 	if (fd == -1)
 		goto fail;
 	if (write_all(fd, buf, (size_t)n, NULL) == -1 || fsync(fd) == -1) {
@@ -109,6 +120,16 @@ fail:
 	free(tmp);
 	errno = e;
 	return -1;
+}
+
+char *
+state_resolve(const char *path)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode))
+		return realpath(path, NULL);
+	return strdup(path);
 }
 
 int

@@ -14,8 +14,19 @@
  * exist, or -1 with errno (EINVAL: the content is not a key).
  */
 int	state_load(const char *path, uint64_t *key);
-/* Save key to path atomically.  Returns 0, or -1 with errno. */
+/*
+ * Save key to path atomically.  PATH.tmp is created anew (O_EXCL,
+ * O_NOFOLLOW); one left over by a run that died is removed first.
+ * Returns 0, or -1 with errno.
+ */
 int	state_save(const char *path, uint64_t key);
+/*
+ * The file to save to, decided once at start: path itself, or when path is
+ * a symbolic link the file it names (so that the link stays a link and its
+ * target gets the key, written next to it).  Returns a malloc'd path, or
+ * NULL with errno (ENOENT: a link to nothing).
+ */
+char   *state_resolve(const char *path);
 /*
  * Take the lock that says "a run is using path": flock(2) on PATH.lock
  * (created 0600 and never removed, so the lock outlives every rename of

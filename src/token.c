@@ -1,3 +1,6 @@
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -17,14 +20,24 @@ isblankc(char c)
 void
 token_get(const char *file, char *buf, size_t size)
 {
-	const char *env;
+	struct stat sb;
+	char *env;
 	size_t len = 0, start = 0;
 	ssize_t n;
 	int fd;
 
+	/*
+	 * From here on the token is in our memory: no core dump, no ptrace
+	 * by another process of the same user, /proc/self/mem root's only.
+	 */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (file) {
 		if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
 			dieerr(EXIT_USAGE, "%s", file);
+		if (fstat(fd, &sb) == 0 && (sb.st_mode & (S_IRGRP | S_IROTH)))
+			xwarn("warning: %s is readable by %s (mode %04o): "
+			    "chmod 600 it", file, sb.st_mode & S_IROTH ?
+			    "others" : "its group", (unsigned)sb.st_mode & 07777);
 		while (len < size) {
 			n = read(fd, buf + len, size - len);
 			if (n == -1 && errno == EINTR)
@@ -36,13 +49,21 @@ token_get(const char *file, char *buf, size_t size)
 			len += (size_t)n;
 		}
 		close(fd);
-		if (len == size)
+		if (len == size) {
+			explicit_bzero(buf, size);
 			die(EXIT_USAGE, "%s: longer than a token can be", file);
+		}
 	} else if ((env = getenv("FLESPI_TOKEN")) != NULL) {
 		if ((len = strlen(env)) >= size)
 			die(EXIT_USAGE, "FLESPI_TOKEN is longer than a token "
 			    "can be");
 		memcpy(buf, env, len);
+		/*
+		 * Our copy is enough: wipe the environment's, which anyone
+		 * allowed to read /proc/PID/environ could see.
+		 */
+		explicit_bzero(env, len);
+		unsetenv("FLESPI_TOKEN");
 	} else
 		die(EXIT_USAGE, "no token: set FLESPI_TOKEN or use "
 		    "--token-file FILE");

@@ -21,12 +21,21 @@ Options:
                       (429:2 carries Retry-After: 2; huge pads a valid
                       answer with 2 MiB of spaces; stuck answers with
                       next_key = curr_key);
+                      hostile shapes: rewind (empty, next_key 0), extra
+                      (one message more than limit_count), nokey (no
+                      next_key), fractional (next_key 1.5), nonobj
+                      (result [1,"x",null,[1],true]), notes (a normal
+                      answer with "errors" and "warnings" members holding
+                      control characters), evil (a 400 whose reason holds
+                      escape sequences and a forged line); NAME*N repeats
+                      a fault N times;
                       after the list every request is answered normally
   --delay SECS        wait this long before every answer (slow server)
   --prebuild N        build the answers for batches of N from key 1 at
                       start (benchmarks: serve precomputed bytes)
   --pretty            answers indented and spread over lines (still the
                       same bytes for every number and string)
+  --tls CERT:KEY      serve HTTPS with this certificate and key
   --log FILE          one JSON line per request: curr_key, limit_count,
                       limit_size, timeout, delete, status, count, next_key,
                       fault, app and cid (the x-flespi-app and
@@ -208,6 +217,23 @@ class Handler(BaseHTTPRequestHandler):
             rec["status"] = 0
             self.close_connection = True
             return
+        if fault == "evil":
+            rec["status"] = 400
+            self.error(400, "bad\x1b[2J\x07\nflespi-recv: forged line")
+            return
+        if fault in ("rewind", "nokey", "fractional"):
+            rec["status"] = 200
+            body = {"rewind": b'{"result":[],"next_key":0}',
+                    "nokey": b'{"result":[]}',
+                    "fractional": b'{"result":[],"next_key":1.5}'}[fault]
+            self.reply(200, body)
+            return
+        if fault == "nonobj":
+            rec["status"] = 200
+            k = int(q.get("curr_key", 0))
+            self.reply(200, b'{"result":[1,"x",null,[1],true],'
+                       b'"next_key":%d}' % (k + 5))
+            return
         if fault == "garbage":
             rec["status"] = 200
             self.reply(200, b"<html><body>502 Bad Gateway</body></html>",
@@ -230,6 +256,8 @@ class Handler(BaseHTTPRequestHandler):
         count = int(q.get("limit_count", 1000))
         size = int(q.get("limit_size", 8 << 20))
         timeout = float(q.get("timeout", 0))
+        if fault == "extra":
+            count += 1
         deadline = time.monotonic() + timeout
         with st.cond:
             if q.get("delete") and key > st.first:
@@ -266,6 +294,11 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "stuck":
             # Messages, but a next_key that does not move on.
             body = body[:body.rindex(b":") + 1] + b"%d}" % key
+        if fault == "notes":
+            body = (body[:-1] + b',"errors":[{"code":7,"reason":'
+                    b'"id 9 not found\\u001b[31m"}],"warnings":['
+                    b'"deprecated\\nflespi-recv: forged",'
+                    b'{"code":1,"reason":"old API"}]}')
         if fault == "huge":
             # Valid, but padded past any sane limit (2 MiB of spaces).
             body = body[:-1] + b" " * (2 << 20) + body[-1:]
@@ -278,7 +311,15 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def parse_faults(s):
-    return [f.strip() for f in s.replace("\n", ",").split(",") if f.strip()]
+    out = []
+    for f in s.replace("\n", ",").split(","):
+        f = f.strip()
+        if "*" in f:
+            f, n = f.split("*")
+            out.extend([f] * int(n))
+        elif f:
+            out.append(f)
+    return out
 
 
 class Server(ThreadingHTTPServer):
@@ -316,6 +357,7 @@ def main():
     ap.add_argument("--delay", type=float, default=0)
     ap.add_argument("--prebuild", type=int, default=0)
     ap.add_argument("--log")
+    ap.add_argument("--tls")
     o = ap.parse_args()
     o.channels = set(o.channels.split(",")) | set(o.forbidden.split(","))
     o.forbidden = set(x for x in o.forbidden.split(",") if x)
@@ -330,6 +372,11 @@ def main():
         store.cache[(i, j)] = (b'{"result":[' + b",".join(msgs[i:j]) +
                                b'],"next_key":%d}' % (j + 1))
     srv = Server(o, store)
+    if o.tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*o.tls.split(":"))
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     tmp = o.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % srv.server_address[1])

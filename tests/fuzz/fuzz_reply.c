@@ -8,7 +8,11 @@
  * valid JSON, json_equal to the matching element; next_key equal to
  * jansson's.  Conversely, a body jansson accepts as a plain answer (no
  * duplicate keys, "result" an array, "next_key" an integer >= 0) must be
- * accepted, but for the refusals excused() lists.
+ * accepted, but for the refusals excused() lists.  A refusal marked as
+ * an unexpected shape must be a body jansson accepts; every accepted line
+ * is an object.  The same input as one MQTT payload: reply_message()
+ * accepts it exactly when jansson accepts it as an object (no raw NUL),
+ * and reply_compact() then gives a line jansson finds equal.
  */
 #define _GNU_SOURCE	/* memmem */
 #include <stdint.h>
@@ -62,7 +66,44 @@ excused(const char *why, const uint8_t *data, size_t size)
 		return memchr(data, '\\', size) != NULL;
 	if (strncmp(why, "next_key is not", 15) == 0)
 		return memmem(data, size, "-0", 2) != NULL;
+	/* A flespi message is an object; anything else in result is not. */
+	if (strstr(why, "is not an object (not a flespi message)") != NULL)
+		return 1;
 	return 0;
+}
+
+/* The input as one MQTT payload. */
+static void
+payload(const uint8_t *data, size_t size)
+{
+	char why[256], *p;
+	json_t *j, *c;
+	int asreal = 0, rc, creal;
+	size_t n;
+
+	if ((p = malloc(size ? size : 1)) == NULL)
+		return;
+	memcpy(p, data, size);
+	rc = reply_message(p, size, why, sizeof why);
+	j = load((const char *)data, size, 0, &asreal);
+	if (rc == 0 && (j == NULL || !json_is_object(j) ||
+	    memchr(data, '\0', size) != NULL))
+		fail("payload accepted that jansson refuses as an object", 0);
+	if (rc == -1 && j != NULL && json_is_object(j) &&
+	    memchr(data, '\0', size) == NULL)
+		fail("payload refused that jansson accepts as an object", 0);
+	if (rc == 0) {
+		n = reply_compact(p, size);
+		if (n > size || memchr(p, '\n', n) != NULL)
+			fail("compacted payload longer or split", 0);
+		creal = asreal;
+		c = load(p, n, 0, &creal);
+		if (c == NULL || !json_equal(c, j))
+			fail("compacted payload differs", 0);
+		json_decref(c);
+	}
+	json_decref(j);
+	free(p);
 }
 
 int
@@ -81,12 +122,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((body = malloc(size ? size : 1)) == NULL)
 		return 0;
 	memcpy(body, data, size);
+	payload(data, size);
 	rc = reply_parse(body, size, &r, &why, whybuf, sizeof whybuf);
 	j = load((const char *)data, size, 0, &asreal);
 
 	if (rc == -1) {
 		if (why == NULL || why[0] == '\0')
 			fail("refused without a reason", 0);
+		if (r.shape) {
+			int a3 = 0;
+			json_t *any = load((const char *)data, size,
+			    JSON_DECODE_ANY, &a3);
+			if (any == NULL)
+				fail("an unexpected shape, but jansson "
+				    "refuses it", 0);
+			json_decref(any);
+		}
 		if (j != NULL && json_is_object(j) &&
 		    json_is_array(json_object_get(j, "result")) &&
 		    json_is_integer(json_object_get(j, "next_key")) &&
@@ -133,6 +184,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (lv == NULL)
 			fail("line is not JSON", i);
 		el = json_array_get(res, i);
+		if (!json_is_object(lv))
+			fail("a line that is not an object", i);
 		if (!json_equal(lv, el))
 			fail("line differs from jansson's element", i);
 		json_decref(lv);

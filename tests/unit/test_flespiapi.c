@@ -15,9 +15,37 @@ esc(const char *in, const char *want)
 	free(got);
 }
 
+static void
+clear(const char *url, int want)
+{
+	int got = fa_cleartext(url);
+
+	CHECK(got == want, "cleartext '%s' -> %d (got %d)", url, want, got);
+}
+
 int
 main(void)
 {
+	/* The plain-http warning is decided on the parsed scheme and host. */
+	clear("https://flespi.io", 0);
+	clear("HTTPS://flespi.io", 0);
+	clear("http://127.0.0.1:8080", 0);
+	clear("http://127.9.9.9", 0);
+	clear("http://localhost:1", 0);
+	clear("http://LOCALHOST", 0);
+	clear("http://[::1]:1", 0);
+	clear("http://[::ffff:127.0.0.1]:1", 0);
+	clear("http://flespi.io", 1);
+	clear("HTTP://10.9.9.9", 1);
+	clear("http://localhost@10.9.9.9", 1);
+	clear("http://127.0.0.1@10.9.9.9/", 1);
+	clear("http://127.0.0.1.example.com", 1);
+	clear("http://localhost.example.com", 1);
+	clear("http://[::ffff:10.9.9.9]", 1);
+	clear("http://[::2]", 1);
+	clear("http://", -1);
+	clear("not a url at all", -1);
+
 	esc("1234", "1234");
 	esc("1234,5678", "1234,5678");	/* a selector keeps its commas */
 	esc("{\"curr_key\":0,\"delete\":true}",

@@ -37,6 +37,14 @@ parse(const char *s, struct reply *r, char **buf, const char **why)
 	}								\
 } while (0)
 
+/* Refused; shape tells whether the body was JSON of another shape. */
+#define SHAPE(in, want, what) do {					\
+	int rc_ = parse((in), &r, &buf, &why);				\
+	CHECK(rc_ == -1 && r.shape == (want), "%s: refused, shape %d "	\
+	    "(rc %d, shape %d: %s)", (what), (want), rc_, r.shape,	\
+	    rc_ ? why : "");						\
+} while (0)
+
 #define BAD(in, what) \
 	CHECK(parse((in), &r, &buf, &why) == -1, "%s: rejected", (what))
 
@@ -200,8 +208,28 @@ main(void)
 	    "{\"x\":1E+2,\"y\":-0.0,\"z\":1.50,"
 	    "\"big\":123456789012345678901234567890}\n", 2, 1,
 	    "numbers byte for byte, past 64 bits too");
-	GOOD("{\"result\":[1,\"s\",[],null,true],\"next_key\":6}",
-	    "1\n\"s\"\n[]\nnull\ntrue\n", 6, 5, "elements of any type");
+	SHAPE("{\"result\":[1,\"s\",[],null,true],\"next_key\":6}", 1,
+	    "elements that are not objects");
+	SHAPE("{\"result\":[{\"a\":1},null],\"next_key\":3}", 1,
+	    "an object, then null");
+	SHAPE("{\"result\":[]}", 1, "no next_key");
+	SHAPE("{\"result\":[],\"next_key\":1.5}", 1, "fractional next_key");
+	SHAPE("{\"result\":[],\"next_key\":-3}", 1, "negative next_key");
+	SHAPE("{\"next_key\":1}", 1, "no result");
+	SHAPE("{\"result\":{},\"next_key\":1}", 1, "result an object");
+	SHAPE("[{\"a\":1}]", 1, "an array, not an object");
+	SHAPE("{\"result\":[],\"next_key\":1", 0, "truncated: not a shape");
+	SHAPE("<html>502</html>", 0, "HTML: not a shape");
+	SHAPE("{\"result\":[{\"a\":1}],\"next_key\":1.5", 0,
+	    "fractional next_key, truncated: not a shape");
+	GOOD("{\"result\":[{\"a\":1}],\"next_key\":2,\"errors\":[{\"code\":7,"
+	    "\"reason\":\"x\\u001by\"}],\"warnings\":[\"w\\nz\",{\"id\":3}]}",
+	    "{\"a\":1}\n", 2, 1, "errors and warnings members");
+	CHECK(strcmp(r.notes, "error: x\\x1By (code 7)\nwarning: w\\nz\n"
+	    "warning: {\"id\":3}\n") == 0, "... their entries, escaped");
+	GOOD("{\"result\":[],\"next_key\":2,\"errors\":null,\"warnings\":[]}",
+	    "", 2, 0, "empty errors and warnings");
+	CHECK(r.notes[0] == '\0', "... no notes");
 	GOOD("{\"errors\":[],\"result\":[{\"u\":\"Z\xc3\xbcrich\"}],"
 	    "\"x\":{\"result\":[9]},\"next_key\":18446744073709551615}",
 	    "{\"u\":\"Z\xc3\xbcrich\"}\n", 18446744073709551615ULL, 1,
