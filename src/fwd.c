@@ -230,8 +230,12 @@ fwd_new(const struct fwd_conf *cf, int *status)
 		xwarnerr("--rejected: cannot open '%s'", cf->rejected);
 		goto fail;
 	}
-	/* Room for the transport's window and as much again done early. */
-	f->cap = cf->inflight * 2 + 64;
+	/*
+	 * Room for what the transport holds, the message waiting for it,
+	 * and some done out of order (acks across connections) behind an
+	 * older one: past that, reading waits for the oldest.
+	 */
+	f->cap = cf->inflight + cf->inflight / 4 + 64;
 	if ((f->s = calloc(f->cap, sizeof *f->s)) == NULL) {
 		xwarn("out of memory");
 		goto fail;
