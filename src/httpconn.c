@@ -1,3 +1,4 @@
+#define _GNU_SOURCE		/* memmem */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,6 +73,8 @@ struct httpconn {
 	int		zinit;
 	int		any_ok;		/* a 2xx was seen */
 	int		alone_refused;	/* single messages refused before */
+	size_t		ceiling;	/* body bytes refused with 413: new
+					   batches stay below */
 	int		fatal;
 	char		why[512];
 	char		showurl[256];	/* the URL without its userinfo */
@@ -147,9 +150,12 @@ nextbatch(const struct lane *l, int *full)
 {
 	const struct hconf *cf = l->hc->cf;
 	size_t n = 0, b = 2, max = cf->format == HF_SINGLE ? 1 : cf->batch;
+	size_t bytes = cf->batch_bytes;
 
+	if (l->hc->ceiling > 0 && l->hc->ceiling < bytes)
+		bytes = l->hc->ceiling;
 	while (n < l->len && n < max &&
-	    (n == 0 || b + l->q[n].m->len + 1 <= cf->batch_bytes)) {
+	    (n == 0 || b + l->q[n].m->len + 1 <= bytes)) {
 		b += l->q[n].m->len + 1;
 		n++;
 	}
@@ -356,6 +362,12 @@ refused(struct lane *l, size_t n, long code, const char *reason)
 	l->fails = 0;
 	backoff_reset(&l->bo);
 	if (s > 1) {
+		if (code == 413 && (hc->ceiling == 0 ||
+		    l->bodylen <= hc->ceiling)) {
+			hc->ceiling = l->bodylen - 1;
+			vlog("HTTP 413 for %zu bytes: smaller batches from now "
+			    "on", l->bodylen);
+		}
 		l->split[l->nsplit++] = s - s / 2;
 		l->split[l->nsplit++] = s / 2;
 		hc->splits++;
@@ -381,12 +393,33 @@ refused(struct lane *l, size_t n, long code, const char *reason)
 	shift(l, 1);
 }
 
+/*
+ * The start of the server's answer, made safe for a terminal: its first
+ * line, or the title of an HTML page (proxies answer with those).
+ */
+static void
+answer(struct lane *l, char *dst, size_t sz)
+{
+	const char *p = l->ans, *t, *e;
+	size_t n = l->anslen;
+
+	if (n > 0 && *p == '<' &&
+	    (t = memmem(p, n, "<title>", 7)) != NULL &&
+	    (e = memmem(t, n - (size_t)(t - p), "</title>", 8)) != NULL) {
+		p = t + 7;
+		n = (size_t)(e - p);
+	}
+	for (t = p; t < p + n && *t != '\r' && *t != '\n'; t++)
+		;
+	vis(dst, sz, p, (size_t)(t - p));
+}
+
 static void
 finished(struct httpconn *hc, CURL *easy, CURLcode res, int64_t now)
 {
 	struct lane *l;
 	char reason[ANSWER_MAX * 4 + 64], ans[ANSWER_MAX * 4];
-	long code = 0;
+	long code = 0, ver = 0;
 	curl_off_t ra = 0;
 	char *loc = NULL;
 	size_t n;
@@ -418,13 +451,14 @@ finished(struct httpconn *hc, CURL *easy, CURLcode res, int64_t now)
 		}
 	}
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	vis(ans, sizeof ans, l->ans, l->anslen);
-	/* The answer's first line is enough for a reason. */
-	ans[strcspn(ans, "\\")] = '\0';
+	answer(l, ans, sizeof ans);
 	snprintf(reason, sizeof reason, "HTTP %ld%s%s", code, ans[0] ? ": " :
 	    "", ans);
-	vlog("%s %s: %ld, %zu messages, %zu bytes, %lld ms", hc->cf->method,
-	    hc->showurl, code, n, l->bodylen, (long long)(now - l->started));
+	curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &ver);
+	vlog("%s %s: %ld (HTTP/%s), %zu messages, %zu bytes, %lld ms",
+	    hc->cf->method, hc->showurl, code,
+	    ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_3 ?
+	    "3" : "1.1", n, l->bodylen, (long long)(now - l->started));
 	if (code >= 200 && code < 300) {
 		hc->any_ok = 1;
 		delivered(l, n);
@@ -687,7 +721,6 @@ op_stats(void *t, char *buf, size_t sz)
 }
 
 const struct fwd_ops hc_ops = {
-	.accept = NULL,
 	.ready = op_ready,
 	.send = op_send,
 	.flush = op_flush,
