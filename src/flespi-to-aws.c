@@ -629,7 +629,7 @@ out:
 	    t.published, t.acked, in.bad, undelivered, t.reconnects);
 	if (refused)
 		return EXIT_REFUSED;
-	status = msgin_status(&in, undelivered);
+	status = undelivered > 0 ? EXIT_TEMPFAIL : msgin_status(&in);
 	if (stdin_err && status != EXIT_TEMPFAIL)
 		status = EXIT_IOERR;
 	return status;

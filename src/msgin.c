@@ -6,12 +6,189 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "diag.h"
 #include "exits.h"
 #include "io.h"
 #include "msgin.h"
+
+#define SINK_BUF	(64 * 1024)
+#define BAD_RUN		256	/* bad lines skipped before MSG_BUSY */
+
+static void
+sink_init(struct linesink *s, const char *what)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+	s->what = what;
+}
+
+static int
+sink_open(struct linesink *s, const char *path)
+{
+	s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (s->fd == -1)
+		return -1;
+	if ((s->buf = malloc(SINK_BUF)) == NULL) {
+		close(s->fd);
+		s->fd = -1;
+		errno = ENOMEM;
+		return -1;
+	}
+	s->cap = SINK_BUF;
+	return s->fd;
+}
+
+static void
+sink_fail(struct linesink *s, int e)
+{
+	if (s->err == 0)
+		xwarn("cannot write the %s file: %s", s->what, strerror(e));
+	s->err = e;
+}
+
+/*
+ * Write n bytes holding lines whole lines.  After a short write, count
+ * the whole lines that made it and cut the torn one off the file again
+ * (best effort: a pipe or device cannot be truncated).
+ */
+static int
+sink_write(struct linesink *s, const struct iovec *iov, int iovcnt,
+    uint64_t lines)
+{
+	size_t total = 0, done = 0, off, tail;
+	struct stat st;
+	ssize_t n;
+	int i, k = 0, e;
+	struct iovec v[3];
+
+	for (i = 0; i < iovcnt; i++) {
+		v[i] = iov[i];
+		total += iov[i].iov_len;
+	}
+	while (done < total) {
+		n = writev(s->fd, v + k, iovcnt - k);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n == 0 ? EIO : errno;
+			goto torn;
+		}
+		done += (size_t)n;
+		while (k < iovcnt && (size_t)n >= v[k].iov_len) {
+			n -= (ssize_t)v[k].iov_len;
+			k++;
+		}
+		if (k < iovcnt) {
+			v[k].iov_base = (char *)v[k].iov_base + n;
+			v[k].iov_len -= (size_t)n;
+		}
+	}
+	s->written += lines;
+	return 0;
+torn:
+	/* Whole lines among the done bytes, and the torn tail after them. */
+	tail = 0;
+	off = 0;
+	for (i = 0; i < iovcnt && off < done; i++) {
+		const char *p = iov[i].iov_base;
+		size_t j, m = iov[i].iov_len;
+
+		if (m > done - off)
+			m = done - off;
+		for (j = 0; j < m; j++) {
+			tail++;
+			if (p[j] == '\n') {
+				s->written++;
+				tail = 0;
+			}
+		}
+		off += m;
+	}
+	if (tail > 0 && fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size >= (off_t)tail)
+		(void)ftruncate(s->fd, st.st_size - (off_t)tail);
+	sink_fail(s, e);
+	return -1;
+}
+
+static int
+sink_flush(struct linesink *s)
+{
+	struct iovec v;
+	int r;
+
+	if (s->fd == -1 || s->len == 0)
+		return s->err ? -1 : 0;
+	if (s->err) {
+		s->len = 0;
+		s->nbuf = 0;
+		return -1;
+	}
+	v.iov_base = s->buf;
+	v.iov_len = s->len;
+	r = sink_write(s, &v, 1, s->nbuf);
+	s->len = 0;
+	s->nbuf = 0;
+	return r;
+}
+
+/* Returns 0 when the line is in the file or its buffer, else -1. */
+static int
+sink_line(struct linesink *s, const char *line, size_t len)
+{
+	struct iovec v[2];
+
+	if (s->fd == -1 || s->err)
+		return -1;
+	if (s->cap - s->len < len + 1) {
+		if (sink_flush(s) == -1)
+			return -1;
+		if (len + 1 > s->cap) {
+			v[0].iov_base = (void *)(uintptr_t)line;
+			v[0].iov_len = len;
+			v[1].iov_base = (void *)(uintptr_t)"\n";
+			v[1].iov_len = 1;
+			return sink_write(s, v, 2, 1);
+		}
+	}
+	memcpy(s->buf + s->len, line, len);
+	s->buf[s->len + len] = '\n';
+	s->len += len + 1;
+	s->nbuf++;
+	return 0;
+}
+
+static int
+sink_sync(struct linesink *s)
+{
+	int r = sink_flush(s);
+
+	if (s->fd == -1 || s->err || s->synced == s->written)
+		return r;
+	if (fsync(s->fd) == -1 && errno != EINVAL && errno != EROFS) {
+		sink_fail(s, errno);
+		return -1;
+	}
+	s->synced = s->written;
+	return r;
+}
+
+static void
+sink_close(struct linesink *s)
+{
+	if (s->fd != -1) {
+		sink_flush(s);
+		close(s->fd);
+	}
+	s->fd = -1;
+	free(s->buf);
+	s->buf = NULL;
+}
 
 int
 msgin_init(struct msgin *in, int fd, size_t maxline, const char *uid_field)
@@ -19,7 +196,8 @@ msgin_init(struct msgin *in, int fd, size_t maxline, const char *uid_field)
 	memset(in, 0, sizeof *in);
 	in->name = "<stdin>";
 	in->uid_field = uid_field ? uid_field : "ident";
-	in->failed_fd = -1;
+	sink_init(&in->failed, "failed");
+	sink_init(&in->rejected, "rejected");
 	return lr_init(&in->lr, fd, maxline);
 }
 
@@ -27,35 +205,55 @@ void
 msgin_free(struct msgin *in)
 {
 	lr_free(&in->lr);
-	if (in->failed_fd != -1)
-		close(in->failed_fd);
-	in->failed_fd = -1;
+	sink_close(&in->failed);
+	sink_close(&in->rejected);
 }
 
 int
 msgin_open_failed(struct msgin *in, const char *path)
 {
-	in->failed_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0600);
-	return in->failed_fd;
+	return sink_open(&in->failed, path);
+}
+
+int
+msgin_open_rejected(struct msgin *in, const char *path)
+{
+	return sink_open(&in->rejected, path);
 }
 
 int
 msgin_failed(struct msgin *in, const char *line, size_t len)
 {
-	char nl = '\n';
+	return sink_line(&in->failed, line, len);
+}
 
-	if (in->failed_fd == -1)
-		return 0;
-	if (write_all(in->failed_fd, line, len, NULL) == -1 ||
-	    write_all(in->failed_fd, &nl, 1, NULL) == -1) {
-		if (!in->failed_err)
-			xwarnerr("cannot write the failed file");
-		in->failed_err = 1;
-		return -1;
-	}
-	in->failed_written++;
-	return 0;
+int
+msgin_flush(struct msgin *in)
+{
+	int a = sink_flush(&in->rejected), b = sink_flush(&in->failed);
+
+	return a == -1 || b == -1 ? -1 : 0;
+}
+
+int
+msgin_sync(struct msgin *in)
+{
+	int a = sink_sync(&in->rejected), b = sink_sync(&in->failed);
+
+	return a == -1 || b == -1 ? -1 : 0;
+}
+
+uint64_t
+msgin_unsynced(const struct msgin *in)
+{
+	return in->failed.nbuf + in->failed.written - in->failed.synced +
+	    in->rejected.nbuf + in->rejected.written - in->rejected.synced;
+}
+
+int
+msgin_file_error(const struct msgin *in)
+{
+	return in->failed.err != 0 || in->rejected.err != 0;
 }
 
 static void
@@ -68,7 +266,7 @@ vreject(struct msgin *in, uint64_t lineno, const char *line, size_t len,
 	xwarn("%s:%" PRIu64 ": %s", in->name, lineno, reason);
 	in->bad++;
 	if (line != NULL)
-		msgin_failed(in, line, len);
+		sink_line(&in->rejected, line, len);
 }
 
 void
@@ -182,9 +380,11 @@ msgin_next(struct msgin *in, struct msg *m)
 	char whybuf[160];
 	char *line;
 	size_t len;
-	int r;
+	int r, run = 0;
 
-	for (;;) {
+	for (;; run++) {
+		if (run >= BAD_RUN)
+			return MSG_BUSY;
 		r = lr_next(&in->lr, &line, &len);
 		switch (r) {
 		case LR_AGAIN:
@@ -216,6 +416,18 @@ msgin_next(struct msgin *in, struct msg *m)
 		m->line = line;
 		m->len = len;
 		m->lineno = in->lr.lineno;
+		/* A checkpoint is never a message (and never bad input). */
+		switch (checkpoint_parse(line, len, &m->key)) {
+		case 1:
+			in->checkpoints++;
+			return MSG_CHECKPOINT;
+		case -1:
+			msgin_reject(in, m->lineno, line, len,
+			    "malformed checkpoint line");
+			if (in->strict)
+				return MSG_BAD;
+			continue;
+		}
 		if (in->fast != NULL && in->fast(in->fast_arg, m)) {
 			in->good++;
 			return MSG_OK;
@@ -242,11 +454,9 @@ msgin_next(struct msgin *in, struct msg *m)
 }
 
 int
-msgin_status(const struct msgin *in, uint64_t undelivered)
+msgin_status(const struct msgin *in)
 {
-	if (undelivered > 0)
-		return EXIT_TEMPFAIL;
-	if (in->failed_err)
+	if (msgin_file_error(in))
 		return EXIT_IOERR;
 	if (in->bad > 0)
 		return EXIT_DATAERR;

@@ -1,10 +1,13 @@
 /*
- * Message input for the forwarders (flespi-to-wialon, flespi-to-aws):
- * NDJSON lines from a descriptor, each parsed with jansson and checked to be
- * a flespi message.  Bad lines are diagnosed here, in one format for every
- * tool ("prog: <stdin>:LINE: reason"), counted, and copied to the --failed
- * file, so the tools share one policy for bad input and for what could not
- * be delivered.
+ * Message input for the forwarders: NDJSON lines from a descriptor, each
+ * parsed with jansson (or a caller's fast path) and checked to be a flespi
+ * message, or recognised as a checkpoint line (checkpoint.h).  Bad lines
+ * are diagnosed here, in one format for every tool ("prog: <stdin>:LINE:
+ * reason"), counted, and copied to the rejected file; lines that were good
+ * but could not be delivered go to the failed file.  Both files are
+ * appended to through a buffer, and a line counts as written only once it
+ * is whole in the file: after a write error (a full disk) the counters say
+ * what really is there.
  */
 #ifndef MSGIN_H
 #define MSGIN_H
@@ -21,21 +24,40 @@ enum {
 	MSG_AGAIN,	/* nothing complete buffered; poll the fd */
 	MSG_EOF,	/* end of input */
 	MSG_BAD,	/* --strict and a bad line was met: stop */
-	MSG_ERR		/* read error; errno says why */
+	MSG_ERR,	/* read error; errno says why */
+	MSG_CHECKPOINT,	/* m->key holds a checkpoint's key (m->lineno too) */
+	MSG_BUSY	/* a run of bad lines was skipped: look at the
+			   clock, then call again without polling */
 };
 
 struct msg;
+
+/*
+ * A file that takes whole lines (--failed, --rejected): O_APPEND, 0600,
+ * buffered.  written counts lines known to be whole in the file; synced
+ * those of them fsync'd.
+ */
+struct linesink {
+	int		fd;		/* -1: no file */
+	char	       *buf;
+	size_t		len, cap;
+	uint64_t	nbuf;		/* lines in buf */
+	uint64_t	written;	/* whole lines in the file */
+	uint64_t	synced;		/* of which fsync'd */
+	int		err;		/* a write or fsync failed: errno */
+	const char     *what;		/* "failed", "rejected": diagnostics */
+};
 
 struct msgin {
 	struct linereader lr;
 	const char     *name;		/* "<stdin>", for diagnostics */
 	const char     *uid_field;	/* field naming the device: "ident" */
-	int		failed_fd;	/* --failed FILE, or -1 */
 	int		strict;		/* MSG_BAD on the first bad line */
 	uint64_t	good;		/* lines handed out as MSG_OK */
 	uint64_t	bad;		/* lines rejected (here or by msgin_reject) */
-	uint64_t	failed_written;	/* lines copied to the failed file */
-	int		failed_err;	/* a write to the failed file failed */
+	uint64_t	checkpoints;	/* checkpoint lines handed out */
+	struct linesink	rejected;	/* --rejected FILE */
+	struct linesink	failed;		/* --failed FILE */
 	/*
 	 * Optional fast path, tried on each line before jansson: returns 1
 	 * when it has checked the line as a flespi message itself (m->uid
@@ -55,36 +77,55 @@ struct msg {
 	uint64_t	lineno;
 	const char     *uid;		/* device id, in obj or uidbuf */
 	double		timestamp;	/* "timestamp", Unix seconds */
+	uint64_t	key;		/* MSG_CHECKPOINT: the key */
 	char		uidbuf[24];	/* an integer uid, formatted */
 };
 
 /* Returns 0, or -1 when out of memory.  fd is made non-blocking by the caller if wanted. */
 int	msgin_init(struct msgin *, int fd, size_t maxline, const char *uid_field);
+/* Flushes both files (errors show in their err), closes them. */
 void	msgin_free(struct msgin *);
 /*
- * Open FILE for undeliverable and bad lines: created 0600, appended to.
- * Returns the descriptor, or -1 with errno.
+ * Open FILE for undelivered (failed) or refused (rejected) lines: created
+ * 0600, appended to.  Returns the descriptor, or -1 with errno.
  */
 int	msgin_open_failed(struct msgin *, const char *path);
+int	msgin_open_rejected(struct msgin *, const char *path);
+/*
+ * The next message, checkpoint or end.  A run of bad lines returns
+ * MSG_BUSY every so often, so that a caller's timers are not starved.
+ */
 int	msgin_next(struct msgin *, struct msg *);
 /*
- * Reject a message that parsed but cannot be sent (topic too long, payload
- * over the limit): diagnose with its line number, count it as bad, copy it
- * to the failed file.
+ * Reject a line that parsed but cannot be sent (topic too long, payload
+ * over the limit, refused by the peer): diagnose with its line number,
+ * count it as bad, copy it to the rejected file.
  */
 void	msgin_reject(struct msgin *, uint64_t lineno, const char *line,
 	    size_t len, const char *fmt, ...)
 	    __attribute__((format(printf, 5, 6)));
 /*
- * Copy an undelivered line to the failed file (when there is one).
- * Returns 0, or -1 when it could not be written.
+ * Copy an undelivered line to the failed file.  Returns 0 when it is
+ * there (buffered), -1 when there is no failed file or it cannot be
+ * written.
  */
 int	msgin_failed(struct msgin *, const char *line, size_t len);
+/* Write out what both files buffer.  Returns 0, or -1 after an error. */
+int	msgin_flush(struct msgin *);
 /*
- * The exit status every forwarder ends with: 75 when messages went
- * undelivered, 74 on a failed-file write error, 65 when bad lines were
- * skipped, else 0.
+ * Flush and fsync both files when lines were written since the last
+ * sync, so that every line written so far survives a crash.  Returns 0,
+ * or -1 after an error (diagnosed once).
  */
-int	msgin_status(const struct msgin *, uint64_t undelivered);
+int	msgin_sync(struct msgin *);
+/* Lines written to the files and not yet fsync'd. */
+uint64_t msgin_unsynced(const struct msgin *);
+/* A write to either file has failed. */
+int	msgin_file_error(const struct msgin *);
+/*
+ * The exit status of a tool without the forwarder core (--dump): 74 on a
+ * file write error, 65 when bad lines were skipped, else 0.
+ */
+int	msgin_status(const struct msgin *);
 
 #endif

@@ -4,11 +4,14 @@
 #include "stop.h"
 
 volatile sig_atomic_t stop_requested;
+volatile sig_atomic_t stop_count;
 
 static void
 onsignal(int sig)
 {
 	stop_requested = sig;
+	if (stop_count < 1000)
+		stop_count++;
 }
 
 void
@@ -22,6 +25,7 @@ stop_install(void)
 	sa.sa_flags = 0;	/* no SA_RESTART: blocking calls return EINTR */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);

@@ -1,7 +1,8 @@
 /*
- * The stop flag: SIGINT and SIGTERM only set it.  Handlers are installed
- * without SA_RESTART so a blocking poll() or read() returns EINTR and the
- * loop gets to look at the flag.
+ * The stop flag: SIGINT, SIGTERM and SIGHUP only set it (SIGHUP too: a
+ * closed terminal or a supervisor's reload must drain, not kill).
+ * Handlers are installed without SA_RESTART so a blocking poll() or
+ * read() returns EINTR and the loop gets to look at the flag.
  */
 #ifndef STOP_H
 #define STOP_H
@@ -9,6 +10,7 @@
 #include <signal.h>
 
 extern volatile sig_atomic_t stop_requested;	/* signal number, or 0 */
+extern volatile sig_atomic_t stop_count;	/* stop signals so far */
 
 /* Install the handlers and ignore SIGPIPE (a vanished reader is EPIPE). */
 void stop_install(void);

@@ -103,14 +103,15 @@ not json
 {"ident":"a","timestamp":-1}
 {"ident":"a","timestamp":2,"k":2}
 EOF
-$F2W --dump --failed "$T/bad.failed" <"$T/bad.json" >"$T/bad.out" 2>"$T/bad.err"
+$F2W --dump --rejected "$T/bad.rejected" --failed "$T/bad.failed" <"$T/bad.json" >"$T/bad.out" 2>"$T/bad.err"
 rc=$?
 check "bad lines: exit 65 ($rc)" test $rc = 65
 check "bad lines: good ones encoded (2)" test "$(wc -l <"$T/bad.out")" = 2
 lines=$(sed -n 's/^flespi-to-wialon: <stdin>:\([0-9]*\): .*/\1/p' "$T/bad.err" | tr '\n' ' ')
 check "bad lines: each named by line number ($lines)" \
     test "$lines" = "2 3 4 5 6 7 8 9 10 11 12 "
-check "bad lines: copied to --failed" test "$(wc -l <"$T/bad.failed")" = 11
+check "bad lines: copied to --rejected" test "$(wc -l <"$T/bad.rejected")" = 11
+check "bad lines: none in --failed (nothing went undelivered)" test ! -s "$T/bad.failed"
 $F2W --dump --strict <"$T/bad.json" >"$T/strict.out" 2>"$T/strict.err"
 rc=$?
 check "--strict: exit 65, stops at line 2" \
@@ -129,6 +130,9 @@ check "--dump to /dev/full: exit 74" test $? = 74
 $F2W --dump --failed "$T/no/such/dir/failed" <"$T/golden.json" >/dev/null 2>"$T/nofail.err"
 check "--failed in a missing directory: exit 74" test $? = 74
 check "--failed error names the file" grep -q "no/such/dir/failed" "$T/nofail.err"
+$F2W --dump --rejected "$T/no/such/dir/rej" <"$T/golden.json" >/dev/null 2>"$T/norej.err"
+check "--rejected in a missing directory: exit 74, named" \
+    test $? = 74 -a -n "$(grep no/such/dir/rej "$T/norej.err")"
 
 # --- IPv6 literals parse (nothing listens on port 1: exit 75, not 64)
 $F2W --retries 0 '[::1]:1' </dev/null 2>"$T/v6.err"

@@ -19,7 +19,7 @@ lines() { wc -l <"$1" | tr -d ' '; }
 # --- bad lines between good ones: diagnosed, skipped, the rest delivered
 msgs 1000 3 | awk '{ print } NR % 100 == 0 { print "garbage " NR }' >"$T/mixed.json"
 start_recv mixed
-$F2W --failed "$T/mixed.failed" "127.0.0.1:$port" <"$T/mixed.json" 2>"$T/mixed.err"
+$F2W --failed "$T/mixed.failed" --rejected "$T/mixed.rejected" "127.0.0.1:$port" <"$T/mixed.json" 2>"$T/mixed.err"
 rc=$?
 check "bad lines: exit 65 ($rc)" test $rc = 65
 check "bad lines: all 1000 good ones delivered" test "$(lines "$T/mixed.out")" = 1000
@@ -30,7 +30,8 @@ awk '/^garbage/ { print NR }' "$T/mixed.json" >"$T/mixed.badno"
 sed -n 's/^flespi-to-wialon: <stdin>:\([0-9]*\): not JSON.*/\1/p' "$T/mixed.err" >"$T/mixed.gotno"
 diff_ok "bad lines: diagnosed with their line numbers" "$T/mixed.badno" "$T/mixed.gotno"
 grep '^garbage' "$T/mixed.json" >"$T/mixed.badlines"
-diff_ok "bad lines: copied to --failed" "$T/mixed.badlines" "$T/mixed.failed"
+diff_ok "bad lines: copied to --rejected" "$T/mixed.badlines" "$T/mixed.rejected"
+check "bad lines: --failed stays empty (all good ones delivered)" test ! -s "$T/mixed.failed"
 kill $rpid
 
 # --- --strict: stop at the first bad line, deliver what came before

@@ -22,7 +22,7 @@ for l in open(sys.argv[1]):
 python3 "$TESTS/wialon_receiver.py" --port-file "$T/port" --out "$T/recv.out" \
     2>"$T/recv.log" &
 port=$(port_of "$T/port") || { notok "receiver did not start"; finish; exit 1; }
-timeout 60 flespi-to-wialon --max-line 8192 --failed "$T/failed" \
+timeout 60 flespi-to-wialon --max-line 8192 --rejected "$T/failed" \
     "127.0.0.1:$port" <"$H/input.ndjson" 2>"$T/err"
 rc=$?
 check "hostile input: exit 65 (bad lines skipped), rc $rc" [ $rc -eq 65 ]
@@ -31,8 +31,8 @@ seqs "$T/recv.out" >"$T/delivered"
 python3 "$TESTS/hostile/check.py" flespi-to-wialon "$H" wialon "$T/err" \
     "$T/delivered" "hostile input" || _failed=1
 nbad=$(wc -l <"$H/wialon.bad")
-check "--failed holds the $nbad bad lines" [ "$(wc -l <"$T/failed")" -eq "$nbad" ]
-check "--failed is mode 0600" [ "$(stat -c %a "$T/failed")" = 600 ]
+check "--rejected holds the $nbad bad lines" [ "$(wc -l <"$T/failed")" -eq "$nbad" ]
+check "--rejected is mode 0600" [ "$(stat -c %a "$T/failed")" = 600 ]
 
 # --strict stops at the first bad line (line 2), having sent line 1.
 timeout 30 flespi-to-wialon --strict --dump <"$H/input.ndjson" >"$T/strict" 2>"$T/err"

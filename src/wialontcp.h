@@ -1,0 +1,32 @@
+/*
+ * The Wialon Retranslator 1.0 transport: one TCP connection to one peer,
+ * a window of packets written and not yet acknowledged, each acknowledged
+ * by one byte 0x11 in order; after a reconnect (with backoff) everything
+ * unacknowledged is written again.  The packets themselves are the
+ * mapping's (fwd_msg.tp, from wialon_encode): this module only frames
+ * nothing and counts acks.  It implements the fwd_ops of fwd.h.
+ */
+#ifndef WIALONTCP_H
+#define WIALONTCP_H
+
+#include "fwd.h"
+
+struct wtcp;
+
+/* Packets per writev(), and the most encoded before a write. */
+#define WTCP_IOV	64
+
+/*
+ * A transport to host:port (target names it in diagnostics) with window
+ * packets in flight; retries, delays and timeouts from cf.  Returns NULL
+ * when out of memory.
+ */
+struct wtcp *wtcp_new(struct fwd *, const struct fwd_conf *cf,
+	    const char *host, const char *port, const char *target,
+	    size_t window);
+void	wtcp_free(struct wtcp *);
+
+/* The transport's operations (release and flush: none). */
+extern const struct fwd_ops wtcp_ops;
+
+#endif
