@@ -617,7 +617,11 @@ op_prepare(void *t, int64_t now, struct pollfd *pfd, int max,
 	int n = 0;
 	size_t k;
 
-	timers(hc, now);
+	/*
+	 * Requests start here, but none is completed here (curl's timer is
+	 * run in handle): a message done after the core has looked at the
+	 * ledger would leave it polling with nothing to wait for.
+	 */
 	for (i = 0; i < hc->cf->parallel; i++)
 		pump(&hc->lanes[i], now);
 	for (k = 0; k < hc->nsocks && n < max; k++) {

@@ -137,7 +137,8 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(200, "ok\n")
             return
         n, fault = st.next_fault()
-        rec = {"n": n, "method": self.command, "path": self.path,
+        rec = {"n": n, "t": time.time(), "method": self.command,
+               "path": self.path,
                "headers": {k.lower(): v for k, v in self.headers.items()},
                "fault": fault}
         if fault == "reset":
