@@ -24,6 +24,8 @@ Options:
                    REJECTME), with an answer naming it
   --max-size N     413 for a body over N bytes (decoded)
   --auth VALUE     401 unless the Authorization header is exactly VALUE
+  --auth-file F    the same, VALUE read from the first line of F (so
+                   that a test can look for it in ps)
   --delay SECS     wait this long before every answer
 
 Control endpoint, for tests:
@@ -227,8 +229,12 @@ def main():
     ap.add_argument("--reject")
     ap.add_argument("--max-size", type=int)
     ap.add_argument("--auth")
+    ap.add_argument("--auth-file")
     ap.add_argument("--delay", type=float, default=0)
     a = ap.parse_args()
+    if a.auth_file:
+        with open(a.auth_file) as f:
+            a.auth = f.readline().rstrip("\r\n")
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     srv.st = State(a)

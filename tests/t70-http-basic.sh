@@ -90,7 +90,8 @@ check "bad lines: both in the rejected file" [ "$(wc -l <"$T/rej")" -eq 2 ]
 reset
 kill "$HTTP_PID"; wait "$HTTP_PID" 2>/dev/null
 SECRET=tok-$RANDOM$RANDOM-s3cr3t
-http_standin s --delay 0.3 --auth "Bearer $SECRET"
+echo "Bearer $SECRET" >"$T/auth"
+http_standin s --delay 0.3 --auth-file "$T/auth"
 URL=http://127.0.0.1:$HTTP_PORT/in
 printf '# a comment\nAuthorization: Bearer %s\n\nX-Extra: 1\n' "$SECRET" >"$T/hdr"
 chmod 644 "$T/hdr"
