@@ -49,7 +49,7 @@ _nginx_conf() {
 	    fastcgi_temp_path $d/tmp/fastcgi;
 	    uwsgi_temp_path $d/tmp/uwsgi;
 	    scgi_temp_path $d/tmp/scgi;
-	    log_format proto '\$server_port \$server_protocol \$request_method \$status \$request_length';
+	    log_format proto '\$server_port \$server_protocol \$request_method \$status \$request_length \$connection';
 	    upstream standin { server 127.0.0.1:$up; keepalive 8; }
 	    ssl_certificate $d/server.pem;
 	    ssl_certificate_key $d/server.key;
