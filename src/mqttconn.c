@@ -91,16 +91,17 @@ on_publish(struct mosquitto *mosq, void *arg, int mid, int reason,
 		c->outstanding--;
 		if (reason >= 0x80) {
 			/* MQTT 5: the broker took the message and refused it. */
+			char why[200];
+
 			c->rejected++;
-			xwarn("%s: the broker refused a message: %s", c->id,
-			    mosquitto_reason_string(reason));
-			if (e->line != NULL)
-				msgin_failed(c->cf->in, e->line, e->len);
+			snprintf(why, sizeof why, "%s: the broker refused it: %s",
+			    c->id, mosquitto_reason_string(reason));
+			fwd_done(c->cf->core, e->m, FWD_REJECTED, why);
 		} else {
 			c->acked++;
+			fwd_done(c->cf->core, e->m, FWD_ACKED, NULL);
 		}
-		free(e->line);
-		e->line = NULL;
+		e->m = NULL;
 		pop_acked(c);
 		return;
 	}
@@ -128,7 +129,7 @@ mc_init(struct mconn *c, const struct mconf *cf, const char *id)
 	c->cf = cf;
 	snprintf(c->id, sizeof c->id, "%s", id);
 	c->state = MC_IDLE;
-	backoff_init(&c->bo, 1000, 30000, 0);
+	backoff_init(&c->bo, cf->retry_wait_ms, 30000, 0);
 	tb_init(&c->tb, cf->rate, cf->burst, mono_ms());
 	if ((c->ring = calloc(cf->window, sizeof *c->ring)) == NULL ||
 	    (c->mosq = m = mosquitto_new(c->id, true, c)) == NULL) {
@@ -140,6 +141,8 @@ mc_init(struct mconn *c, const struct mconf *cf, const char *id)
 	/* The library's own window, never above ours (MQTT 5 may raise it). */
 	mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, (int)cf->window);
 	mosquitto_max_inflight_messages_set(m, cf->window);
+	/* Nagle would hold back the tail of a burst of publishes. */
+	mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
 	rc = mosquitto_tls_set(m, cf->cafile, NULL, cf->cert, cf->key, NULL);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_tls_opts_set(m, SSL_VERIFY_PEER, "tlsv1.2", NULL);
@@ -159,14 +162,9 @@ mc_init(struct mconn *c, const struct mconf *cf, const char *id)
 void
 mc_free(struct mconn *c)
 {
-	unsigned i;
-
 	if (c->mosq != NULL)
 		mosquitto_destroy(c->mosq);
 	c->mosq = NULL;
-	if (c->ring != NULL)
-		for (i = 0; i < c->cf->window; i++)
-			free(c->ring[i].line);
 	free(c->ring);
 	c->ring = NULL;
 }
@@ -452,20 +450,21 @@ mc_ready(struct mconn *c, int64_t now, int64_t *wait_ms)
 }
 
 int
-mc_publish(struct mconn *c, const char *topic, const char *line, size_t len,
-    int64_t now, char *why, size_t whysz)
+mc_publish(struct mconn *c, struct fwd_msg *m, int64_t now, char *why,
+    size_t whysz)
 {
 	struct outmsg *e;
 	int rc, mid = 0;
 
 	if (c->cf->qos == 0) {
 		/* At most once: nothing to track. */
-		rc = mosquitto_publish(c->mosq, &mid, topic, (int)len, line, 0,
-		    false);
+		rc = mosquitto_publish(c->mosq, &mid, m->tp, (int)m->len,
+		    m->line, 0, false);
 		if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN ||
 		    rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO) {
 			c->published++;
 			c->acked += rc == MOSQ_ERR_SUCCESS;
+			fwd_done(c->cf->core, m, FWD_ACKED, NULL);
 			return 0;
 		}
 		snprintf(why, whysz, "cannot publish: %s",
@@ -477,19 +476,11 @@ mc_publish(struct mconn *c, const char *topic, const char *line, size_t len,
 	e->acked = 0;
 	e->mid = 0;
 	e->sent_ms = now;
-	e->line = NULL;
-	e->len = len;
-	if (c->cf->keep_lines) {
-		if ((e->line = malloc(len)) == NULL) {
-			snprintf(why, whysz, "out of memory");
-			return -1;
-		}
-		memcpy(e->line, line, len);
-	}
+	e->m = m;
 	c->count++;
 	c->outstanding++;
-	rc = mosquitto_publish(c->mosq, &e->mid, topic, (int)len, line, 1,
-	    false);
+	rc = mosquitto_publish(c->mosq, &e->mid, m->tp, (int)m->len, m->line,
+	    1, false);
 	switch (rc) {
 	case MOSQ_ERR_SUCCESS:
 	case MOSQ_ERR_NO_CONN:
@@ -501,8 +492,7 @@ mc_publish(struct mconn *c, const char *topic, const char *line, size_t len,
 	}
 	c->count--;
 	c->outstanding--;
-	free(e->line);
-	e->line = NULL;
+	e->m = NULL;
 	snprintf(why, whysz, "cannot publish: %s", mosquitto_strerror(rc));
 	return -1;
 }
@@ -535,8 +525,7 @@ mc_disconnect(struct mconn *c)
 }
 
 uint64_t
-mc_drop_outstanding(struct mconn *c, void (*fn)(void *, const char *, size_t),
-    void *arg)
+mc_drop_outstanding(struct mconn *c)
 {
 	struct outmsg *e;
 	uint64_t n = 0;
@@ -546,13 +535,178 @@ mc_drop_outstanding(struct mconn *c, void (*fn)(void *, const char *, size_t),
 		e = &c->ring[(c->head + i) % c->cf->window];
 		if (e->acked)
 			continue;
-		if (e->line != NULL)
-			fn(arg, e->line, e->len);
-		free(e->line);
-		e->line = NULL;
+		e->m = NULL;
 		e->acked = 1;
 		n++;
 	}
 	c->count = c->outstanding = 0;
 	return n;
 }
+
+/* ---- the transport: connections sharded by device ---- */
+
+int
+mqt_init(struct mqt *t, const struct mconf *cf, unsigned nconns,
+    const char *base, char *why, size_t whysz)
+{
+	char id[140];
+	unsigned i;
+
+	memset(t, 0, sizeof *t);
+	t->cf = *cf;
+	if (nconns < 1 || nconns > MQT_CONNS_MAX) {
+		snprintf(why, whysz, "1 to %d connections", MQT_CONNS_MAX);
+		return -1;
+	}
+	for (i = 0; i < nconns; i++) {
+		if (nconns > 1)
+			snprintf(id, sizeof id, "%.*s-%u", 124, base, i);
+		else
+			snprintf(id, sizeof id, "%s", base);
+		t->n = i + 1;
+		if (mc_init(&t->c[i], &t->cf, id) == -1) {
+			snprintf(why, whysz, "%s", t->c[i].why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+mqt_free(struct mqt *t)
+{
+	unsigned i;
+
+	for (i = 0; i < t->n; i++)
+		mc_free(&t->c[i]);
+	t->n = 0;
+}
+
+/* FNV-1a: a stable hash, so a device always maps to the same connection. */
+static struct mconn *
+route(struct mqt *t, const char *uid)
+{
+	uint32_t h = 2166136261u;
+
+	while (*uid)
+		h = (h ^ (unsigned char)*uid++) * 16777619u;
+	return &t->c[h % t->n];
+}
+
+static int
+q_ready(void *arg, const struct fwd_msg *m, int64_t now, int64_t *wait_ms)
+{
+	return mc_ready(route(arg, m->uid), now, wait_ms);
+}
+
+static void
+q_send(void *arg, struct fwd_msg *m, int64_t now)
+{
+	char why[200];
+
+	if (mc_publish(route(arg, m->uid), m, now, why, sizeof why) == -1)
+		fwd_done(((struct mqt *)arg)->cf.core, m, FWD_REJECTED, why);
+}
+
+static int
+q_prepare(void *arg, int64_t now, struct pollfd *pfd, int max, int *timeout)
+{
+	struct mqt *t = arg;
+	unsigned i;
+	int to = *timeout < 0 ? 1000 : *timeout;
+
+	for (i = 0; i < t->n && (int)i < max; i++) {
+		mc_prepare(&t->c[i], now, &pfd[i], &to);
+		if (t->c[i].fatal)
+			to = 0;
+	}
+	*timeout = to;
+	return (int)i;
+}
+
+static void
+q_handle(void *arg, struct pollfd *pfd, int n, int64_t now)
+{
+	struct mqt *t = arg;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (pfd[i].fd != -1)
+			mc_handle(&t->c[i], pfd[i].revents, now);
+}
+
+static int
+q_idle(void *arg)
+{
+	struct mqt *t = arg;
+	unsigned i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->c[i].outstanding > 0 || !mc_flushed(&t->c[i]))
+			return 0;
+	return 1;
+}
+
+static int
+q_fatal(void *arg, char *why, size_t whysz)
+{
+	struct mqt *t = arg;
+	unsigned i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->c[i].fatal) {
+			snprintf(why, whysz, "%s", t->c[i].why);
+			return t->c[i].fatal;
+		}
+	return 0;
+}
+
+static void
+q_abandon(void *arg)
+{
+	struct mqt *t = arg;
+	unsigned i;
+
+	for (i = 0; i < t->n; i++) {
+		mc_drop_outstanding(&t->c[i]);
+		mc_disconnect(&t->c[i]);
+	}
+}
+
+static void
+q_close(void *arg)
+{
+	struct mqt *t = arg;
+	unsigned i;
+
+	for (i = 0; i < t->n; i++)
+		mc_disconnect(&t->c[i]);
+}
+
+static void
+q_stats(void *arg, char *buf, size_t sz)
+{
+	struct mqt *t = arg;
+	unsigned long long pub = 0, rec = 0;
+	unsigned i;
+
+	for (i = 0; i < t->n; i++) {
+		pub += t->c[i].published;
+		rec += t->c[i].reconnects;
+	}
+	snprintf(buf, sz, "published %llu, reconnects %llu", pub, rec);
+}
+
+const struct fwd_ops mqt_ops = {
+	.ready = q_ready,
+	.send = q_send,
+	.flush = NULL,
+	.prepare = q_prepare,
+	.handle = q_handle,
+	.idle = q_idle,
+	.fatal = q_fatal,
+	.abandon = q_abandon,
+	.close = q_close,
+	.release = NULL,
+	.stats = q_stats,
+};

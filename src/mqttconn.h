@@ -4,7 +4,8 @@
  * calls, never its own thread.  The connection keeps its own account of
  * what is outstanding (published, PUBACK not yet seen) in a ring of at
  * most `window` entries, a token bucket for its publish rate, a reconnect
- * backoff (>= 1 s, jittered) and a PUBACK watchdog.
+ * backoff (jittered) and a PUBACK watchdog.  All its state is in struct
+ * mconn: no file-scope variables, so a process may hold many.
  */
 #ifndef MQTTCONN_H
 #define MQTTCONN_H
@@ -14,7 +15,7 @@
 #include <stdint.h>
 
 #include "backoff.h"
-#include "msgin.h"
+#include "fwd.h"
 #include "tbucket.h"
 
 /* Settings shared by every connection; owned by the caller. */
@@ -31,8 +32,8 @@ struct mconf {
 	int64_t		ack_timeout_ms;	/* PUBACK watchdog */
 	int64_t		connect_timeout_ms; /* CONNECT to CONNACK */
 	long long	retries;	/* retries after a failure; -1 = no limit */
-	int		keep_lines;	/* keep lines for the failed file */
-	struct msgin   *in;		/* broker-rejected lines go to its failed file */
+	unsigned	retry_wait_ms;	/* first reconnect delay */
+	struct fwd     *core;		/* told of every message done */
 };
 
 enum { MC_IDLE, MC_CONNECTING, MC_UP };
@@ -41,8 +42,7 @@ struct outmsg {
 	int		mid;
 	int		acked;
 	int64_t		sent_ms;
-	char	       *line;		/* a copy, only with keep_lines */
-	size_t		len;
+	struct fwd_msg *m;		/* the core's, until done */
 };
 
 struct mconn {
@@ -88,22 +88,41 @@ void	mc_handle(struct mconn *, short revents, int64_t now);
  */
 int	mc_ready(struct mconn *, int64_t now, int64_t *wait_ms);
 /*
- * Publish one message (after mc_ready).  Returns 0 when it is the
- * library's (sent, or queued for resending after a reconnect) and counted
- * outstanding; -1 when it was refused and not queued, with the reason in
- * why (the caller treats the line as bad).
+ * Publish one message (after mc_ready): m->line to the topic m->tp.
+ * Returns 0 when it is the library's (sent, or queued for resending
+ * after a reconnect) and counted outstanding (at QoS 0: reported done at
+ * once); -1 when it was refused and not queued, with the reason in why
+ * (the caller reports it rejected).
  */
-int	mc_publish(struct mconn *, const char *topic, const char *line,
-	    size_t len, int64_t now, char *why, size_t whysz);
+int	mc_publish(struct mconn *, struct fwd_msg *m, int64_t now, char *why,
+	    size_t whysz);
 /* True when nothing is waiting in the library to be written. */
 int	mc_flushed(struct mconn *);
 /* Disconnect cleanly, waiting up to a second for DISCONNECT to be written. */
 void	mc_disconnect(struct mconn *);
+/* Forget every outstanding message (the core has them); how many. */
+uint64_t mc_drop_outstanding(struct mconn *);
+
 /*
- * Hand every outstanding message's line to fn (for the failed file);
- * returns how many there were.
+ * The MQTT transport of the forwarder core: nconns connections (ids
+ * base, or base-0, base-1...), each message on the connection a hash of
+ * its device id picks, so that a device's messages stay in order.
  */
-uint64_t mc_drop_outstanding(struct mconn *, void (*fn)(void *, const char *,
-	    size_t), void *arg);
+#define MQT_CONNS_MAX	64
+
+struct mqt {
+	struct mconf	cf;
+	struct mconn	c[MQT_CONNS_MAX];
+	unsigned	n;
+};
+
+/*
+ * Set up (cf is copied; libmosquitto must be initialised).  Returns 0,
+ * or -1 with a reason in why.
+ */
+int	mqt_init(struct mqt *, const struct mconf *cf, unsigned nconns,
+	    const char *base_id, char *why, size_t whysz);
+void	mqt_free(struct mqt *);
+extern const struct fwd_ops mqt_ops;
 
 #endif

@@ -44,7 +44,7 @@ usage "unbalanced brace" "without" $A --topic 'a/{ident'
 usage "a stray argument" "unexpected argument" $A extra
 
 # With a broker: good lines delivered under their templated topic, bad ones
-# diagnosed with their line number, copied to --failed, exit 65.
+# diagnosed with their line number, copied to --rejected, exit 65.
 broker_start "$D" || { notok "broker"; finish; exit 1; }
 python3 "$TESTS/genmsgs.py" 6 --devices 3 >"$T/good"
 {
@@ -59,9 +59,10 @@ python3 "$TESTS/genmsgs.py" 6 --devices 3 >"$T/good"
 } >"$T/in"
 broker_sub "$D" t30 6 20 "$T/sub" || notok "subscriber ready"
 flespi-to-aws $(broker_aws_args "$D") --topic 'fleet/{channel.id}/{ident}' \
-    --failed "$T/failed" <"$T/in" 2>"$T/err"
+    --failed "$T/undelivered" --rejected "$T/failed" <"$T/in" 2>"$T/err"
 rc=$?
 check "bad lines: exit 65" [ $rc -eq 65 ]
+check "bad lines: nothing in --failed (all good ones delivered)" [ ! -s "$T/undelivered" ]
 wait "$SUB_PID"
 python3 -c '
 import json, sys
@@ -72,7 +73,7 @@ for l in open(sys.argv[1]):
 diff_ok "good lines arrive with fleet/{channel.id}/{ident} topics" \
     "$T/want" "$T/sub"
 grep -v '^{"ident":"3526' "$T/in" >"$T/wantfailed"
-diff_ok "bad lines copied to --failed" "$T/wantfailed" "$T/failed"
+diff_ok "bad lines copied to --rejected" "$T/wantfailed" "$T/failed"
 for l in 3 5 6 7 8; do
 	check "line $l diagnosed" grep -q "^flespi-to-aws: <stdin>:$l: " "$T/err"
 done

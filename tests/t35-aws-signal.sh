@@ -20,7 +20,7 @@ kill -TERM $pid
 wait $pid
 rc=$?
 check "SIGTERM with messages left: exit 75" [ $rc -eq 75 ]
-check "... saying how many" grep -q "messages not delivered" "$T/err"
+check "... saying how many" grep -q "messages undelivered, written to the failed file" "$T/err"
 # A marker published after the exit: once it arrives, everything the
 # broker acknowledged has arrived too.
 mosquitto_pub -h localhost -p "$BROKER_PORT" --cafile "$D/ca.pem" \

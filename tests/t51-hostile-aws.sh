@@ -14,7 +14,7 @@ broker_certs "$D" && broker_start "$D" || { notok "broker"; finish; exit 1; }
 ngood=$(wc -l <"$H/aws.good")
 broker_sub "$D" t51 "$ngood" 30 "$T/sub" 'h/#' || notok "subscriber ready"
 timeout 60 flespi-to-aws $(broker_aws_args "$D") --topic 'h/{ident}' \
-    --max-line 8192 --failed "$T/failed" <"$H/input.ndjson" 2>"$T/err"
+    --max-line 8192 --rejected "$T/failed" <"$H/input.ndjson" 2>"$T/err"
 rc=$?
 check "hostile input: exit 65 (bad lines skipped), rc $rc" [ $rc -eq 65 ]
 wait "$SUB_PID"
@@ -44,7 +44,7 @@ fi
 python3 "$TESTS/hostile/check.py" flespi-to-aws "$H" aws "$T/err" \
     "$T/delivered" "hostile input" || _failed=1
 nbad=$(wc -l <"$H/aws.bad")
-check "--failed holds the $nbad bad lines" [ "$(wc -l <"$T/failed")" -eq "$nbad" ]
+check "--rejected holds the $nbad bad lines" [ "$(wc -l <"$T/failed")" -eq "$nbad" ]
 
 # Lines of nothing but NUL bytes and garbage, then one good line.
 { head -c 5000 /dev/zero; echo; head -c 3000 /dev/urandom | tr -d '\n'; echo
