@@ -302,8 +302,7 @@ parse(int argc, char **argv, struct hconf *hc, struct fwd_conf *fc)
 	hc->retry_wait_ms = fc->retry_wait_ms;
 	hc->timeout_ms = fc->ack_ms;
 	hc->connect_ms = fc->connect_ms;
-	fc->inflight = 2 * hc->parallel *
-	    (hc->format == HF_SINGLE ? 1 : hc->batch);
+	fc->inflight = hc_inflight(hc);
 }
 
 int

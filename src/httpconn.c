@@ -21,6 +21,14 @@
 #define ANSWER_MAX	200	/* bytes of a server's answer kept for reasons */
 #define BACKOFF_CAP_MS	30000
 
+/*
+ * Batches a lane may hold (one in flight, the next filling): with several
+ * lanes, more, so that a lane a little fuller than the others does not
+ * stop the input for all of them (lanes fill unevenly); the core's ledger
+ * (hc_inflight) bounds the total.
+ */
+#define LANE_BATCHES(cf)	((cf)->parallel > 1 ? 4 : 2)
+
 struct held {
 	struct fwd_msg *m;
 	int64_t		at;		/* when the lane took it */
@@ -80,6 +88,12 @@ struct httpconn {
 	char		showurl[256];	/* the URL without its userinfo */
 	uint64_t	requests, retried, splits, rejected;
 };
+
+size_t
+hc_inflight(const struct hconf *cf)
+{
+	return 2 * cf->parallel * (cf->format == HF_SINGLE ? 1 : cf->batch);
+}
 
 unsigned
 hc_lane(const char *uid, unsigned n)
@@ -579,7 +593,8 @@ op_ready(void *t, const struct fwd_msg *m, int64_t now, int64_t *wait_ms)
 	if (l->len == 0)
 		return 1;
 	return l->len < l->cap &&
-	    l->bytes + m->len + 1 <= 2 * hc->cf->batch_bytes + 2;
+	    l->bytes + m->len + 1 <= LANE_BATCHES(hc->cf) *
+	    hc->cf->batch_bytes + 2;
 }
 
 static void
@@ -790,7 +805,7 @@ setup_lane(struct httpconn *hc, struct lane *l, char *why, size_t whysz)
 	CURL *e;
 
 	l->hc = hc;
-	l->cap = 2 * (cf->format == HF_SINGLE ? 1 : cf->batch);
+	l->cap = LANE_BATCHES(cf) * (cf->format == HF_SINGLE ? 1 : cf->batch);
 	if (l->cap < 2)
 		l->cap = 2;
 	if ((l->q = calloc(l->cap, sizeof *l->q)) == NULL ||

@@ -79,6 +79,9 @@ extern const struct fwd_ops hc_ops;
 size_t	hc_bodylen(int format, struct fwd_msg *const *m, size_t n);
 size_t	hc_body(int format, struct fwd_msg *const *m, size_t n, char *out);
 
+/* How many messages the transport may hold at once: the core's ledger. */
+size_t	hc_inflight(const struct hconf *);
+
 /* The lane of a device id among n (FNV-1a: stable across runs). */
 unsigned hc_lane(const char *uid, unsigned n);
 
