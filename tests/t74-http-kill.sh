@@ -4,6 +4,7 @@
 # flespi-recv --checkpoints --state would resume): nothing is lost, the
 # key never passes a message that was not acknowledged, and duplicates
 # stay within one checkpoint interval and the batches in flight per kill.
+# SIGTERM drains, then writes what is left to the failed file.
 # A second run on the same state file exits 73 at once.
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/nginx.sh"
@@ -51,6 +52,24 @@ echo "# $dups duplicates for $KILLS kills"
 check "duplicates within $KILLS x (checkpoint interval + batches in flight)" \
     [ $dups -le $((KILLS * (EVERY + 400))) ]
 check "no checkpoint line was sent" nogrep -q '@checkpoint' "$T/s.out"
+
+# SIGTERM with a short drain: every line read from the file ends delivered
+# or in the failed file, nothing in between.
+: >"$T/s.out"
+flespi-to-http --batch 100 --drain-timeout 0.2 --failed "$T/failed" \
+    "$URL" <"$T/msgs" 2>"$T/err" &
+pid=$!
+wait_for 10 test -s "$T/s.out"
+kill -TERM $pid
+wait $pid
+rc=$?
+check "SIGTERM with messages left: exit 75 ($rc)" [ $rc -eq 75 ]
+sort -u "$T/s.out" "$T/failed" >"$T/got"
+diff_ok "SIGTERM: delivered + failed = every line" "$T/want" "$T/got"
+# Only the request in flight when the drain time ran out can have reached
+# the server as well (its answer was not awaited): one batch at most.
+both=$(sort "$T/failed" | comm -12 - <(sort -u "$T/s.out") | wc -l)
+check "SIGTERM: at most the last batch in flight is in both ($both)" [ "$both" -le 100 ]
 
 # Two runs on one state file: the second exits 73 at once.
 { sleep 3; feed 0 | head -10; } | flespi-to-http --state "$T/key" "$URL" 2>"$T/err1" &
