@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "checkpoint.h"
 #include "diag.h"
 #include "exits.h"
 #include "flespiapi.h"
@@ -33,7 +34,10 @@ struct opts {
 	const char     *selector;
 	const char     *token_file;
 	const char     *cid;		/* --cid: act as this subaccount */
-	const char     *state;
+	const char     *state;		/* the first --state */
+	const char    **states;		/* every --state (--checkpoints) */
+	int		nstates;
+	int		checkpoints;	/* --checkpoints */
 	uint64_t	from;
 	int		have_from;
 	int		del;
@@ -72,6 +76,9 @@ usage(FILE *f)
 "  --cid ID              act as subaccount ID (x-flespi-cid)\n"
 "  --from KEY            start at this key (0: the oldest kept message)\n"
 "  --state FILE          resume from and save the key in FILE\n"
+"  --checkpoints         write the key after each answer as a line\n"
+"                        {\"@checkpoint\":\"KEY\"}; --state is then only read\n"
+"                        (may be repeated: resume from the oldest key)\n"
 "  --delete              delete from the channel what was written out\n"
 "  --once                drain what the channel holds now, then exit\n"
 "  -n, --count COUNT     stop after COUNT messages\n"
@@ -105,13 +112,14 @@ static void
 parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_URL = 256, O_TOKFILE, O_CID, O_FROM, O_STATE, O_DELETE, O_ONCE,
-	    O_LSIZE, O_REQTO, O_RETRIES, O_WAIT };
+	    O_LSIZE, O_REQTO, O_RETRIES, O_WAIT, O_CKPT };
 	static const struct option lo[] = {
 		{ "url", required_argument, NULL, O_URL },
 		{ "token-file", required_argument, NULL, O_TOKFILE },
 		{ "cid", required_argument, NULL, O_CID },
 		{ "from", required_argument, NULL, O_FROM },
 		{ "state", required_argument, NULL, O_STATE },
+		{ "checkpoints", no_argument, NULL, O_CKPT },
 		{ "delete", no_argument, NULL, O_DELETE },
 		{ "once", no_argument, NULL, O_ONCE },
 		{ "count", required_argument, NULL, 'n' },
@@ -136,6 +144,8 @@ parse(int argc, char **argv, struct opts *o)
 	o->limit_size = 4 << 20;
 	o->request_ms = 10000;
 	o->wait_ms = 500;
+	if ((o->states = calloc((size_t)argc, sizeof *o->states)) == NULL)
+		die(EXIT_IOERR, "out of memory");
 	while ((c = getopt_long(argc, argv, "n:t:c:vhV", lo, NULL)) != -1) {
 		switch (c) {
 		case O_URL:	o->url = optarg; break;
@@ -148,7 +158,13 @@ parse(int argc, char **argv, struct opts *o)
 			o->from = key_arg("--from", optarg);
 			o->have_from = 1;
 			break;
-		case O_STATE:	o->state = optarg; break;
+		case O_STATE:
+			if (*optarg == '\0')
+				die(EXIT_USAGE, "--state: empty file name");
+			o->states[o->nstates++] = optarg;
+			o->state = o->states[0];
+			break;
+		case O_CKPT:	o->checkpoints = 1; break;
 		case O_DELETE:	o->del = 1; break;
 		case O_ONCE:	o->once = 1; break;
 		case 'n':
@@ -201,8 +217,22 @@ parse(int argc, char **argv, struct opts *o)
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
-	/* flespi deletes everything before the key, written by us or not. */
-	if (o->del && o->have_from && o->from > 0)
+	if (o->nstates > 1 && !o->checkpoints)
+		die(EXIT_USAGE, "--state given %d times: only --checkpoints "
+		    "reads several key files (one per branch of a tee)",
+		    o->nstates);
+	/*
+	 * flespi deletes everything before the key, written by us or not;
+	 * with --checkpoints only what the end of the pipeline saved is.
+	 */
+	if (o->del && o->checkpoints && o->nstates == 0)
+		die(EXIT_USAGE, "--delete --checkpoints deletes up to the key "
+		    "the end of the pipeline saves: name its file with --state");
+	if (o->del && o->checkpoints && o->have_from)
+		die(EXIT_USAGE, "--delete --checkpoints deletes up to the keys "
+		    "in the --state files; with --from they would not describe "
+		    "this run's output");
+	if (o->del && !o->checkpoints && o->have_from && o->from > 0)
 		die(EXIT_USAGE, "--delete with --from %" PRIu64 " would delete "
 		    "the messages before it, which were never written out",
 		    o->from);
@@ -224,6 +254,37 @@ nap(unsigned ms)
 }
 
 /*
+ * The oldest key saved in the --state files (with --checkpoints, by the
+ * end of the pipeline).  Returns 1 and *key; 0 when a file does not exist
+ * yet (that branch has saved nothing: the oldest key of all is "none");
+ * -1 with errno when one cannot be read.  *bad names the file then.
+ */
+static int
+oldest(const struct opts *o, uint64_t *key, const char **bad)
+{
+	uint64_t k, min = UINT64_MAX;
+	int i;
+
+	if (o->nstates == 0)
+		return 0;
+	for (i = 0; i < o->nstates; i++) {
+		*bad = o->states[i];
+		switch (state_load(o->states[i], &k)) {
+		case 1:
+			if (k < min)
+				min = k;
+			break;
+		case 0:
+			return 0;
+		default:
+			return -1;
+		}
+	}
+	*key = min;
+	return 1;
+}
+
+/*
  * Save the key.  When stdout is a file, its lines are made durable first:
  * otherwise a power failure could keep the new key but lose the lines
  * before it -- a gap.
@@ -231,7 +292,7 @@ nap(unsigned ms)
 static void
 savekey(struct run *r)
 {
-	if (r->o->state == NULL || r->key == r->saved)
+	if (r->o->state == NULL || r->o->checkpoints || r->key == r->saved)
 		return;
 	if (r->outfile && fdatasync(STDOUT_FILENO) == -1)
 		dieerr(EXIT_IOERR, "stdout");
@@ -338,13 +399,70 @@ partial(struct run *r, size_t k)
 		    "read again", k);
 }
 
+/*
+ * With --checkpoints: the key before which flespi may delete, i.e. the
+ * oldest key the end of the pipeline has saved, read from the --state
+ * files now, and never past r->key (a larger key in a file was not saved
+ * after our lines).  0 when nothing may be deleted yet.
+ */
+static uint64_t
+deletable(struct run *r)
+{
+	const char *bad;
+	uint64_t k;
+
+	switch (oldest(r->o, &k, &bad)) {
+	case 1:
+		return k < r->key ? k : r->key;
+	case 0:
+		return 0;
+	default:
+		if (errno == EINVAL)
+			xwarn("%s: not a key file; nothing deleted", bad);
+		else
+			xwarnerr("%s: nothing deleted", bad);
+		return 0;
+	}
+}
+
+/*
+ * Ask flespi to delete what is before key (a read of one message from key
+ * with delete set; its answer is not used).  One attempt: a failed delete
+ * is only late, and is tried again before the next request.
+ */
+static void
+delete_before(struct run *r, uint64_t key)
+{
+	struct fa_req q = { key, 1, r->o->limit_size, 0, 1 };
+	char why[512];
+	int s;
+
+	s = fa_get(&r->fa, &q, why, sizeof why);
+	vlog("delete before key %" PRIu64 ": %ld%s%s", key, r->fa.status,
+	    s == FA_OK ? "" : ": ", s == FA_OK ? "" : why);
+	if (s == FA_OK)
+		r->deleted = key;
+	else if (s != FA_STOPPED) {
+		stats_end(&r->st);
+		xwarn("channel %s: cannot delete before key %" PRIu64 ": %s",
+		    r->o->selector, key, why);
+	}
+}
+
 /* Delete what was written and not yet deleted (with --delete). */
 static void
 finaldelete(struct run *r)
 {
 	struct fa_req q = { r->key, 1, r->o->limit_size, 0, 1 };
 	struct reply rp;
+	uint64_t d;
 
+	if (r->o->del && r->o->checkpoints) {
+		r->fa.abortable = 0;
+		if ((d = deletable(r)) > r->deleted)
+			delete_before(r, d);
+		return;
+	}
 	if (!r->o->del || r->key <= r->deleted || r->total == 0)
 		return;
 	r->fa.abortable = 0;
@@ -358,19 +476,25 @@ finaldelete(struct run *r)
 		    "written but not deleted", r->deleted, r->key);
 }
 
-/* Write a batch.  Returns 0, or exits after saving what was written. */
+/*
+ * Write buf to stdout.  Returns, or exits after saving what was written:
+ * 0 when the reader went away, 74 on an output error.
+ */
 static void
-emit(struct run *r, const struct reply *rp)
+emit(struct run *r, const char *buf, size_t len)
 {
-	size_t done = 0;
+	size_t done = 0, k;
 	int err;
 
-	if (write_all(STDOUT_FILENO, rp->lines, rp->len, &done) == 0)
+	if (write_all(STDOUT_FILENO, buf, len, &done) == 0)
 		return;
 	err = errno;
 	stats_end(&r->st);
-	r->total += reply_lines_in(rp->lines, done);
-	partial(r, reply_lines_in(rp->lines, done));
+	k = reply_lines_in(buf, done);
+	r->total += k;
+	/* With --checkpoints no key is saved here: no need to find it. */
+	if (!r->o->checkpoints)
+		partial(r, k);
 	finaldelete(r);
 	savekey(r);
 	if (err == EPIPE) {
@@ -389,7 +513,8 @@ loop(struct run *r)
 	struct opts *o = r->o;
 	struct fa_req q;
 	struct reply rp;
-	uint64_t left;
+	uint64_t left, d;
+	char ck[CHECKPOINT_MAX];
 	int64_t now;
 
 	for (;;) {
@@ -404,6 +529,13 @@ loop(struct run *r)
 		q.limit_size = o->limit_size;
 		q.timeout = o->once ? 0 : o->timeout;
 		q.del = o->del && r->key > r->deleted && r->total > 0;
+		if (o->del && o->checkpoints) {
+			/* Ride along when the pipeline has caught up. */
+			d = deletable(r);
+			q.del = d == r->key && d > r->deleted;
+			if (d > r->deleted && !q.del)
+				delete_before(r, d);
+		}
 		if (fetch(r, &q, &rp) == FA_STOPPED)
 			break;
 		if (q.del)
@@ -423,8 +555,11 @@ loop(struct run *r)
 			continue;
 		}
 		if (rp.count > 0)
-			emit(r, &rp);
+			emit(r, rp.lines, rp.len);
 		r->total += rp.count;
+		/* The key after the lines, whenever it moved on. */
+		if (o->checkpoints && rp.next_key != r->key)
+			emit(r, ck, checkpoint_format(ck, rp.next_key));
 		r->key = rp.next_key;
 		savekey(r);
 		now = mono_ms();
@@ -437,6 +572,65 @@ loop(struct run *r)
 	}
 }
 
+/*
+ * Plain --state: take the file's lock for the run (a second run on the
+ * same file would race this one), then read the key.
+ */
+static void
+startkey(struct run *r)
+{
+	const char *path = r->o->state;
+	uint64_t k;
+
+	if (state_lock(path) == -1) {
+		if (errno == EWOULDBLOCK)
+			die(EXIT_LOCKED, "%s: another run is using this state "
+			    "file (%s.lock is locked); not starting", path,
+			    path);
+		dieerr(EXIT_IOERR, "%s.lock", path);
+	}
+	switch (state_load(path, &k)) {
+	case 1:
+		r->key = r->saved = k;
+		break;
+	case 0:
+		/* Fail now, not after a batch, if it cannot be saved. */
+		r->saved = UINT64_MAX;
+		break;
+	default:
+		if (errno == EINVAL)
+			die(EXIT_IOERR, "%s: not a key file (one decimal key "
+			    "expected)", path);
+		dieerr(EXIT_IOERR, "%s", path);
+	}
+}
+
+/*
+ * --checkpoints: start from the oldest key among the --state files, which
+ * the forwarders at the ends of the pipeline write (and lock); a file that
+ * does not exist yet means "from the start".  Nothing is locked or written.
+ */
+static void
+startkeys(struct run *r)
+{
+	const char *bad;
+	uint64_t k;
+
+	switch (oldest(r->o, &k, &bad)) {
+	case 1:
+		r->key = k;
+		break;
+	case 0:
+		r->key = 0;
+		break;
+	default:
+		if (errno == EINVAL)
+			die(EXIT_IOERR, "%s: not a key file (one decimal key "
+			    "expected)", bad);
+		dieerr(EXIT_IOERR, "%s", bad);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -445,7 +639,6 @@ main(int argc, char **argv)
 	static char token[1024];	/* static: never leaked, wiped below */
 	char app[64];
 	struct stat sb;
-	uint64_t k;
 	struct rlimit nocore = { 0, 0 };
 
 	/* The token will be in memory: no core dump of ours may hold it. */
@@ -462,26 +655,15 @@ main(int argc, char **argv)
 
 	memset(&r, 0, sizeof r);
 	r.o = &o;
-	if (o.state) {
-		switch (state_load(o.state, &k)) {
-		case 1:
-			r.key = r.saved = k;
-			break;
-		case 0:
-			/* Fail now, not after a batch, if it cannot be saved. */
-			r.saved = UINT64_MAX;
-			break;
-		default:
-			if (errno == EINVAL)
-				die(EXIT_IOERR, "%s: not a key file (one "
-				    "decimal key expected)", o.state);
-			dieerr(EXIT_IOERR, "%s", o.state);
-		}
-	}
+	if (o.checkpoints && o.nstates > 0)
+		startkeys(&r);
+	else if (o.state)
+		startkey(&r);
 	if (o.have_from)
 		r.key = o.from;		/* an explicit start wins */
 	savekey(&r);
-	r.deleted = r.key;
+	/* With --checkpoints what the pipeline saved may be deleted. */
+	r.deleted = o.checkpoints ? 0 : r.key;
 
 	if (strncmp(o.url, "http://", 7) == 0 &&
 	    strncmp(o.url + 7, "127.0.0.1", 9) != 0 &&

@@ -27,7 +27,7 @@
 #define READ_TURN	4096	/* input lines per loop turn at most */
 #define BIG_LINE	(256 * 1024)	/* a slot keeps no bigger buffer */
 #define REST_QUIET_MS	1500	/* leftovers: input silent this long ends */
-#define REST_MAX_MS	10000	/* leftovers: read stdin this long at most */
+#define REST_MAX_MS	3000	/* leftovers: read stdin this long at most */
 
 enum { S_HELD = 1, S_SENT, S_DONE };
 
@@ -557,6 +557,9 @@ rest(struct fwd *f, int blocked, uint64_t *key)
 
 	f->in.strict = 0;
 	while (!f->eof) {
+		/* A writer that never pauses (or never stops) is cut off too. */
+		if (mono_ms() >= end || stop_count != signals)
+			break;
 		r = msgin_next(&f->in, &m);
 		switch (r) {
 		case MSG_OK:
@@ -639,8 +642,6 @@ leftovers(struct fwd *f)
 		s->state = S_DONE;
 	}
 	f->held = 0;
-	retire(f);	/* releases every slot; no checkpoint is left at or
-			   below base that was not handled above */
 	while (f->cklen > 0) {
 		if (!blocked) {
 			key = f->ck[f->ckhead].key;
@@ -649,6 +650,7 @@ leftovers(struct fwd *f)
 		f->ckhead++;
 		f->cklen--;
 	}
+	retire(f);	/* releases every slot; no checkpoint is left */
 	if (rest(f, blocked, &key))
 		found = 1;
 	if (found)
@@ -761,11 +763,14 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 	set_nonblock(STDIN_FILENO, 0);
 
 	if (f->failed + f->lost > 0) {
+		/* What is really in the file, not what was handed to it. */
+		uint64_t w = f->in.failed.written;
+
 		if (msgin_file_error(&f->in) && f->cf.failed != NULL)
 			xwarn("%" PRIu64 " messages undelivered, %" PRIu64
 			    " of them written to the failed file, %" PRIu64
-			    " not (write error)", f->failed + f->lost,
-			    f->failed, f->lost);
+			    " not (write error)", f->failed + f->lost, w,
+			    f->failed + f->lost - w);
 		else
 			xwarn("%" PRIu64 " messages undelivered%s",
 			    f->failed + f->lost, f->failed > 0 ?

@@ -710,7 +710,7 @@ static void
 parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_MQTT = 256, O_TOKEN, O_URL, O_CAFILE, O_SESSION, O_EXPIRY,
-	    O_SHARE, O_STICKY, O_FILTER, O_VERSION, O_RETRIES };
+	    O_SHARE, O_STICKY, O_FILTER, O_VERSION, O_RETRIES, O_CKPT };
 	static const struct option longopts[] = {
 		{ "mqtt",		no_argument,		NULL, O_MQTT },
 		{ "token-file",		required_argument,	NULL, O_TOKEN },
@@ -723,6 +723,7 @@ parse(int argc, char **argv, struct opts *o)
 		{ "filter",		required_argument,	NULL, O_FILTER },
 		{ "mqtt-version",	required_argument,	NULL, O_VERSION },
 		{ "retries",		required_argument,	NULL, O_RETRIES },
+		{ "checkpoints",	no_argument,		NULL, O_CKPT },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ "version",		no_argument,		NULL, 'V' },
 		{ NULL,			0,			NULL, 0 }
@@ -774,6 +775,15 @@ parse(int argc, char **argv, struct opts *o)
 		case O_RETRIES:
 			o->retries = num_arg("--retries", optarg, 0, INT_MAX);
 			break;
+		case O_CKPT:
+			/*
+			 * A PUBACK would have to wait for the end of the
+			 * pipeline, which cannot answer back through a pipe.
+			 */
+			die(EXIT_USAGE, "--checkpoints is for polling mode: "
+			    "with --mqtt a message is acknowledged to the "
+			    "broker once its line is written, and cannot wait "
+			    "for the end of the pipeline to deliver it");
 		case 'n':
 			o->count = num_arg("-n", optarg, 1, LLONG_MAX);
 			break;

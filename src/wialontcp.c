@@ -391,10 +391,13 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 			w->acked++;
 			fwd_done(w->core, e->m, FWD_ACKED, NULL);
 			e->m = NULL;
+			if (!w->conn_acked) {
+				/* The peer works: the next failure starts anew. */
+				w->conn_acked = 1;
+				w->failures = 0;
+				backoff_reset(&w->bo);
+			}
 		}
-		w->conn_acked = 1;
-		w->failures = 0;
-		backoff_reset(&w->bo);
 		w->ack_deadline = w->nsent > 0 || w->woff > 0 ?
 		    now + w->cf->ack_ms : 0;
 	}

@@ -30,7 +30,8 @@ Options:
   --log FILE          one JSON line per request: curr_key, limit_count,
                       limit_size, timeout, delete, status, count, next_key,
                       fault, app and cid (the x-flespi-app and
-                      x-flespi-cid headers)
+                      x-flespi-cid headers); with delete also
+                      deleted_before, the oldest key kept after it
 
 Control endpoints (no token needed), for tests:
   POST /control/append   body: NDJSON lines, appended (wakes long polls)
@@ -233,6 +234,9 @@ class Handler(BaseHTTPRequestHandler):
         with st.cond:
             if q.get("delete") and key > st.first:
                 st.first = min(key, len(st.msgs) + 1)
+            if q.get("delete"):
+                # What is deleted now: every key before this one.
+                rec["deleted_before"] = st.first
             while True:
                 k, i, j = st.batch(key, count, size)
                 left = deadline - time.monotonic()

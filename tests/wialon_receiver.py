@@ -2,7 +2,7 @@
 """A strict Wialon Retranslator 1.0 receiver for the tests.
 
 wialon_receiver.py [--port P] [--port-file F] [--out F] [--drop-every N]
-                   [--stall-after N] [--wrong-ack-after N]
+                   [--stall-after N] [--wrong-ack-after N] [--double-ack]
 wialon_receiver.py --decode-hex < HEXLINES
 
 Listens on 127.0.0.1 (port 0 unless --port; SO_REUSEADDR so a test can
@@ -22,6 +22,7 @@ Faults, counted over all packets received (N >= 1):
                       acking that connection (once); later connections
                       are served normally
   --wrong-ack-after N send 0x00 instead of 0x11 for packet N (once)
+  --double-ack        a broken peer: acknowledge every packet twice
 
 --decode-hex decodes hex packets (one per line, as flespi-to-wialon --dump
 prints them) from stdin and prints the records on stdout; exit 1 on the
@@ -218,6 +219,8 @@ class Server:
                         action = "wrong"
                         break
                     acks.append(0x11)
+                    if a.double_ack:
+                        acks.append(0x11)
                     if stall:
                         action = "stall"
                         break
@@ -288,6 +291,7 @@ def main():
     ap.add_argument("--drop-every", type=int, default=0)
     ap.add_argument("--stall-after", type=int, default=0)
     ap.add_argument("--wrong-ack-after", type=int, default=0)
+    ap.add_argument("--double-ack", action="store_true")
     ap.add_argument("--decode-hex", action="store_true")
     a = ap.parse_args()
     if a.decode_hex:
