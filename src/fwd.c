@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,9 @@
 
 enum { S_HELD = 1, S_SENT, S_DONE };
 
+struct fwd;
+static void	saver_stop(struct fwd *);
+
 /* A ledger slot: fwd_msg first, so that fwd_done can find its slot. */
 struct slot {
 	struct fwd_msg	m;
@@ -45,8 +50,33 @@ struct ckpt {
 	uint64_t	key;
 };
 
+/*
+ * The saver: a second thread that makes keys durable, so that fsync never
+ * stalls delivery.  The main thread writes the failed and rejected files'
+ * buffered lines out (write(2)) and then hands a key over; the saver
+ * fsyncs both files, then saves the key.  Only the newest key handed over
+ * is saved.  Everything below mu is shared, under mu; the descriptors are
+ * the main thread's and stay open until the saver has ended.
+ */
+struct saver {
+	pthread_t	th;
+	int		running;
+	const char     *path;
+	int		fd[2];		/* fsync'd before each save; -1: none */
+	pthread_mutex_t	mu;
+	pthread_cond_t	cv;
+	int		quit;
+	int		pending;	/* key waits to be saved */
+	uint64_t	key;
+	uint64_t	saved, saves;	/* the last key saved, how many saves */
+	int		err;		/* errno of the first failure, or 0 */
+	int		errsync;	/* it was fsync of a file, not the save */
+	uint64_t	errkey;
+};
+
 struct fwd {
 	struct fwd_conf	cf;
+	struct saver	sv;
 	struct msgin	in;
 	int		lockfd;
 	const struct fwd_ops *ops;
@@ -69,8 +99,6 @@ struct fwd {
 	int		state_err;	/* a key could not be saved */
 	int		fatal;		/* the transport's verdict */
 	uint64_t	delivered, failed, lost, refused_by_peer;
-	uint64_t	saved, saves;	/* last key saved, how many saves */
-	int		have_saved;
 };
 
 const struct option fwd_longopts[] = {
@@ -230,8 +258,12 @@ fwd_new(const struct fwd_conf *cf, int *status)
 		xwarnerr("--rejected: cannot open '%s'", cf->rejected);
 		goto fail;
 	}
-	/* Room for the transport's window and as much again done early. */
-	f->cap = cf->inflight * 2 + 64;
+	/*
+	 * Room for what the transport holds, the message waiting for it,
+	 * and some done out of order (acks across connections) behind an
+	 * older one: past that, reading waits for the oldest.
+	 */
+	f->cap = cf->inflight + cf->inflight / 4 + 64;
 	if ((f->s = calloc(f->cap, sizeof *f->s)) == NULL) {
 		xwarn("out of memory");
 		goto fail;
@@ -255,6 +287,7 @@ fwd_free(struct fwd *f)
 
 	if (f == NULL)
 		return;
+	saver_stop(f);
 	msgin_free(&f->in);
 	if (f->s != NULL)
 		for (i = 0; i < f->cap; i++) {
@@ -325,16 +358,132 @@ ck_push(struct fwd *f, uint64_t seq, uint64_t key)
 	f->cklen++;
 }
 
+static void *
+saver_main(void *arg)
+{
+	struct saver *sv = arg;
+	uint64_t key;
+	int i, e, insync;
+
+	pthread_mutex_lock(&sv->mu);
+	for (;;) {
+		while (!sv->pending && !sv->quit)
+			pthread_cond_wait(&sv->cv, &sv->mu);
+		if (!sv->pending)
+			break;
+		key = sv->key;
+		sv->pending = 0;
+		pthread_mutex_unlock(&sv->mu);
+		e = 0;
+		insync = 0;
+		for (i = 0; i < 2 && e == 0; i++)
+			if (sv->fd[i] != -1 && fsync(sv->fd[i]) == -1 &&
+			    errno != EINVAL && errno != EROFS) {
+				e = errno;
+				insync = 1;
+			}
+		if (e == 0 && state_save(sv->path, key) == -1)
+			e = errno ? errno : EIO;
+		pthread_mutex_lock(&sv->mu);
+		if (e != 0 && sv->err == 0) {
+			sv->err = e;
+			sv->errsync = insync;
+			sv->errkey = key;
+		} else if (e == 0) {
+			sv->saved = key;
+			sv->saves++;
+		}
+	}
+	pthread_mutex_unlock(&sv->mu);
+	return NULL;
+}
+
+/* Start the saver with every signal blocked (the main thread takes them). */
+static void
+saver_start(struct fwd *f)
+{
+	struct saver *sv = &f->sv;
+	sigset_t all, old;
+
+	sv->path = f->cf.state;
+	sv->fd[0] = f->in.failed.fd;
+	sv->fd[1] = f->in.rejected.fd;
+	if (pthread_mutex_init(&sv->mu, NULL) != 0)
+		return;
+	if (pthread_cond_init(&sv->cv, NULL) != 0) {
+		pthread_mutex_destroy(&sv->mu);
+		return;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	sv->running = pthread_create(&sv->th, NULL, saver_main, sv) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!sv->running) {
+		pthread_cond_destroy(&sv->cv);
+		pthread_mutex_destroy(&sv->mu);
+	}
+}
+
+/* Wait until the last key handed over is saved; diagnose a failure. */
+static void
+saver_stop(struct fwd *f)
+{
+	struct saver *sv = &f->sv;
+
+	if (!sv->running)
+		return;
+	pthread_mutex_lock(&sv->mu);
+	sv->quit = 1;
+	pthread_cond_signal(&sv->cv);
+	pthread_mutex_unlock(&sv->mu);
+	pthread_join(sv->th, NULL);
+	pthread_cond_destroy(&sv->cv);
+	pthread_mutex_destroy(&sv->mu);
+	sv->running = 0;
+	if (sv->err != 0) {
+		stats_end(&f->st);
+		if (sv->errsync)
+			xwarn("%s: key %" PRIu64 " not saved: cannot sync the "
+			    "failed or rejected file: %s", f->cf.state,
+			    sv->errkey, strerror(sv->err));
+		else
+			xwarn("%s: cannot save key %" PRIu64 ": %s",
+			    f->cf.state, sv->errkey, strerror(sv->err));
+		f->state_err = 1;
+	}
+}
+
 /*
  * Save key: the failed and rejected files first, so that no key passes a
- * line that a crash could still take back.  Errors are diagnosed once and
- * make the exit status 74; later keys are not saved after a file error.
+ * line that a crash could still take back.  Errors make the exit status
+ * 74; no key is saved after one.  With the saver running, the lines are
+ * written out here and the rest happens there.
  */
 static void
 save(struct fwd *f, uint64_t key)
 {
+	struct saver *sv = &f->sv;
+	int err;
+
 	if (f->cf.state == NULL || f->state_err)
 		return;
+	if (sv->running) {
+		if (msgin_flush(&f->in) == -1 || msgin_file_error(&f->in)) {
+			stats_end(&f->st);
+			xwarn("%s: key %" PRIu64 " not saved: the failed or "
+			    "rejected file could not be written", f->cf.state,
+			    key);
+			f->state_err = 1;
+			return;
+		}
+		pthread_mutex_lock(&sv->mu);
+		err = sv->err;
+		sv->key = key;
+		sv->pending = err == 0;
+		pthread_cond_signal(&sv->cv);
+		pthread_mutex_unlock(&sv->mu);
+		return;
+	}
 	if (msgin_sync(&f->in) == -1 || msgin_file_error(&f->in)) {
 		stats_end(&f->st);
 		xwarn("%s: key %" PRIu64 " not saved: the failed or rejected "
@@ -348,9 +497,8 @@ save(struct fwd *f, uint64_t key)
 		f->state_err = 1;
 		return;
 	}
-	f->saved = key;
-	f->have_saved = 1;
-	f->saves++;
+	sv->saved = key;
+	sv->saves++;
 }
 
 /*
@@ -686,6 +834,8 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 	f->map = map;
 	f->maparg = maparg;
 	stop_install();
+	if (f->cf.state != NULL)
+		saver_start(f);
 	if (set_nonblock(STDIN_FILENO, 1) == -1) {
 		xwarnerr("stdin");
 		return EXIT_IOERR;
@@ -756,6 +906,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 	} else {
 		leftovers(f);
 	}
+	saver_stop(f);
 	if (f->st.tty)
 		showstats(f, mono_ms());	/* the final figures */
 	stats_end(&f->st);
@@ -785,8 +936,9 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		    " rejected, %" PRIu64 " checkpoints%s%s", f->delivered,
 		    f->failed + f->lost, f->in.bad, f->in.checkpoints,
 		    ts[0] ? "; " : "", ts);
-		if (f->cf.state != NULL && f->have_saved)
-			vlog("%s: key %" PRIu64 " saved", f->cf.state, f->saved);
+		if (f->sv.saves > 0)
+			vlog("%s: key %" PRIu64 " saved (%" PRIu64 " saves)",
+			    f->cf.state, f->sv.saved, f->sv.saves);
 	}
 
 	if (f->fatal == EXIT_REFUSED)

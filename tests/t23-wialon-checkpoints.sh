@@ -85,7 +85,7 @@ kill $rpid
 # --- the same with --failed: the undelivered lines are in the file, synced
 # before a key past them is saved (strace shows the order)
 start_recv waitf --stall-after 7
-strace -f -qq -y -e trace=fsync,rename -o "$T/waitf.trace" \
+strace -f -qq -y -e trace=fsync,rename,write,writev -o "$T/waitf.trace" \
     $F2W --state "$T/waitf.key" --failed "$T/waitf.failed" --ack-timeout 60 \
     --drain-timeout 0 "127.0.0.1:$port" <"$T/wait.fifo" 2>"$T/waitf.err" &
 fpid=$!
@@ -103,11 +103,12 @@ seqs "$T/waitf.out" >"$T/waitf.seqs"
 grep -v checkpoint "$T/wait.json" | sed -n '8,$p' >"$T/waitf.want"
 diff_ok "--failed holds lines 8-15, checkpoints left out" "$T/waitf.want" "$T/waitf.failed"
 check "--failed: then the last key is saved (15)" key_is "$T/waitf.key" 15
-# the failed file is fsync'd before the key that passes its lines is
-# renamed into place
-check "--failed: fsync of the failed file before the key's last rename" awk '
-    /fsync\(.*waitf.failed/ { f = NR } /rename\(.*waitf.key.tmp/ { r = NR }
-    END { exit !(f > 0 && r > f) }' "$T/waitf.trace"
+# the failed file is fsync'd after its last write and before the key
+# that passes its lines is renamed into place
+check "--failed: fsync of the failed file between its last write and the key's rename" awk '
+    /write.*waitf.failed>/ { w = NR } /fsync\(.*waitf.failed>/ { f = NR }
+    /rename\(.*waitf.key.tmp/ { r = NR; ok = f > w && w > 0 }
+    END { exit !(r > 0 && ok) }' "$T/waitf.trace"
 kill $rpid
 
 # --- the lock: a second run on the same --state fails at once, exit 73
