@@ -30,6 +30,21 @@ check "TLS: one connection for all 50 requests" \
       "$(awk '$4 == 200' "$D/access.log" | wc -l)" -eq 50 ]
 
 reset
+flespi-to-http --parallel 4 --batch 50 --cacert "$D/ca.pem" "$URL" \
+    <"$T/in" 2>"$T/err"
+check "--parallel 4 over HTTP/2: exit 0" [ $? -eq 0 ]
+perdev() { python3 -c 'import json, sys
+d = {}
+for l in open(sys.argv[1]):
+    d.setdefault(json.loads(l)["ident"], []).append(l)
+for k in sorted(d):
+    sys.stdout.write("".join(d[k]))' "$1"; }
+diff_ok "--parallel 4 over HTTP/2: each device's messages in order" \
+    <(perdev "$T/in") <(perdev "$T/s.out")
+check "--parallel 4 over HTTP/2: the lanes share one connection" \
+    [ "$(awk '$4 == 200 { print $6 }' "$D/access.log" | sort -u | wc -l)" -eq 1 ]
+
+reset
 flespi-to-http --gzip --format ndjson --batch 200 --cacert "$D/ca.pem" \
     "$URL" <"$T/in" 2>"$T/err"
 check "gzip through nginx: exit 0" [ $? -eq 0 ]
