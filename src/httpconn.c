@@ -823,10 +823,12 @@ setup_lane(struct httpconn *hc, struct lane *l, char *why, size_t whysz)
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
 	    (long)CURL_HTTP_VERSION_2TLS);
 	/*
-	 * Lanes wait for a connection being set up rather than open their
-	 * own: over HTTP/2 they then share one.
+	 * Over TLS, lanes wait for a connection being set up rather than
+	 * open their own: over HTTP/2 they then share one.  Cleartext is
+	 * always HTTP/1.1 here (CURL_HTTP_VERSION_2TLS): no waiting.
 	 */
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	if (strncasecmp(cf->url, "https:", 6) == 0)
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
