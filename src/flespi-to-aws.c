@@ -364,8 +364,10 @@ main(int argc, char **argv)
 	memset(&mp, 0, sizeof mp);
 	if ((mp.topic = topic_parse(o.topic, err, sizeof err)) == NULL)
 		die(EXIT_USAGE, "--topic: %s", err);
-	if ((f = fwd_new(&o.fc, &status)) == NULL)
+	if ((f = fwd_new(&o.fc, &status)) == NULL) {
+		topic_free(mp.topic);
 		return status;
+	}
 	in = fwd_input(f);
 	mp.keys[0] = in->uid_field;
 	mp.keys[1] = "timestamp";

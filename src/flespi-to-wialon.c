@@ -292,8 +292,10 @@ main(int argc, char **argv)
 		pmap_free(&pm);
 		return st;
 	}
-	if ((f = fwd_new(&o.fc, &st)) == NULL)
+	if ((f = fwd_new(&o.fc, &st)) == NULL) {
+		pmap_free(&pm);
 		return st;
+	}
 	if ((w = wtcp_new(f, &o.fc, o.host, o.port, o.target, o.window)) ==
 	    NULL)
 		dieerr(EXIT_IOERR, "out of memory");
