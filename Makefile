@@ -9,7 +9,7 @@ PKG_CONFIG ?= pkg-config
 O         ?= build
 
 CFLAGS    ?= -O2 -g
-PKGS       = libcurl jansson libmosquitto
+PKGS       = libcurl jansson libmosquitto zlib
 WARN       = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith \
              -Wstrict-prototypes -Wmissing-prototypes -Wcast-qual \
              -Wvla -Wno-missing-field-initializers
@@ -115,7 +115,8 @@ uninstall:
 # Debian packages for building, testing and the demo; sudo when not root.
 DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
        libmosquitto-dev mosquitto mosquitto-clients openssl python3 jq curl \
-       mandoc valgrind clang libclang-rt-14-dev procps time
+       mandoc valgrind clang libclang-rt-14-dev procps time \
+       zlib1g-dev nginx python3-requests
 deps:
 	@missing=""; for p in $(DEBS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -136,6 +137,7 @@ bench: all $(TOOLS)
 	scripts/bench-wialon
 	scripts/bench-aws
 	scripts/bench-recv-mqtt
+	scripts/bench-http
 
 # Minutes-long fault soak of whole pipelines; not part of check.
 soak: all $(TOOLS)

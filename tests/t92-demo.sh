@@ -12,5 +12,7 @@ check "the Wialon receiver decoded every message" \
     grep -q 'decoded and acknowledged 200 packets' "$T/demo.out"
 check "the MQTT subscriber received every message" \
     grep -q 'subscriber received 200 messages' "$T/demo.out"
+check "the HTTP endpoint accepted every message" \
+    grep -q 'endpoint accepted 200 messages' "$T/demo.out"
 [ $_failed -eq 0 ] || sed 's/^/#   /' "$T/demo.out" | tail -20
 finish

@@ -1,0 +1,933 @@
+#define _GNU_SOURCE		/* memmem */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <zlib.h>
+
+#include "backoff.h"
+#include "diag.h"
+#include "exits.h"
+#include "fwd.h"
+#include "httpconn.h"
+#include "io.h"
+#include "vis.h"
+
+#define SPLIT_MAX	64	/* halvings of one batch: 2^64 messages */
+#define ANSWER_MAX	200	/* bytes of a server's answer kept for reasons */
+#define BACKOFF_CAP_MS	30000
+
+/*
+ * Batches a lane may hold (one in flight, the next filling): with several
+ * lanes, more, so that a lane a little fuller than the others does not
+ * stop the input for all of them (lanes fill unevenly); the core's ledger
+ * (hc_inflight) bounds the total.
+ */
+#define LANE_BATCHES(cf)	((cf)->parallel > 1 ? 4 : 2)
+
+struct held {
+	struct fwd_msg *m;
+	int64_t		at;		/* when the lane took it */
+};
+
+/*
+ * One lane: the messages it took, oldest first, and the one request it may
+ * have in flight (always the first `sending` of them).  split[] holds the
+ * sizes of the sub-batches at the front of q still to be sent, the next
+ * one on top: a retried batch (one entry) or the halves of a refused one.
+ */
+struct lane {
+	struct httpconn *hc;
+	CURL	       *easy;
+	struct held    *q;
+	size_t		len, cap;
+	size_t		bytes;		/* sum of len + 1 over q */
+	size_t		split[SPLIT_MAX];
+	int		nsplit;
+	size_t		sending;	/* messages in the request in flight */
+	size_t		flush_n;	/* send this many now, full or not */
+	int64_t		retry_at;	/* no request before this */
+	int64_t		started;	/* the request in flight */
+	unsigned	fails;		/* failed attempts in a row */
+	struct backoff	bo;
+	char	       *body;		/* the request's body */
+	size_t		bodycap, bodylen;
+	char	       *zbody;		/* ... compressed */
+	size_t		zcap;
+	char		ans[ANSWER_MAX];	/* start of the answer */
+	size_t		anslen;
+	char		err[CURL_ERROR_SIZE];
+};
+
+struct sock {
+	curl_socket_t	fd;
+	short		events;
+};
+
+struct httpconn {
+	const struct hconf *cf;
+	struct fwd     *fwd;
+	CURLM	       *multi;
+	struct curl_slist *hdrs;
+	struct lane    *lanes;
+	struct sock    *socks;
+	size_t		nsocks, capsocks;
+	int64_t		timer_at;	/* curl's timeout, -1: none */
+	z_stream	z;
+	int		zinit;
+	int		any_ok;		/* a 2xx was seen */
+	int		alone_refused;	/* single messages refused before */
+	size_t		ceiling;	/* body bytes refused with 413: new
+					   batches stay below */
+	int		fatal;
+	char		why[512];
+	char		showurl[256];	/* the URL without its userinfo */
+	uint64_t	requests, retried, splits, rejected;
+};
+
+size_t
+hc_inflight(const struct hconf *cf)
+{
+	return 2 * cf->parallel * (cf->format == HF_SINGLE ? 1 : cf->batch);
+}
+
+unsigned
+hc_lane(const char *uid, unsigned n)
+{
+	uint32_t h = 2166136261u;
+
+	while (*uid)
+		h = (h ^ (unsigned char)*uid++) * 16777619u;
+	return h % n;
+}
+
+size_t
+hc_bodylen(int format, struct fwd_msg *const *m, size_t n)
+{
+	size_t i, len = format == HF_ARRAY ? 2 : 0;
+
+	for (i = 0; i < n; i++)
+		len += m[i]->len + (format == HF_SINGLE ? 0 : 1);
+	if (format == HF_ARRAY && n > 0)
+		len--;			/* n - 1 commas */
+	return len;
+}
+
+size_t
+hc_body(int format, struct fwd_msg *const *m, size_t n, char *out)
+{
+	char *p = out;
+	size_t i;
+
+	if (format == HF_ARRAY)
+		*p++ = '[';
+	for (i = 0; i < n; i++) {
+		if (format == HF_ARRAY && i > 0)
+			*p++ = ',';
+		memcpy(p, m[i]->line, m[i]->len);
+		p += m[i]->len;
+		if (format == HF_NDJSON)
+			*p++ = '\n';
+	}
+	if (format == HF_ARRAY)
+		*p++ = ']';
+	return (size_t)(p - out);
+}
+
+static void
+setfatal(struct httpconn *hc, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+setfatal(struct httpconn *hc, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (hc->fatal)
+		return;
+	hc->fatal = code;
+	va_start(ap, fmt);
+	vsnprintf(hc->why, sizeof hc->why, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The next batch from the front of q: how many messages, and whether it
+ * is full (a limit stopped it, not the end of q).
+ */
+static size_t
+nextbatch(const struct lane *l, int *full)
+{
+	const struct hconf *cf = l->hc->cf;
+	size_t n = 0, b = 2, max = cf->format == HF_SINGLE ? 1 : cf->batch;
+	size_t bytes = cf->batch_bytes;
+
+	if (l->hc->ceiling > 0 && l->hc->ceiling < bytes)
+		bytes = l->hc->ceiling;
+	while (n < l->len && n < max &&
+	    (n == 0 || b + l->q[n].m->len + 1 <= bytes)) {
+		b += l->q[n].m->len + 1;
+		n++;
+	}
+	*full = n < l->len || n == max;
+	return n;
+}
+
+static int
+grow(char **buf, size_t *cap, size_t need)
+{
+	char *p;
+
+	if (need <= *cap)
+		return 0;
+	if ((p = realloc(*buf, need)) == NULL)
+		return -1;
+	*buf = p;
+	*cap = need;
+	return 0;
+}
+
+static int
+compress_body(struct lane *l)
+{
+	z_stream *z = &l->hc->z;
+	size_t bound = deflateBound(z, (uLong)l->bodylen) + 32;
+
+	if (grow(&l->zbody, &l->zcap, bound) == -1 || deflateReset(z) != Z_OK)
+		return -1;
+	z->next_in = (Bytef *)l->body;
+	z->avail_in = (uInt)l->bodylen;
+	z->next_out = (Bytef *)l->zbody;
+	z->avail_out = (uInt)l->zcap;
+	if (deflate(z, Z_FINISH) != Z_STREAM_END)
+		return -1;
+	return 0;
+}
+
+/* Start the request for the first n messages of q. */
+static void
+start(struct lane *l, size_t n, int64_t now)
+{
+	struct httpconn *hc = l->hc;
+	struct fwd_msg *tmp[64], **m = tmp;
+	size_t i, len;
+	const char *data;
+	CURLMcode mc;
+
+	if (n > 64 && (m = malloc(n * sizeof *m)) == NULL)
+		goto nomem;
+	for (i = 0; i < n; i++)
+		m[i] = l->q[i].m;
+	len = hc_bodylen(hc->cf->format, m, n);
+	if (grow(&l->body, &l->bodycap, len + 1) == -1) {
+		if (m != tmp)
+			free(m);
+		goto nomem;
+	}
+	l->bodylen = hc_body(hc->cf->format, m, n, l->body);
+	if (m != tmp)
+		free(m);
+	data = l->body;
+	len = l->bodylen;
+	if (hc->cf->gzip) {
+		if (compress_body(l) == -1) {
+			setfatal(hc, EXIT_TEMPFAIL, "gzip: cannot compress "
+			    "a request body");
+			return;
+		}
+		data = l->zbody;
+		len = hc->z.total_out;
+	}
+	curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)len);
+	curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, data);
+	l->anslen = 0;
+	l->err[0] = '\0';
+	if ((mc = curl_multi_add_handle(hc->multi, l->easy)) != CURLM_OK) {
+		setfatal(hc, EXIT_TEMPFAIL, "curl: %s",
+		    curl_multi_strerror(mc));
+		return;
+	}
+	l->sending = n;
+	l->started = now;
+	if (l->flush_n > 0)
+		l->flush_n = l->flush_n > n ? l->flush_n - n : 0;
+	hc->requests++;
+	return;
+nomem:
+	setfatal(hc, EXIT_TEMPFAIL, "out of memory for a request body");
+}
+
+/* Start the lane's next request if one is due. */
+static void
+pump(struct lane *l, int64_t now)
+{
+	const struct hconf *cf = l->hc->cf;
+	size_t n;
+	int full;
+
+	if (l->hc->fatal || l->sending > 0 || l->len == 0 || now < l->retry_at)
+		return;
+	if (l->nsplit > 0) {
+		start(l, l->split[l->nsplit - 1], now);
+		return;
+	}
+	n = nextbatch(l, &full);
+	if (full || l->flush_n > 0 || now - l->q[0].at >= cf->linger_ms)
+		start(l, n, now);
+}
+
+/* When the lane next needs to run without a socket event, or -1. */
+static int64_t
+due(const struct lane *l)
+{
+	int full;
+
+	if (l->hc->fatal || l->sending > 0 || l->len == 0)
+		return -1;
+	if (l->retry_at > 0 && l->nsplit > 0)
+		return l->retry_at;
+	(void)nextbatch(l, &full);
+	if (full || l->flush_n > 0)
+		return l->retry_at;
+	return l->q[0].at + l->hc->cf->linger_ms > l->retry_at ?
+	    l->q[0].at + l->hc->cf->linger_ms : l->retry_at;
+}
+
+/* Drop the first n messages of q (already reported, or abandoned). */
+static void
+shift(struct lane *l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		l->bytes -= l->q[i].m->len + 1;
+	memmove(l->q, l->q + n, (l->len - n) * sizeof *l->q);
+	l->len -= n;
+}
+
+/* Keep the request's n messages as the next batch to send, if not yet. */
+static void
+hold(struct lane *l, size_t n)
+{
+	if (l->nsplit == 0) {
+		l->split[0] = n;
+		l->nsplit = 1;
+	}
+}
+
+static void
+delivered(struct lane *l, size_t n)
+{
+	struct fwd *f = l->hc->fwd;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		fwd_done(f, l->q[i].m, FWD_ACKED, NULL);
+	shift(l, n);
+	if (l->nsplit > 0)
+		l->nsplit--;
+	l->fails = 0;
+	backoff_reset(&l->bo);
+}
+
+static void
+retry(struct lane *l, size_t n, const char *reason, long ra_secs,
+    int64_t now)
+{
+	struct httpconn *hc = l->hc;
+	int64_t wait;
+
+	hold(l, n);
+	l->fails++;
+	hc->retried++;
+	if (hc->cf->retries >= 0 && l->fails > hc->cf->retries) {
+		setfatal(hc, EXIT_TEMPFAIL, "%s %s: %s; gave up after %lld "
+		    "retries", hc->cf->method, hc->showurl, reason,
+		    hc->cf->retries);
+		return;
+	}
+	wait = backoff_next(&l->bo);
+	if (ra_secs > 0) {
+		int64_t ra = ra_secs > RETRY_AFTER_MAX_MS / 1000 ?
+		    RETRY_AFTER_MAX_MS : (int64_t)ra_secs * 1000;
+
+		if (ra > wait)
+			wait = ra;
+	}
+	l->retry_at = now + wait;
+	xwarn("%s %s: %s; retry %u in %.1f s", hc->cf->method, hc->showurl,
+	    reason, l->fails, wait / 1000.0);
+}
+
+/* The server refused the content of the request's n messages. */
+static void
+refused(struct lane *l, size_t n, long code, const char *reason)
+{
+	struct httpconn *hc = l->hc;
+	size_t s;
+
+	hold(l, n);
+	s = l->split[--l->nsplit];
+	l->fails = 0;
+	backoff_reset(&l->bo);
+	if (s > 1) {
+		if (code == 413 && (hc->ceiling == 0 ||
+		    l->bodylen <= hc->ceiling)) {
+			hc->ceiling = l->bodylen - 1;
+			vlog("HTTP 413 for %zu bytes: smaller batches from now "
+			    "on", l->bodylen);
+		}
+		l->split[l->nsplit++] = s - s / 2;
+		l->split[l->nsplit++] = s / 2;
+		hc->splits++;
+		vlog("%s: split %zu messages to find the refused ones",
+		    reason, s);
+		return;
+	}
+	/*
+	 * Before anything was accepted, a server refusing two messages
+	 * alone is refusing us (a client certificate missing behind a
+	 * proxy, a wrong endpoint), not the content.  413 is always the
+	 * content.
+	 */
+	if (!hc->any_ok && code != 413 && hc->alone_refused++ > 0) {
+		l->split[l->nsplit++] = 1;
+		setfatal(hc, EXIT_REFUSED, "%s %s: %s; nothing has been "
+		    "accepted yet: check the URL and the credentials",
+		    hc->cf->method, hc->showurl, reason);
+		return;
+	}
+	hc->rejected++;
+	fwd_done(hc->fwd, l->q[0].m, FWD_REJECTED, reason);
+	shift(l, 1);
+}
+
+/*
+ * The start of the server's answer, made safe for a terminal: its first
+ * line, or the title of an HTML page (proxies answer with those).
+ */
+static void
+answer(struct lane *l, char *dst, size_t sz)
+{
+	const char *p = l->ans, *t, *e;
+	size_t n = l->anslen;
+
+	if (n > 0 && *p == '<' &&
+	    (t = memmem(p, n, "<title>", 7)) != NULL &&
+	    (e = memmem(t, n - (size_t)(t - p), "</title>", 8)) != NULL) {
+		p = t + 7;
+		n = (size_t)(e - p);
+	}
+	for (t = p; t < p + n && *t != '\r' && *t != '\n'; t++)
+		;
+	vis(dst, sz, p, (size_t)(t - p));
+}
+
+static void
+finished(struct httpconn *hc, CURL *easy, CURLcode res, int64_t now)
+{
+	struct lane *l;
+	char reason[ANSWER_MAX * 4 + 64], ans[ANSWER_MAX * 4];
+	long code = 0, ver = 0;
+	curl_off_t ra = 0;
+	char *loc = NULL;
+	size_t n;
+
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&l);
+	curl_multi_remove_handle(hc->multi, easy);
+	n = l->sending;
+	l->sending = 0;
+	if (res != CURLE_OK) {
+		snprintf(reason, sizeof reason, "%s",
+		    l->err[0] ? l->err : curl_easy_strerror(res));
+		vis(ans, sizeof ans, reason, strlen(reason));
+		vlog("%s %s: %s, %zu messages, %lld ms", hc->cf->method,
+		    hc->showurl, ans, n, (long long)(now - l->started));
+		switch (res) {
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_UNSUPPORTED_PROTOCOL:
+		case CURLE_URL_MALFORMAT:
+			hold(l, n);
+			setfatal(hc, EXIT_REFUSED, "%s %s: %s", hc->cf->method,
+			    hc->showurl, ans);
+			return;
+		default:
+			retry(l, n, ans, 0, now);
+			return;
+		}
+	}
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	answer(l, ans, sizeof ans);
+	snprintf(reason, sizeof reason, "HTTP %ld%s%s", code, ans[0] ? ": " :
+	    "", ans);
+	curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &ver);
+	vlog("%s %s: %ld (HTTP/%s), %zu messages, %zu bytes, %lld ms",
+	    hc->cf->method, hc->showurl, code,
+	    ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_3 ?
+	    "3" : "1.1", n, l->bodylen, (long long)(now - l->started));
+	if (code >= 200 && code < 300) {
+		hc->any_ok = 1;
+		delivered(l, n);
+	} else if ((code == 401 || code == 403) && !hc->any_ok) {
+		hold(l, n);
+		setfatal(hc, EXIT_REFUSED, "%s %s: %s: the credentials are "
+		    "refused", hc->cf->method, hc->showurl, reason);
+	} else if (code >= 300 && code < 400) {
+		curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &loc);
+		hold(l, n);
+		vis(ans, sizeof ans, loc ? loc : "?", loc ? strlen(loc) : 1);
+		setfatal(hc, EXIT_REFUSED, "%s %s: HTTP %ld redirects to %s: "
+		    "give the final URL", hc->cf->method, hc->showurl, code,
+		    ans);
+	} else if (code >= 400 && code < 500 && code != 408 && code != 429 &&
+	    code != 401 && code != 403) {
+		refused(l, n, code, reason);
+	} else {
+		if (code == 429 || code == 503)
+			curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &ra);
+		retry(l, n, reason, (long)ra, now);
+	}
+}
+
+static void
+collect(struct httpconn *hc, int64_t now)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(hc->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE)
+			finished(hc, msg->easy_handle, msg->data.result, now);
+}
+
+static void
+timers(struct httpconn *hc, int64_t now)
+{
+	int running;
+
+	if (hc->timer_at >= 0 && now >= hc->timer_at) {
+		hc->timer_at = -1;
+		curl_multi_socket_action(hc->multi, CURL_SOCKET_TIMEOUT, 0,
+		    &running);
+		collect(hc, now);
+	}
+}
+
+static int
+sockcb(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+	struct httpconn *hc = arg;
+	struct sock *s;
+	size_t i;
+
+	(void)easy;
+	(void)sockp;
+	for (i = 0; i < hc->nsocks && hc->socks[i].fd != fd; i++)
+		;
+	if (what == CURL_POLL_REMOVE) {
+		if (i < hc->nsocks)
+			hc->socks[i] = hc->socks[--hc->nsocks];
+		return 0;
+	}
+	if (i == hc->nsocks) {
+		if (hc->nsocks == hc->capsocks) {
+			size_t cap = hc->capsocks ? hc->capsocks * 2 : 8;
+
+			if ((s = realloc(hc->socks, cap * sizeof *s)) == NULL)
+				return -1;
+			hc->socks = s;
+			hc->capsocks = cap;
+		}
+		hc->socks[hc->nsocks++].fd = fd;
+	}
+	s = &hc->socks[i];
+	s->events = 0;
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		s->events |= POLLIN;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		s->events |= POLLOUT;
+	return 0;
+}
+
+static int
+timercb(CURLM *multi, long ms, void *arg)
+{
+	struct httpconn *hc = arg;
+
+	(void)multi;
+	hc->timer_at = ms < 0 ? -1 : mono_ms() + ms;
+	return 0;
+}
+
+static size_t
+answercb(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct lane *l = arg;
+	size_t n = size * nmemb, room = sizeof l->ans - l->anslen;
+
+	memcpy(l->ans + l->anslen, p, n < room ? n : room);
+	l->anslen += n < room ? n : room;
+	return n;
+}
+
+/* ---- the ops ---- */
+
+static int
+op_ready(void *t, const struct fwd_msg *m, int64_t now, int64_t *wait_ms)
+{
+	struct httpconn *hc = t;
+	struct lane *l = &hc->lanes[hc_lane(m->uid, hc->cf->parallel)];
+
+	*wait_ms = -1;
+	if (hc->fatal)
+		return 0;
+	pump(l, now);
+	if (l->len == 0)
+		return 1;
+	return l->len < l->cap &&
+	    l->bytes + m->len + 1 <= LANE_BATCHES(hc->cf) *
+	    hc->cf->batch_bytes + 2;
+}
+
+static void
+op_send(void *t, struct fwd_msg *m, int64_t now)
+{
+	struct httpconn *hc = t;
+	struct lane *l = &hc->lanes[hc_lane(m->uid, hc->cf->parallel)];
+
+	l->q[l->len].m = m;
+	l->q[l->len].at = now;
+	l->len++;
+	l->bytes += m->len + 1;
+	pump(l, now);
+}
+
+static void
+op_flush(void *t, int64_t now)
+{
+	struct httpconn *hc = t;
+	unsigned i;
+
+	for (i = 0; i < hc->cf->parallel; i++) {
+		hc->lanes[i].flush_n = hc->lanes[i].len;
+		pump(&hc->lanes[i], now);
+	}
+}
+
+static int
+op_prepare(void *t, int64_t now, struct pollfd *pfd, int max,
+    int *timeout_ms)
+{
+	struct httpconn *hc = t;
+	int64_t d, w;
+	unsigned i;
+	int n = 0;
+	size_t k;
+
+	/*
+	 * Requests start here, but none is completed here (curl's timer is
+	 * run in handle): a message done after the core has looked at the
+	 * ledger would leave it polling with nothing to wait for.
+	 */
+	for (i = 0; i < hc->cf->parallel; i++)
+		pump(&hc->lanes[i], now);
+	for (k = 0; k < hc->nsocks && n < max; k++) {
+		pfd[n].fd = hc->socks[k].fd;
+		pfd[n].events = hc->socks[k].events;
+		pfd[n].revents = 0;
+		n++;
+	}
+	w = hc->timer_at;
+	for (i = 0; i < hc->cf->parallel; i++)
+		if ((d = due(&hc->lanes[i])) >= 0 && (w < 0 || d < w))
+			w = d;
+	if (w >= 0) {
+		w = w > now ? w - now : 0;
+		if (*timeout_ms < 0 || w < *timeout_ms)
+			*timeout_ms = (int)w;
+	}
+	return n;
+}
+
+static void
+op_handle(void *t, struct pollfd *pfd, int n, int64_t now)
+{
+	struct httpconn *hc = t;
+	int i, running, ev;
+	unsigned k;
+
+	for (i = 0; i < n; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		ev = 0;
+		if (pfd[i].revents & (POLLIN | POLLHUP))
+			ev |= CURL_CSELECT_IN;
+		if (pfd[i].revents & POLLOUT)
+			ev |= CURL_CSELECT_OUT;
+		if (pfd[i].revents & (POLLERR | POLLNVAL))
+			ev |= CURL_CSELECT_ERR;
+		curl_multi_socket_action(hc->multi, pfd[i].fd, ev, &running);
+	}
+	collect(hc, now);
+	timers(hc, now);
+	for (k = 0; k < hc->cf->parallel; k++)
+		pump(&hc->lanes[k], now);
+}
+
+static int
+op_idle(void *t)
+{
+	struct httpconn *hc = t;
+	unsigned i;
+
+	for (i = 0; i < hc->cf->parallel; i++)
+		if (hc->lanes[i].len > 0)
+			return 0;
+	return 1;
+}
+
+static int
+op_fatal(void *t, char *why, size_t whysz)
+{
+	struct httpconn *hc = t;
+
+	if (hc->fatal)
+		snprintf(why, whysz, "%s", hc->why);
+	return hc->fatal;
+}
+
+static void
+op_abandon(void *t)
+{
+	struct httpconn *hc = t;
+	struct lane *l;
+	unsigned i;
+
+	for (i = 0; i < hc->cf->parallel; i++) {
+		l = &hc->lanes[i];
+		if (l->sending > 0)
+			curl_multi_remove_handle(hc->multi, l->easy);
+		l->sending = 0;
+		l->nsplit = 0;
+		l->len = 0;
+		l->bytes = 0;
+	}
+}
+
+static void
+op_close(void *t)
+{
+	(void)t;
+}
+
+static void
+op_stats(void *t, char *buf, size_t sz)
+{
+	struct httpconn *hc = t;
+
+	snprintf(buf, sz, "%llu requests, %llu retried, %llu split",
+	    (unsigned long long)hc->requests,
+	    (unsigned long long)hc->retried,
+	    (unsigned long long)hc->splits);
+}
+
+const struct fwd_ops hc_ops = {
+	.ready = op_ready,
+	.send = op_send,
+	.flush = op_flush,
+	.prepare = op_prepare,
+	.handle = op_handle,
+	.idle = op_idle,
+	.fatal = op_fatal,
+	.abandon = op_abandon,
+	.close = op_close,
+	.release = NULL,
+	.stats = op_stats,
+};
+
+/* ---- set up ---- */
+
+static int
+hasheader(const struct hconf *cf, const char *name)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < cf->nheaders; i++)
+		if (strncasecmp(cf->headers[i], name, n) == 0 &&
+		    cf->headers[i][n] == ':')
+			return 1;
+	return 0;
+}
+
+static int
+addheader(struct httpconn *hc, const char *h)
+{
+	struct curl_slist *s;
+
+	if ((s = curl_slist_append(hc->hdrs, h)) == NULL)
+		return -1;
+	hc->hdrs = s;
+	return 0;
+}
+
+/* The URL for diagnostics: userinfo (a password) replaced by "***". */
+static void
+showurl(char *dst, size_t sz, const char *url)
+{
+	const char *p = strstr(url, "://"), *at, *end;
+	char tmp[1024];
+
+	if (p != NULL) {
+		p += 3;
+		end = p + strcspn(p, "/?#");
+		at = memchr(p, '@', (size_t)(end - p));
+		if (at != NULL) {
+			snprintf(tmp, sizeof tmp, "%.*s***%s",
+			    (int)(p - url), url, at);
+			url = tmp;
+		}
+	}
+	vis(dst, sz, url, strlen(url));
+}
+
+static int
+setup_lane(struct httpconn *hc, struct lane *l, char *why, size_t whysz)
+{
+	const struct hconf *cf = hc->cf;
+	CURL *e;
+
+	l->hc = hc;
+	l->cap = LANE_BATCHES(cf) * (cf->format == HF_SINGLE ? 1 : cf->batch);
+	if (l->cap < 2)
+		l->cap = 2;
+	if ((l->q = calloc(l->cap, sizeof *l->q)) == NULL ||
+	    (e = l->easy = curl_easy_init()) == NULL) {
+		snprintf(why, whysz, "out of memory");
+		return -1;
+	}
+	backoff_init(&l->bo, (unsigned)cf->retry_wait_ms, BACKOFF_CAP_MS, 0);
+	curl_easy_setopt(e, CURLOPT_URL, cf->url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, l);
+	curl_easy_setopt(e, CURLOPT_POST, 1L);
+	if (strcmp(cf->method, "POST") != 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, cf->method);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hc->hdrs);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+	    (long)CURL_HTTP_VERSION_2TLS);
+	/*
+	 * Over TLS, lanes wait for a connection being set up rather than
+	 * open their own: over HTTP/2 they then share one.  Cleartext is
+	 * always HTTP/1.1 here (CURL_HTTP_VERSION_2TLS): no waiting.
+	 */
+	if (strncasecmp(cf->url, "https:", 6) == 0)
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (cf->cacert)
+		curl_easy_setopt(e, CURLOPT_CAINFO, cf->cacert);
+	if (cf->cert)
+		curl_easy_setopt(e, CURLOPT_SSLCERT, cf->cert);
+	if (cf->key)
+		curl_easy_setopt(e, CURLOPT_SSLKEY, cf->key);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, cf->useragent);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cf->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cf->connect_ms);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, answercb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, l);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, l->err);
+	/* No proxy from the environment: the URL names the peer. */
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	return 0;
+}
+
+struct httpconn *
+hc_new(const struct hconf *cf, struct fwd *fwd, char *why, size_t whysz)
+{
+	struct httpconn *hc;
+	size_t i;
+	unsigned k;
+
+	if ((hc = calloc(1, sizeof *hc)) == NULL) {
+		snprintf(why, whysz, "out of memory");
+		return NULL;
+	}
+	hc->cf = cf;
+	hc->fwd = fwd;
+	hc->timer_at = -1;
+	showurl(hc->showurl, sizeof hc->showurl, cf->url);
+	for (i = 0; i < cf->nheaders; i++)
+		if (addheader(hc, cf->headers[i]) == -1)
+			goto nomem;
+	if (!hasheader(cf, "Content-Type") && addheader(hc,
+	    cf->format == HF_NDJSON ? "Content-Type: application/x-ndjson" :
+	    "Content-Type: application/json") == -1)
+		goto nomem;
+	if (cf->gzip && addheader(hc, "Content-Encoding: gzip") == -1)
+		goto nomem;
+	/* No 100-continue round trip before each body. */
+	if (!hasheader(cf, "Expect") && addheader(hc, "Expect:") == -1)
+		goto nomem;
+	if (cf->gzip) {
+		if (deflateInit2(&hc->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+		    15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			goto nomem;
+		hc->zinit = 1;
+	}
+	if ((hc->multi = curl_multi_init()) == NULL ||
+	    (hc->lanes = calloc(cf->parallel, sizeof *hc->lanes)) == NULL)
+		goto nomem;
+	curl_multi_setopt(hc->multi, CURLMOPT_SOCKETFUNCTION, sockcb);
+	curl_multi_setopt(hc->multi, CURLMOPT_SOCKETDATA, hc);
+	curl_multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, timercb);
+	curl_multi_setopt(hc->multi, CURLMOPT_TIMERDATA, hc);
+	for (k = 0; k < cf->parallel; k++)
+		if (setup_lane(hc, &hc->lanes[k], why, whysz) == -1) {
+			hc_free(hc);
+			return NULL;
+		}
+	return hc;
+nomem:
+	snprintf(why, whysz, "out of memory");
+	hc_free(hc);
+	return NULL;
+}
+
+void
+hc_free(struct httpconn *hc)
+{
+	struct lane *l;
+	unsigned k;
+
+	if (hc == NULL)
+		return;
+	for (k = 0; hc->lanes != NULL && k < hc->cf->parallel; k++) {
+		l = &hc->lanes[k];
+		if (l->easy != NULL) {
+			if (l->sending > 0)
+				curl_multi_remove_handle(hc->multi, l->easy);
+			curl_easy_cleanup(l->easy);
+		}
+		free(l->q);
+		free(l->body);
+		free(l->zbody);
+	}
+	free(hc->lanes);
+	if (hc->multi != NULL)
+		curl_multi_cleanup(hc->multi);
+	curl_slist_free_all(hc->hdrs);
+	if (hc->zinit)
+		deflateEnd(&hc->z);
+	free(hc->socks);
+	free(hc);
+}
