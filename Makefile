@@ -31,7 +31,7 @@ TOOLS      = $(patsubst tests/tools/%.c,$(O)/%,$(wildcard tests/tools/*.c))
 MANS       = $(wildcard man/*.1)
 
 .PHONY: all check test clean install uninstall deps demo asan check-asan \
-        valgrind lint bench fuzz fuzz-build soak
+        valgrind lint bench fuzz fuzz-build soak mutate
 
 all: $(PROGS)
 
@@ -97,6 +97,13 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libfp.a
 	    -o $@ $< build-fuzz/libfp.a $(FP_LDLIBS)
 fuzz: fuzz-build
 	FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run
+
+# Mutation testing: each tests/mutants/*.mut (a one-line bug and the
+# cases that must catch it) applied to a scratch copy of the tree, built
+# plain, its cases run; prints the kill rate and every survivor.
+# MUTANTS=PATTERN runs only matching ones.
+mutate:
+	tests/mutants/run $(MUTANTS)
 
 lint:
 	mandoc -Tlint -Wwarning $(MANS)
