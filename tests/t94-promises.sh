@@ -3,6 +3,8 @@
 # that survived the suite, see tests/mutants/):
 #  - flespi-recv --state: the key is saved only after the lines before it
 #    were written: SIGKILL while stdout is blocked leaves no gap;
+#  - flespi-recv -n: an answer holding more than was asked for is never
+#    written;
 #  - flespi-to-wialon: a packet half written when the connection drops is
 #    sent again whole; an acknowledgement of nothing sent is refused, not
 #    credited; the ack timer runs again after a partial ack (no hang at
@@ -61,6 +63,40 @@ tail -n +"$k" "$T/in" >"$T/kwant2"
 check "recv, SIGKILL while blocked: the resumed run has the rest, no gap" \
     cmp -s "$T/kwant2" "$T/kout2"
 
+# --- flespi-recv -n 3 against a server that answers 5 messages whatever
+# is asked: never written (they would exceed -n), retried with a warning.
+python3 -c '
+import http.server, json, os, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        msgs = [{"ident": "m", "timestamp": 1, "seq": i} for i in range(5)]
+        b = json.dumps({"result": msgs, "next_key": 6}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1] + ".tmp", "w").write("%d\n" % s.server_address[1])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+s.serve_forever()
+' "$T/many.port" 2>"$T/many.log" &
+mpid=$!
+if mport=$(port_of "$T/many.port"); then
+	timeout 3 flespi-recv --url "http://127.0.0.1:$mport" --retry-wait 0.02 \
+	    -n 3 1 >"$T/many.out" 2>"$T/many.err"
+	rc=$?
+	check "recv -n 3, answers of 5: nothing written (rc $rc)" \
+	    all test "$rc" = 124 -- test ! -s "$T/many.out"
+	check "... the answer diagnosed" \
+	    grep -q 'answer holds 5 messages (3 asked for)' "$T/many.err"
+else
+	notok "recv: the too-many server did not start"
+fi
+kill $mpid
+
 # --- flespi-to-wialon: big packets into a receiver that stops reading;
 # the one half written at the ack timeout is sent again from its start.
 python3 -c '
@@ -70,7 +106,7 @@ for i in range(40):
     sys.stdout.write("{\"ident\":\"big\",\"timestamp\":1700000000,\"seq\":%d,\"pad\":\"%s\"}\n" % (i, pad))
 ' >"$T/big.json"
 start_recv big --stall-after 2
-timeout 60 $F2W --ack-timeout 0.5 --retry-wait 0.05 "127.0.0.1:$port" \
+timeout 30 $F2W --ack-timeout 0.5 --retry-wait 0.05 "127.0.0.1:$port" \
     <"$T/big.json" 2>"$T/big.err"
 rc=$?
 check "half-written packet at a drop: exit 0 ($rc)" test $rc = 0
@@ -161,7 +197,7 @@ for i in range(3000):
         time.sleep(0.03)
 ' >"$T/bfifo" &
 ppid=$!
-$F2W "127.0.0.1:$port" <"$T/bfifo" 2>"$T/burst.err" &
+timeout 30 $F2W "127.0.0.1:$port" <"$T/bfifo" 2>"$T/burst.err" &
 fpid=$!
 wait_for 10 has_lines "$T/burst.out" 300 || notok "burst: 300 not delivered in time"
 kill -TERM $fpid

@@ -82,6 +82,9 @@ vistests(void)
 	CHECK(visis("\xc2\x85\xc2\x9b", 4, "\\xC2\\x85\\xC2\\x9B"),
 	    "vis: C1 controls (U+0085, U+009B) are escaped");
 	CHECK(visis("\xc2\xa0", 2, "\xc2\xa0"), "vis: U+00A0 passes");
+	CHECK(visis("\xe0\x83\xa9\xf0\x80\xa0\x80", 7,
+	    "\\xE0\\x83\\xA9\\xF0\\x80\\xA0\\x80"),
+	    "vis: overlong U+00E9 (3 bytes) and U+0800 (4 bytes) are escaped");
 	CHECK(visis("\xe0\x80\xaf\xed\xa0\x80", 6,
 	    "\\xE0\\x80\\xAF\\xED\\xA0\\x80"),
 	    "vis: overlong and surrogate UTF-8 are escaped");
