@@ -31,7 +31,7 @@ TOOLS      = $(patsubst tests/tools/%.c,$(O)/%,$(wildcard tests/tools/*.c))
 MANS       = $(wildcard man/*.1)
 
 .PHONY: all check test clean install uninstall deps demo asan check-asan \
-        valgrind lint bench fuzz fuzz-build soak
+        valgrind lint bench fuzz fuzz-build soak mutate
 
 all: $(PROGS)
 
@@ -63,8 +63,9 @@ $(O)/%: tests/tools/%.c $(O)/libfp.a
 # The test suite, as CI runs it: unit tests and numbered shell cases against
 # local peers; then the whole suite again built with AddressSanitizer and
 # UBSan; then the unit tests under valgrind.  One closing line counts all.
+# Nothing may be skipped (FP_NO_SKIP=1): a missing clang fails the fuzz case.
 check: all $(UNITS) $(TOOLS) asan
-	FP_BIN=$(O) FP_ASAN_BIN=build-asan FP_VALGRIND=1 tests/run
+	FP_BIN=$(O) FP_ASAN_BIN=build-asan FP_VALGRIND=1 FP_NO_SKIP=1 tests/run
 
 # The plain suite only (quicker while developing).
 test: all $(UNITS) $(TOOLS)
@@ -96,6 +97,13 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libfp.a
 	    -o $@ $< build-fuzz/libfp.a $(FP_LDLIBS)
 fuzz: fuzz-build
 	FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run
+
+# Mutation testing: each tests/mutants/*.mut (a one-line bug and the
+# cases that must catch it) applied to a scratch copy of the tree, built
+# plain, its cases run; prints the kill rate and every survivor.
+# MUTANTS=PATTERN runs only matching ones.
+mutate:
+	tests/mutants/run $(MUTANTS)
 
 lint:
 	mandoc -Tlint -Wwarning $(MANS)

@@ -266,7 +266,7 @@ container(struct scan *s, struct jspan *v, const char *const *keys,
 			if (k.escaped)
 				return 0;
 			for (i = 0; i < nkeys; i++)
-				if (keys[i][0] == k.p[0] &&
+				if ((k.len == 0 || keys[i][0] == k.p[0]) &&
 				    strncmp(keys[i], k.p, k.len) == 0 &&
 				    keys[i][k.len] == '\0')
 					out[i] = e;

@@ -1,6 +1,7 @@
 # Shared helpers for the shell cases; source it first.
 #   ok DESC / notok DESC [DETAIL...]  - one TAP line each
 #   check DESC CMD...                 - ok if CMD succeeds
+#   all CMD -- CMD...                 - succeeds if every CMD does (for check)
 #   wait_for SECS CMD...              - poll CMD every 50 ms, bounded
 #   port_of FILE                      - wait for a server's port file
 #   finish                            - exit 1 if anything failed
@@ -33,6 +34,22 @@ skip() { echo "ok - $* # SKIP"; }
 check() {
 	local desc=$1; shift
 	if "$@"; then ok "$desc"; else notok "$desc" "command: $*"; fi
+}
+
+# all CMD1 -- CMD2 -- ...: true if every command succeeds.  Lets one check
+# test several conditions; `check D [ a ] && [ b ]` would test b outside it.
+all() {
+	local a=()
+	while [ $# -gt 0 ]; do
+		if [ "$1" = -- ]; then
+			"${a[@]}" || return 1
+			a=()
+		else
+			a+=("$1")
+		fi
+		shift
+	done
+	[ ${#a[@]} -eq 0 ] || "${a[@]}"
 }
 
 # diff_ok DESC WANTFILE GOTFILE: ok, or the first lines of diff -u.

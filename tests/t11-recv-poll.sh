@@ -20,7 +20,7 @@ python3 "$TESTS/genmsgs.py" 3 --seed 7 >"$T/three"
 standin a
 flespi-recv --url "$URL" -t 20 -n 3 1 >"$T/out" 2>"$T/err" &
 pid=$!
-wait_for 5 polling
+wait_for 5 polling || notok "long poll: no request waiting in the stand-in"
 t0=$(date +%s%N)
 append "$T/three"
 wait_for 5 bash -c "! kill -0 $pid"
@@ -29,12 +29,21 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 check "long poll returns the new messages at once (${ms} ms)" test $ms -lt 3000
 check "long poll: exit 0 after -n 3" test $rc -eq 0
 diff_ok "long poll: the appended messages" "$T/three" "$T/out"
+# -t reaches the request: every one asked the stand-in to wait 20 s, and
+# so there were only a few (a timeout of 0 would be busy polling).
+python3 -c '
+import json, sys
+t = [json.loads(l)["timeout"] for l in open(sys.argv[1])]
+print("%d requests, timeouts %s" % (len(t), sorted(set(t))))
+sys.exit(0 if 1 <= len(t) <= 3 and set(t) == {20} else 1)' "$T/a.log" >"$T/a.timeouts"
+rc=$?
+check "-t 20: each request waits 20 s ($(cat "$T/a.timeouts"))" test $rc -eq 0
 
 # SIGTERM during a long poll: prompt, exit 0, key saved.
 flespi-recv --url "$URL" -t 20 --state "$T/st" 1 >"$T/out" 2>"$T/err" &
 pid=$!
-wait_for 5 test -s "$T/st"
-wait_for 5 polling
+wait_for 5 test -s "$T/st" || notok "SIGTERM: no key file before the long poll"
+wait_for 5 polling || notok "SIGTERM: no request waiting in the stand-in"
 t0=$(date +%s%N)
 kill -TERM $pid
 wait_for 5 bash -c "! kill -0 $pid"

@@ -118,10 +118,50 @@ diff_ok "--retries: acknowledged + failed = the input's first lines, in order" \
 $F2W --retries 0 "127.0.0.1:$port" </dev/null 2>/dev/null
 check "--retries 0 and nothing to send, nobody listening: exit 75" test $? = 75
 
-# --- a host name and IPv6 literal (when the host has ::1)
+# --- a host name and an IPv6 literal
 start_recv named
 $F2W "localhost:$port" <"$T/real.json" 2>"$T/named.err"
 check "host name localhost: exit 0" test $? = 0
 check "host name localhost: 300 delivered" test "$(wc -l <"$T/named.out")" = 300
 kill $rpid
+
+# IPv6: the strict receiver listens on 127.0.0.1 only, so a relay on
+# [::1] passes each connection to it (and counts them).
+start_recv six
+python3 -c '
+import select, socket, sys
+ls = socket.socket(socket.AF_INET6)
+ls.bind(("::1", 0))
+ls.listen(4)
+open(sys.argv[1] + ".tmp", "w").write("%d\n" % ls.getsockname()[1])
+__import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])
+n = 0
+while True:
+    c, _ = ls.accept()
+    n += 1
+    open(sys.argv[3], "w").write("%d\n" % n)
+    u = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+    ends = {c: u, u: c}
+    while ends:
+        for s in select.select(list(ends), [], [])[0]:
+            b = s.recv(65536)
+            if not b:
+                ends = {}
+                break
+            ends[s].sendall(b)
+    c.close(); u.close()
+' "$T/six.p6" "$port" "$T/six.conns" 2>"$T/six.relay" &
+r6pid=$!
+if p6=$(port_of "$T/six.p6"); then
+	timeout 30 $F2W --window 1 --retries 2 --retry-wait 0.05 "[::1]:$p6" \
+	    <"$T/real.json" 2>"$T/six.err"
+	check "IPv6 [::1]: exit 0" test $? = 0
+	check "IPv6 [::1]: one connection through the relay" \
+	    test "$(cat "$T/six.conns" 2>/dev/null)" = 1
+	diff_ok "IPv6 [::1]: the receiver decoded exactly what --dump encodes" \
+	    "$T/exact.want" "$T/six.out"
+else
+	notok "IPv6: no relay on ::1" "$(cat "$T/six.relay")"
+fi
+kill $r6pid $rpid
 finish

@@ -77,16 +77,26 @@ kill $rpid
 # is delivered, exit 0
 start_recv pipe
 mkfifo "$T/fifo"
+# The producer, like flespi-recv, writes out the batch it holds when told
+# to stop (200 lines), then says how many lines it wrote in all.
 python3 -c '
-import sys, time
+import signal, sys, time
+stop = []
+signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
 i = 0
-while True:
+def line():
+    global i
     sys.stdout.write("{\"ident\":\"d%d\",\"timestamp\":1700000000,\"seq\":%d}\n" % (i % 3, i))
     sys.stdout.flush()
     i += 1
+while not stop:
+    line()
     if i % 20 == 0:
         time.sleep(0.002)
-' >"$T/fifo" &
+for _ in range(200):
+    line()
+open(sys.argv[1], "w").write("%d\n" % i)
+' "$T/pipe.count" >"$T/fifo" &
 ppid=$!
 $F2W "127.0.0.1:$port" <"$T/fifo" 2>"$T/pipe.err" &
 fpid=$!
@@ -98,8 +108,9 @@ wait $fpid
 rc=$?
 check "SIGTERM to the pipeline: exit 0 ($rc)" test $rc = 0
 seqs "$T/pipe.out" >"$T/pipe.seqs"
-n=$(lines "$T/pipe.seqs")
-seq 0 $((n - 1)) >"$T/pipe.want"
+wait $ppid
+n=$(cat "$T/pipe.count" 2>/dev/null) || notok "pipe: the producer did not say how many lines it wrote"
+seq 0 $((${n:-0} - 1)) >"$T/pipe.want"
 diff_ok "SIGTERM to the pipeline: all $n lines written were delivered, in order" \
     "$T/pipe.want" "$T/pipe.seqs"
 kill $rpid

@@ -36,16 +36,21 @@ timeout 30 flespi-to-aws --endpoint localhost --port "$BROKER_PORT" \
 rc=$?
 check "key does not match the certificate: exit 69" [ $rc -eq 69 ]
 
-chmod 000 "$D/client.pem"
-if [ "$(id -u)" -ne 0 ]; then
-	flespi-to-aws $(broker_aws_args "$D") <"$T/in" 2>"$T/err"
-	rc=$?
-	check "unreadable --cert: exit 64" [ $rc -eq 64 ]
-	check "... naming the file" grep -q -- "--cert: cannot read" "$T/err"
-else
-	skip "unreadable --cert (root reads everything)"
+# An unreadable --cert, as a user who cannot read it: root reads
+# everything, so as root this part runs as nobody, on copies in a
+# directory nobody can enter.
+U=$T/user
+mkdir -p "$U" && cp "$D/ca.pem" "$D/client.pem" "$D/client.key" "$U"/
+chmod 000 "$U/client.pem"
+as_user=
+if [ "$(id -u)" -eq 0 ]; then
+	chmod 711 "$T" && chmod 755 "$U" && chmod 644 "$U/ca.pem" "$U/client.key"
+	as_user="setpriv --reuid=65534 --regid=65534 --clear-groups --"
 fi
-chmod 600 "$D/client.pem"
+$as_user "$(command -v flespi-to-aws)" $(broker_aws_args "$U") <"$T/in" 2>"$T/err"
+rc=$?
+check "unreadable --cert: exit 64 (${as_user:+as nobody, }$rc)" [ $rc -eq 64 ]
+check "... naming the file" grep -q -- "--cert: cannot read" "$T/err"
 
 # Broker down: retried with backoff, then given up.
 broker_stop

@@ -45,6 +45,7 @@ bad = [k for k in want if want[k] != got.get(k)]
 print("%d idents, %d out of order or incomplete" % (len(want), len(bad)))
 sys.exit(1 if bad else 0)
 PY
+rc=$?
 check "--connections 4: every ident's messages complete and in order ($(cat "$T/order"))" \
-    [ $? -eq 0 ]
+    [ $rc -eq 0 ]
 finish

@@ -57,8 +57,10 @@ check "50 MB line: peak RSS ${rss} KiB stays under 16 MiB" [ "$rss" -lt 16384 ]
 
 # Empty input and input of only empty lines: nothing sent, exit 0.
 timeout 10 flespi-to-wialon --dump </dev/null >"$T/out" 2>"$T/err"
-check "empty input: exit 0, no output" [ $? -eq 0 ] && [ ! -s "$T/out" ]
+rc=$?
+check "empty input: exit 0 ($rc), no output" all [ $rc -eq 0 ] -- [ ! -s "$T/out" ]
 printf '\n\r\n\n' | timeout 10 flespi-to-wialon --dump >"$T/out" 2>"$T/err"
-check "only empty lines: exit 0, no output, no diagnostics" \
-    [ $? -eq 0 ] && [ ! -s "$T/out" ] && [ ! -s "$T/err" ]
+rc=$?
+check "only empty lines: exit 0 ($rc), no output, no diagnostics" \
+    all [ $rc -eq 0 ] -- [ ! -s "$T/out" ] -- [ ! -s "$T/err" ]
 finish

@@ -82,5 +82,6 @@ check "... key stops at it" [ "$(cat "$T/state")" = 2 ]
 # An empty buffer: --once exits 0 with no output.
 standin empty
 timeout 30 flespi-recv --url "$URL" $RECV 1 >"$T/out" 2>"$T/err"
-check "empty channel: exit 0, no output" [ $? -eq 0 ] && [ ! -s "$T/out" ]
+rc=$?
+check "empty channel: exit 0 ($rc), no output" all [ $rc -eq 0 ] -- [ ! -s "$T/out" ]
 finish

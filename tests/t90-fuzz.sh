@@ -4,6 +4,7 @@
 # FUZZ_TIME seconds each.  `make fuzz` runs the same targets for longer.
 source "$(dirname "$0")/lib.sh"
 cd "$TESTS/.."
+# Without clang this is a skip, not a pass (FP_NO_SKIP=1 fails it).
 if ! command -v clang >/dev/null; then
 	skip "clang is not installed (make deps)"
 	exit 0
@@ -13,6 +14,12 @@ if ! make -s fuzz-build >"$T/build.log" 2>&1; then
 	finish; exit
 fi
 ok "fuzz targets build"
-FUZZ_TIME=${FUZZ_TIME:-8} tests/fuzz/run
-[ $? -eq 0 ] || _failed=1
+FUZZ_TIME=${FUZZ_TIME:-8} tests/fuzz/run | tee "$T/run.out"
+[ "${PIPESTATUS[0]}" -eq 0 ] || _failed=1
+# Every target ran: a fuzzer that failed to build or run is not a pass.
+for f in tests/fuzz/fuzz_*.c; do
+	n=${f##*/}; n=${n%.c}
+	grep -q "^ok - $n: \|^not ok - $n " "$T/run.out" ||
+	    notok "$n: built and ran" "no result line from tests/fuzz/run"
+done
 finish

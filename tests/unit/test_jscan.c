@@ -236,6 +236,79 @@ main(void)
 		    &(struct walk){ NULL, NULL, 0, 1, (size_t)-1 })),
 		    "left to jansson: %s", no[i]);
 	}
+	/* UTF-8 at its edges, NUL bytes, nesting and number length limits. */
+	{
+#define L(s)	{ s, sizeof s - 1 }
+		static const struct { const char *s; size_t n; } ok8[] = {
+			L("{\"a\":\"\xe0\xa0\x80\"}"),	/* U+0800, first 3-byte */
+			L("{\"a\":\"\xed\x9f\xbf\"}"),	/* U+D7FF, below surrogates */
+			L("{\"a\":\"\xee\x80\x80\"}"),	/* U+E000, above them */
+			L("{\"a\":\"\xf0\x90\x80\x80\"}"),	/* U+10000 */
+			L("{\"a\":\"\xf4\x8f\xbf\xbf\"}"),	/* U+10FFFF */
+			L("{\"a\":\"\xdf\xbf\"}"),		/* U+07FF */
+			L("{\"\":7,\"ident\":\"x\"}"),	/* an empty key */
+		}, bad8[] = {
+			L("{\"a\":\"\xc0\x80\"}"),		/* overlong 2-byte NUL */
+			L("{\"a\":\"\xc1\xbf\"}"),		/* overlong 2-byte */
+			L("{\"a\":\"\xe0\x80\xaf\"}"),	/* overlong 3-byte '/' */
+			L("{\"a\":\"\xe0\x9f\xbf\"}"),	/* overlong 3-byte U+07FF */
+			L("{\"\xe0\x80\xaf\":1}"),		/* ... in a key */
+			L("{\"a\":\"\xf0\x80\x80\xaf\"}"),	/* overlong 4-byte */
+			L("{\"a\":\"\xf0\x8f\xbf\xbf\"}"),	/* overlong 4-byte U+FFFF */
+			L("{\"a\":\"\xf4\x90\x80\x80\"}"),	/* U+110000 */
+			L("{\"a\":\"\xf5\x80\x80\x80\"}"),
+			L("{\"a\":\"\xed\xa0\x80\"}"),	/* U+D800 as UTF-8 */
+			L("{\"a\":\"\xed\xbf\xbf\"}"),	/* U+DFFF as UTF-8 */
+			L("{\"a\":\"\xe2\x82\"}"),		/* cut short */
+			L("{\"a\":\"\x80\"}"),		/* a lone continuation */
+			L("{\"a\":\"\\udc00\\ud800\"}"),	/* a reversed pair */
+			L("{\"a\":\"x\0y\"}"),		/* raw NUL in a string */
+			L("{\"a\":1\0}"),			/* ... after a number */
+			L("{\"a\":1}\0"),			/* ... after the object */
+			L("{\"a\":\"\\u0000\"}"),		/* escaped NUL */
+			L("{\"a\":1e400}"),
+		};
+#undef L
+		struct jspan sp[NKEYS];
+		char deep[300], num[200];
+		int lv;
+
+		for (i = 0; i < sizeof ok8 / sizeof ok8[0]; i++)
+			CHECK(agree(ok8[i].s, ok8[i].n, &acc) && acc,
+			    "valid UTF-8 edge %zu accepted, agrees", i);
+		for (i = 0; i < sizeof bad8 / sizeof bad8[0]; i++)
+			CHECK(!jscan_object(bad8[i].s, bad8[i].n, keys, NKEYS,
+			    sp), "bad UTF-8 / NUL case %zu left to jansson", i);
+		/* 64 levels are scanned, 65 left to jansson, 3000 refused. */
+		for (lv = 64; lv <= 65; lv++) {
+			len = (size_t)snprintf(deep, sizeof deep, "{\"a\":");
+			memset(deep + len, '[', (size_t)lv - 1);
+			memset(deep + len + lv - 1, ']', (size_t)lv - 1);
+			len += 2 * ((size_t)lv - 1);
+			deep[len++] = '}';
+			if (lv == 64)
+				CHECK(agree(deep, len, &acc) && acc,
+				    "64 levels of nesting: accepted");
+			else
+				CHECK(!jscan_object(deep, len, keys, NKEYS, sp),
+				    "65 levels of nesting: left to jansson");
+		}
+		/* Numbers: 100 characters are scanned, 101 left to jansson. */
+		for (lv = 100; lv <= 101; lv++) {
+			len = (size_t)snprintf(num, sizeof num, "{\"ident\":\"x\","
+			    "\"timestamp\":");
+			memset(num + len, '9', (size_t)lv);
+			len += (size_t)lv;
+			num[len++] = '}';
+			if (lv == 100)
+				CHECK(agree(num, len, &acc) && acc,
+				    "a 100-digit integer: accepted as jansson's real");
+			else
+				CHECK(!jscan_object(num, len, keys, NKEYS, sp),
+				    "a 101-digit integer: left to jansson");
+		}
+	}
+
 	CHECK(agree(base, blen, &acc) && acc, "a realistic message: accepted, "
 	    "same values as jansson");
 	members();
