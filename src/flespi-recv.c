@@ -74,6 +74,7 @@ struct run {
 	uint64_t	total;		/* messages written */
 	int		soft;		/* fetch() returns failures, no exit */
 	int		outfile;	/* stdout is a regular file */
+	char	       *statepath;	/* plain --state, resolved: o->state */
 	char	       *seen[MAXNOTES];	/* errors/warnings shown so far */
 	int		nseen;
 };
@@ -758,13 +759,13 @@ repairtail(void)
 static void
 startkey(struct run *r)
 {
-	const char *path;
+	char *path;
 	uint64_t k;
 
 	/* A --state that is a link: the key goes to its target, deliberately. */
 	if ((path = state_resolve(r->o->state)) == NULL)
 		dieerr(EXIT_IOERR, "%s", r->o->state);
-	r->o->state = path;
+	r->o->state = r->statepath = path;
 
 	if (state_lock(path) == -1) {
 		if (errno == EWOULDBLOCK)
@@ -891,5 +892,9 @@ main(int argc, char **argv)
 	vlog("%" PRIu64 " messages written; key %" PRIu64, r.total, r.key);
 	fa_free(&r.fa);
 	curl_global_cleanup();
+	while (r.nseen > 0)
+		free(r.seen[--r.nseen]);
+	free(r.statepath);
+	free(o.states);
 	return EXIT_OK;
 }
