@@ -71,6 +71,24 @@ check "replay of --failed: exit 0" test $? = 0
 seqs "$T/replay.out" >"$T/replay.seqs"
 seq 1000 4999 >"$T/replay.want"
 diff_ok "replay of --failed: delivers the other 4000" "$T/replay.want" "$T/replay.seqs"
+# The cron recipe of the man page: nothing to do without the file; with
+# it, delivered and removed.
+replay() {
+	local f=$1
+	[ ! -s $f ] || { mv $f $f.replay &&
+	    $F2W --failed $f --rejected "$T/rejected" "127.0.0.1:$port" <$f.replay &&
+	    rm $f.replay; }
+}
+replay "$T/none.ndjson" 2>"$T/cron0.err"
+check "cron replay, no file: exit 0, silent" test $? = 0 -a ! -s "$T/cron0.err"
+: >"$T/empty.ndjson"
+replay "$T/empty.ndjson"
+check "cron replay, empty file: nothing to do, exit 0" test $? = 0 -a ! -e "$T/empty.ndjson.replay"
+cp "$T/term.failed" "$T/cron.ndjson"
+replay "$T/cron.ndjson" 2>"$T/cron1.err"
+check "cron replay: exit 0, the file empty, the copy gone" \
+    test $? = 0 -a ! -s "$T/cron.ndjson" -a ! -e "$T/cron.ndjson.replay"
+check "cron replay: the 4000 delivered again" test "$(lines "$T/replay.out")" = 8000
 kill $rpid
 
 # --- SIGTERM to a pipeline: the producer stops too, everything it wrote

@@ -141,20 +141,46 @@ head -n 500 "$T/hup.json" | cat - "$T/hup.failed" >"$T/hup.all"
 diff_ok "SIGHUP: acknowledged + --failed = the input" "$T/hup.json" "$T/hup.all"
 kill $rpid
 
+# --- a second SIGINT ends the drain at once
+start_recv int2 --stall-after 100
+$F2W --ack-timeout 60 --drain-timeout 60 --failed "$T/int2.failed" \
+    "127.0.0.1:$port" <"$T/hup.json" 2>"$T/int2.err" &
+fpid=$!
+wait_for 10 has_lines "$T/int2.out" 100 || notok "int2: 100 packets not received in time"
+kill -INT $fpid
+sleep 0.3
+check "one SIGINT: still draining" kill -0 $fpid
+s=$(date +%s%N)
+kill -INT $fpid
+wait $fpid
+rc=$?
+ms=$(( ($(date +%s%N) - s) / 1000000 ))
+check "second SIGINT: exit 75 ($rc) at once ($ms ms < 2000)" test $rc = 75 -a $ms -lt 2000
+head -n 100 "$T/hup.json" | cat - "$T/int2.failed" >"$T/int2.all"
+diff_ok "second SIGINT: acknowledged + --failed = the input" "$T/hup.json" "$T/int2.all"
+kill $rpid
+
+# --- standard error closed: exit 74 before anything, nothing in --failed
+msgs 10 3 | $F2W --retries 0 --failed "$T/fd2.failed" 127.0.0.1:1 2>&-
+rc=$?
+check "stderr closed: exit 74 ($rc), no failed file written" \
+    test $rc = 74 -a ! -s "$T/fd2.failed"
+
 # --- give-up with a slow writer: every line read is accounted for, the
-# lines still coming after the give-up too, and the key never passes a
+# lines still coming after the give-up too (the give-up comes after ~2 s,
+# while the writer writes), and the key never passes a
 # line that is neither delivered nor in --failed
 ckmsgs 3000 100 >"$T/slow.json"
+# The writer is the shell itself: no interpreter start to wait for.
 slow() {
-	python3 -c '
-import sys, time
-for i, l in enumerate(open(sys.argv[1])):
-    sys.stdout.write(l)
-    if i % 50 == 0:
-        sys.stdout.flush(); time.sleep(0.01)
-' "$1"
+	local n=0 l
+	while IFS= read -r l; do
+		printf '%s\n' "$l"
+		n=$((n + 1))
+		[ $((n % 50)) = 0 ] && sleep 0.01
+	done <"$1"
 }
-slow "$T/slow.json" | $F2W --retries 1 --retry-wait 0.05 --state "$T/slow.key" \
+slow "$T/slow.json" | $F2W --retries 3 --retry-wait 0.3 --state "$T/slow.key" \
     --failed "$T/slow.failed" 127.0.0.1:1 2>"$T/slow.err"
 rc=$?
 check "give-up, slow pipe: exit 75 ($rc)" test $rc = 75
@@ -163,7 +189,7 @@ diff_ok "give-up, slow pipe: all 3000 lines in --failed, in order" "$T/slow.msgs
 check "give-up: the count is reported" grep -q '3000 messages undelivered, written to the failed file' "$T/slow.err"
 check "give-up: the key follows the lines in --failed (3000)" key_is "$T/slow.key" 3000
 rm -f "$T/slow.key"
-slow "$T/slow.json" | $F2W --retries 1 --retry-wait 0.05 --state "$T/slow.key" \
+slow "$T/slow.json" | $F2W --retries 3 --retry-wait 0.3 --state "$T/slow.key" \
     127.0.0.1:1 2>"$T/slow2.err"
 rc=$?
 check "give-up without --failed: exit 75 ($rc), no key saved" test $rc = 75 -a ! -e "$T/slow.key"
@@ -201,7 +227,8 @@ kill $rpid
 # --- --failed on a full disk: exit 74, the true count, no torn line
 mkdir "$T/small"
 if mount -t tmpfs -o size=16k tmpfs "$T/small" 2>/dev/null; then
-	msgs 3000 3 | $F2W --retries 0 --failed "$T/small/failed" 127.0.0.1:1 2>"$T/full.err"
+	msgs 3000 3 >"$T/full.json"
+	$F2W --retries 0 --failed "$T/small/failed" 127.0.0.1:1 <"$T/full.json" 2>"$T/full.err"
 	rc=$?
 	check "full disk: exit 74 ($rc)" test $rc = 74
 	n=$(lines "$T/small/failed")
@@ -212,7 +239,8 @@ if mount -t tmpfs -o size=16k tmpfs "$T/small" 2>/dev/null; then
 else
 	skip "full disk: cannot mount a small tmpfs"
 fi
-msgs 10 3 | $F2W --retries 0 --failed /dev/full 127.0.0.1:1 2>"$T/dfull.err"
+msgs 10 3 >"$T/dfull.json"
+$F2W --retries 0 --failed /dev/full 127.0.0.1:1 <"$T/dfull.json" 2>"$T/dfull.err"
 rc=$?
 check "--failed /dev/full: exit 74 ($rc)" test $rc = 74
 check "--failed /dev/full: none written, said so" \

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Fan-out, end to end: flespi-recv --checkpoints --state w.key --state
+# a.key | tee >(flespi-to-aws --state a.key) | flespi-to-wialon --state
+# w.key.  One process SIGKILLed at a random moment, the rest stopped, the
+# pipeline started again, several times; then run to the end.  Both peers
+# get every message at least once.  flespi-recv resumes from the oldest
+# key, so the branch ahead sees the lag between the keys again: its
+# duplicates stay within two answers plus the window per restart.
+source "$(dirname "$0")/lib.sh"
+source "$TESTS/standin.sh"
+source "$TESTS/wialon.sh"
+source "$TESTS/broker.sh"
+export FLESPI_TOKEN=test-token
+
+N=10000
+ANSWER=1000
+ROUNDS=${E2E_ROUNDS:-5}
+D=$T/b
+broker_certs "$D" && broker_start "$D" || { notok "broker"; finish; exit 1; }
+msgs $N 7 >"$T/in"
+standin s --messages "$T/in"
+start_recv w
+broker_sub "$D" sub-tee 10000000 120 "$T/a.out" "tee/#" || notok "subscriber ready"
+spid=$SUB_PID
+
+# pipeline ONCE: recv > p0; tee p1 < p0 > p2; aws < p1; wialon < p2.
+pipeline() {
+	rm -f "$T"/p0 "$T"/p1 "$T"/p2
+	mkfifo "$T/p0" "$T/p1" "$T/p2"
+	flespi-recv --url "$URL" --checkpoints --state "$T/w.key" \
+	    --state "$T/a.key" -c $ANSWER $1 1 >"$T/p0" 2>>"$T/recv.err" &
+	rpid=$!
+	tee "$T/p1" <"$T/p0" >"$T/p2" &
+	tpid=$!
+	flespi-to-aws $(broker_aws_args "$D") --rate 0 --retry-wait 0.05 \
+	    --topic "tee/{ident}" --state "$T/a.key" <"$T/p1" 2>>"$T/aws.err" &
+	apid=$!
+	flespi-to-wialon --state "$T/w.key" --retry-wait 0.05 \
+	    "127.0.0.1:$port" <"$T/p2" 2>>"$T/wialon.err" &
+	wpid=$!
+}
+
+stop_all() {
+	local p
+	for p in $rpid $tpid $apid $wpid; do kill -"$1" $p 2>/dev/null; done
+	wait_for 15 sh -c "! kill -0 $rpid 2>/dev/null && ! kill -0 $tpid 2>/dev/null && ! kill -0 $apid 2>/dev/null && ! kill -0 $wpid 2>/dev/null" ||
+	    { for p in $rpid $tpid $apid $wpid; do kill -KILL $p 2>/dev/null; done; }
+	wait $rpid $tpid $apid $wpid 2>/dev/null
+}
+
+# verify OUT KIND BOUND: every seq at least once, duplicates within BOUND.
+verify() {
+	python3 - "$@" $N <<'EOF'
+import json, sys
+out, kind, bound, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+seen, dup = set(), 0
+for line in open(out):
+    if kind == "wialon":
+        s = [p[2] for p in json.loads(line)["params"] if p[0] == "seq"][0]
+    else:
+        topic, payload = line.rstrip("\n").split(" ", 1)
+        if topic.endswith("/zz-end"):
+            continue
+        s = json.loads(payload)["seq"]
+    if s in seen:
+        dup += 1
+    seen.add(s)
+missing = n - len(seen & set(range(n)))
+print("%d of %d, missing %d, duplicates %d (bound %d)" % (len(seen), n, missing, dup, bound))
+sys.exit(0 if missing == 0 and dup <= bound else 1)
+EOF
+}
+
+run() {
+	local i victim kills=""
+	for i in $(seq $ROUNDS); do
+		pipeline ""
+		sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.1 + (r % 60) / 100 }')"
+		case $((RANDOM % 4)) in
+		0) victim=$rpid; kills="$kills recv" ;;
+		1) victim=$tpid; kills="$kills tee" ;;
+		2) victim=$apid; kills="$kills aws" ;;
+		3) victim=$wpid; kills="$kills wialon" ;;
+		esac
+		kill -KILL $victim 2>/dev/null
+		sleep 0.2
+		if [ $((i % 2)) = 1 ]; then stop_all KILL; else stop_all TERM; fi
+	done
+	pipeline --once
+	wait $wpid
+	wrc=$?
+	wait $apid
+	arc=$?
+	wait $rpid $tpid 2>/dev/null
+	KILLS=$kills
+}
+run 2>/dev/null
+check "last run: both forwarders exit 0 (wialon $wrc, aws $arc)" test $wrc = 0 -a $arc = 0
+check "both keys reached the end" test "$(cat "$T/w.key")" = $((N + 1)) -a "$(cat "$T/a.key")" = $((N + 1))
+mosquitto_pub -h localhost -p "$BROKER_PORT" --cafile "$D/ca.pem" \
+    --cert "$D/client.pem" --key "$D/client.key" -q 1 -t "tee/zz-end" -m end
+wait_for 20 grep -q "^tee/zz-end end" "$T/a.out" || notok "marker arrived"
+kill $spid 2>/dev/null
+bound=$((ROUNDS * (2 * ANSWER + 100)))
+if res=$(verify "$T/w.out" wialon $bound); then
+	ok "Wialon branch, SIGKILLs ($KILLS ): every message; $res"
+else
+	notok "Wialon branch, SIGKILLs ($KILLS ): $res" "$(tail -3 "$T/wialon.err")"
+fi
+if res=$(verify "$T/a.out" aws $bound); then
+	ok "AWS branch, SIGKILLs ($KILLS ): every message; $res"
+else
+	notok "AWS branch, SIGKILLs ($KILLS ): $res" "$(tail -3 "$T/aws.err")"
+fi
+finish
