@@ -62,4 +62,11 @@ URL=http://127.0.0.1:$HTTP_PORT/in
 flespi-to-http --retry-wait 0.05 "$URL" <"$T/in" 2>"$T/err"
 check "401 and 403 after a 2xx: retried, exit 0" [ $? -eq 0 ]
 diff_ok "401 and 403 after a 2xx: every message arrives once" "$T/in" "$T/s.out"
+
+# A redirection is not followed: the URL must name the endpoint.
+kill "$HTTP_PID"; wait "$HTTP_PID" 2>/dev/null
+http_standin s --faults 301
+flespi-to-http "http://127.0.0.1:$HTTP_PORT/in" <"$T/in" 2>"$T/err"
+check "301: exit 69" [ $? -eq 69 ]
+check "301: says to give the final URL" grep -q 'HTTP 301 redirects.*final URL' "$T/err"
 finish
