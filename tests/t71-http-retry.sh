@@ -2,7 +2,8 @@
 # flespi-to-http retries what is not the content's fault: 500s, 429 with
 # Retry-After (honoured), a connection reset mid-body, a stalled server;
 # gives up after --retries with every line in the failed file (exit 75);
-# 401 on the first request exits 69 without sending more.
+# 401 on the first request exits 69 without sending more; after a 2xx it
+# is retried.
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/nginx.sh"
 
@@ -52,4 +53,20 @@ check "401 first: nothing more is sent after it" [ "$(reqs 'true')" -le 4 ]
 check "401 first: says the credentials are refused" grep -q 'HTTP 401.*credentials' "$T/err"
 diff_ok "401 first: every line is in the failed file" \
     <(sort "$T/in") <(sort "$T/failed")
+
+# 401 after a 2xx is retried (a token being rotated), not fatal.
+kill "$HTTP_PID"; wait "$HTTP_PID" 2>/dev/null
+: >"$T/s.log"; : >"$T/s.out"
+http_standin s --faults ok,401,403
+URL=http://127.0.0.1:$HTTP_PORT/in
+flespi-to-http --retry-wait 0.05 "$URL" <"$T/in" 2>"$T/err"
+check "401 and 403 after a 2xx: retried, exit 0" [ $? -eq 0 ]
+diff_ok "401 and 403 after a 2xx: every message arrives once" "$T/in" "$T/s.out"
+
+# A redirection is not followed: the URL must name the endpoint.
+kill "$HTTP_PID"; wait "$HTTP_PID" 2>/dev/null
+http_standin s --faults 301
+flespi-to-http "http://127.0.0.1:$HTTP_PORT/in" <"$T/in" 2>"$T/err"
+check "301: exit 69" [ $? -eq 69 ]
+check "301: says to give the final URL" grep -q 'HTTP 301 redirects.*final URL' "$T/err"
 finish
