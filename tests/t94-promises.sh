@@ -89,9 +89,8 @@ if mport=$(port_of "$T/many.port"); then
 	    -n 3 1 >"$T/many.out" 2>"$T/many.err"
 	rc=$?
 	check "recv -n 3, answers of 5: nothing written (rc $rc)" \
-	    all test "$rc" = 124 -- test ! -s "$T/many.out"
-	check "... the answer diagnosed" \
-	    grep -q 'answer holds 5 messages (3 asked for)' "$T/many.err"
+	    all test "$rc" != 0 -- test ! -s "$T/many.out"
+	check "... the answer diagnosed" grep -q 'answer holds 5 messages' "$T/many.err"
 else
 	notok "recv: the too-many server did not start"
 fi
