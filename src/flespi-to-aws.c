@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,15 +20,14 @@
 #include "diag.h"
 #include "exits.h"
 #include "fwd.h"
-#include "jscan.h"
 #include "mqttconn.h"
+#include "msgfast.h"
 #include "msgin.h"
 #include "num.h"
 #include "stdfds.h"
 #include "topic.h"
 
 #define PAYLOAD_MAX	(128 * 1024)	/* AWS: 128 KB a publish */
-#define KEYS_MAX	(2 + 32)	/* ident, timestamp, topic fields */
 
 static const char usage_text[] =
 "usage: flespi-to-aws --endpoint HOST --cafile FILE --cert FILE --key FILE\n"
@@ -100,15 +98,14 @@ struct opts {
 };
 
 /*
- * The mapping: the topic template, and the fast path's keys (ident,
- * timestamp, then the topic's fields) with the spans it found in the
- * line the mapping is called for next.
+ * The mapping: the topic template, and msgin's fast path looking for the
+ * topic's fields (msgfast.h), whose values in the line the mapping is
+ * called for next it holds.
  */
 struct mapping {
 	struct topic   *topic;
-	const char     *keys[KEYS_MAX];
-	size_t		nkeys;
-	struct jspan	spans[KEYS_MAX];
+	const char     *fields[MSGFAST_FIELDS];
+	struct msgfast	fast;
 };
 
 static void
@@ -249,66 +246,17 @@ parse(int argc, char **argv, struct opts *o)
 	o->fc.inflight = (size_t)o->cf.window * o->nconns;
 }
 
-/* An integer span jansson would format back to the same text. */
-static int
-plain_int(const struct jspan *v)
-{
-	return v->type == JS_INT && v->len <= 18 &&
-	    !(v->len == 2 && v->p[0] == '-' && v->p[1] == '0');
-}
-
-/*
- * msgin's fast path: jscan checks the line and finds ident, timestamp and
- * the topic's fields without building a tree (jansson's parse is most of
- * the CPU time otherwise).  It takes only the plain cases, where its
- * result is the jansson path's to the byte: a string ident without
- * escapes, a timestamp that parses, topic fields that are unescaped
- * strings, short integers or booleans.  Everything else (including every
- * bad line) goes to jansson, which diagnoses as usual.
- */
-static int
-fast(void *arg, struct msg *m)
-{
-	struct mapping *mp = arg;
-	const struct jspan *u = &mp->spans[0], *ts = &mp->spans[1], *v;
-	char num[64], *end;
-	size_t i;
-
-	if (!jscan_object(m->line, m->len, mp->keys, mp->nkeys, mp->spans))
-		return 0;
-	if (!((u->type == JS_STRING && !u->escaped) || plain_int(u)) ||
-	    u->len == 0 || u->len >= sizeof m->uidbuf)
-		return 0;
-	memcpy(m->uidbuf, u->p, u->len);
-	m->uidbuf[u->len] = '\0';
-	m->uid = m->uidbuf;
-	if ((ts->type != JS_INT && ts->type != JS_REAL) || ts->len >= sizeof num)
-		return 0;
-	memcpy(num, ts->p, ts->len);
-	num[ts->len] = '\0';
-	m->timestamp = strtod(num, &end);
-	if (*end != '\0' || !isfinite(m->timestamp) || m->timestamp < 0)
-		return 0;
-	for (i = 2; i < mp->nkeys; i++) {
-		v = &mp->spans[i];
-		if (!((v->type == JS_STRING && !v->escaped) || plain_int(v) ||
-		    v->type == JS_TRUE || v->type == JS_FALSE))
-			return 0;
-	}
-	return 1;
-}
-
 /*
  * The mapping: the topic into the slot's buffer, and AWS's payload
- * limit.  The fast path's spans belong to this very line.
+ * limit.  The fast path's field values belong to this very line.
  */
 static int
 map(void *arg, struct fwd_msg *m, const struct msg *in, char *why,
     size_t whysz)
 {
 	struct mapping *mp = arg;
-	const char *vals[KEYS_MAX];
-	size_t lens[KEYS_MAX], i;
+	const char *vals[MSGFAST_FIELDS];
+	size_t lens[MSGFAST_FIELDS], i;
 	void *nb;
 	int n;
 
@@ -321,9 +269,9 @@ map(void *arg, struct fwd_msg *m, const struct msg *in, char *why,
 		m->tpcap = TOPIC_BUFSZ;
 	}
 	if (in->obj == NULL) {
-		for (i = 2; i < mp->nkeys; i++) {
-			vals[i - 2] = mp->spans[i].p;
-			lens[i - 2] = mp->spans[i].len;
+		for (i = 0; i < topic_nfields(mp->topic); i++) {
+			vals[i] = msgfast_field(&mp->fast, i)->p;
+			lens[i] = msgfast_field(&mp->fast, i)->len;
 		}
 		n = topic_expand_values(mp->topic, vals, lens, m->tp,
 		    TOPIC_BUFSZ, why, whysz);
@@ -351,6 +299,7 @@ main(int argc, char **argv)
 	struct fwd *f;
 	struct msgin *in;
 	char err[300], host[64], base[129];
+	size_t i;
 	int status, fd;
 
 	if (stdfds_check(&fd) == -1) {
@@ -369,12 +318,14 @@ main(int argc, char **argv)
 		return status;
 	}
 	in = fwd_input(f);
-	mp.keys[0] = in->uid_field;
-	mp.keys[1] = "timestamp";
-	for (mp.nkeys = 2; mp.nkeys - 2 < topic_nfields(mp.topic); mp.nkeys++)
-		mp.keys[mp.nkeys] = topic_field(mp.topic, mp.nkeys - 2);
-	in->fast = fast;
-	in->fast_arg = &mp;
+	/* topic_parse takes no more fields than topic_expand can fill. */
+	for (i = 0; i < topic_nfields(mp.topic) && i < MSGFAST_FIELDS; i++)
+		mp.fields[i] = topic_field(mp.topic, i);
+	if (msgfast_init(&mp.fast, in->uid_field, mp.fields,
+	    topic_nfields(mp.topic)) == 0) {
+		in->fast = msgfast_check;
+		in->fast_arg = &mp.fast;
+	}
 
 	if (o.client_id != NULL) {
 		snprintf(base, sizeof base, "%s", o.client_id);

@@ -8,7 +8,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,7 @@
 #include "exits.h"
 #include "fwd.h"
 #include "httpconn.h"
-#include "jscan.h"
+#include "msgfast.h"
 #include "msgin.h"
 #include "num.h"
 #include "stdfds.h"
@@ -88,7 +87,6 @@ static const struct option own[] = {
 #define NOWN	(sizeof own / sizeof own[0])
 
 static const char *headers[HEADERS_MAX];
-static const char *fastkeys[2] = { "ident", "timestamp" };
 static size_t nheaders;
 
 /* A header line must be "Name: value" with a token for a name. */
@@ -153,41 +151,6 @@ headerfile(const char *path)
 		dieerr(EXIT_IOERR, "%s", path);
 	free(line);
 	fclose(f);
-}
-
-/*
- * msgin's fast path, as in flespi-to-aws: jscan checks the line and finds
- * ident and timestamp without building a tree (jansson's parse is most of
- * the CPU time otherwise).  Only the plain cases, where the result is the
- * jansson path's: a string ident without escapes or a short integer, a
- * timestamp that parses; everything else goes to jansson.
- */
-static int
-fast(void *arg, struct msg *m)
-{
-	const char **keys = arg;
-	struct jspan sp[2];
-	char num[64], *end;
-
-	if (!jscan_object(m->line, m->len, keys, 2, sp))
-		return 0;
-	if (!((sp[0].type == JS_STRING && !sp[0].escaped) ||
-	    (sp[0].type == JS_INT && sp[0].len <= 18 && !(sp[0].len == 2 &&
-	    sp[0].p[0] == '-' && sp[0].p[1] == '0'))) ||
-	    sp[0].len == 0 || sp[0].len >= sizeof m->uidbuf)
-		return 0;
-	if ((sp[1].type != JS_INT && sp[1].type != JS_REAL) ||
-	    sp[1].len >= sizeof num)
-		return 0;
-	memcpy(num, sp[1].p, sp[1].len);
-	num[sp[1].len] = '\0';
-	m->timestamp = strtod(num, &end);
-	if (*end != '\0' || !isfinite(m->timestamp) || m->timestamp < 0)
-		return 0;
-	memcpy(m->uidbuf, sp[0].p, sp[0].len);
-	m->uidbuf[sp[0].len] = '\0';
-	m->uid = m->uidbuf;
-	return 1;
 }
 
 static void
@@ -310,6 +273,7 @@ main(int argc, char **argv)
 {
 	struct hconf hc;
 	struct fwd_conf fc;
+	struct msgfast mf;
 	struct httpconn *t;
 	struct fwd *f;
 	struct msgin *in;
@@ -328,9 +292,9 @@ main(int argc, char **argv)
 	if ((f = fwd_new(&fc, &status)) == NULL)
 		return status;
 	in = fwd_input(f);
-	in->fast = fast;
-	fastkeys[0] = in->uid_field;
-	in->fast_arg = fastkeys;
+	msgfast_init(&mf, in->uid_field, NULL, 0);
+	in->fast = msgfast_check;
+	in->fast_arg = &mf;
 	if ((t = hc_new(&hc, f, why, sizeof why)) == NULL)
 		die(EXIT_IOERR, "%s", why);
 	status = fwd_run(f, &hc_ops, t, NULL, NULL);

@@ -826,6 +826,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 	struct pollfd pfd[MAXPFD];
 	char why[512];
 	int64_t now, drain_end = 0;
+	uint64_t dones;
 	int timeout, np, good = 0, status;
 	sig_atomic_t signals = 0;
 
@@ -880,7 +881,15 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		pfd[0].events = POLLIN;
 		if (f->more)
 			timeout = 0;
+		dones = f->delivered + f->refused_by_peer;
 		np = ops->prepare(t, now, pfd + 1, MAXPFD - 1, &timeout);
+		/*
+		 * A message done in prepare() (fwd.h allows it) came after the
+		 * ledger and the end of the run were looked at: do not wait,
+		 * come round again to retire it (and maybe end).
+		 */
+		if (f->delivered + f->refused_by_peer != dones)
+			timeout = 0;
 		if (drain_end != 0) {
 			int64_t d = drain_end - now;
 

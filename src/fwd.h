@@ -100,7 +100,9 @@ struct fwd_ops {
 	/*
 	 * Timers and descriptors: fill at most max entries of pfd, return
 	 * how many; lower *timeout_ms (-1: no limit yet) to when the
-	 * transport next needs to run.  Connecting starts here.
+	 * transport next needs to run.  Connecting starts here.  Messages
+	 * reported done from here make the core poll without waiting, so
+	 * that it retires them (and ends the run) at once.
 	 */
 	int	(*prepare)(void *t, int64_t now, struct pollfd *pfd, int max,
 		    int *timeout_ms);

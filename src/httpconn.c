@@ -633,9 +633,8 @@ op_prepare(void *t, int64_t now, struct pollfd *pfd, int max,
 	size_t k;
 
 	/*
-	 * Requests start here, but none is completed here (curl's timer is
-	 * run in handle): a message done after the core has looked at the
-	 * ledger would leave it polling with nothing to wait for.
+	 * Requests start here; they complete in handle, where curl's timer
+	 * runs and its answers are collected.
 	 */
 	for (i = 0; i < hc->cf->parallel; i++)
 		pump(&hc->lanes[i], now);
