@@ -700,13 +700,13 @@ rest(struct fwd *f, int blocked, uint64_t *key)
 	struct pollfd p;
 	struct msg m;
 	int64_t end = mono_ms() + REST_MAX_MS, left;
-	sig_atomic_t signals = stop_count;
+	sig_atomic_t ints = stop_interrupts;
 	int r, found = 0, t;
 
 	f->in.strict = 0;
 	while (!f->eof) {
 		/* A writer that never pauses (or never stops) is cut off too. */
-		if (mono_ms() >= end || stop_count != signals)
+		if (mono_ms() >= end || stop_interrupts != ints)
 			break;
 		r = msgin_next(&f->in, &m);
 		switch (r) {
@@ -726,7 +726,7 @@ rest(struct fwd *f, int blocked, uint64_t *key)
 			continue;
 		case MSG_AGAIN:
 			left = end - mono_ms();
-			if (left <= 0 || stop_count != signals)
+			if (left <= 0 || stop_interrupts != ints)
 				break;
 			t = left < REST_QUIET_MS ? (int)left : REST_QUIET_MS;
 			p.fd = f->in.lr.fd;
@@ -828,7 +828,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 	int64_t now, drain_end = 0;
 	uint64_t dones;
 	int timeout, np, good = 0, status;
-	sig_atomic_t signals = 0;
+	sig_atomic_t ints = 0;	/* SIGINTs when the drain began */
 
 	f->ops = ops;
 	f->t = t;
@@ -844,18 +844,15 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 	stats_init(&f->st);
 	for (;;) {
 		now = mono_ms();
-		if (stop_count != signals) {
-			if (signals == 0) {
-				drain_end = now + f->cf.drain_ms;
-				vlog("signal %d: delivering for at most %lld ms",
-				    (int)stop_requested, f->cf.drain_ms);
-				if (ops->flush != NULL)
-					ops->flush(t, now);
-			} else {
-				drain_end = now;	/* a second signal */
-			}
-			signals = stop_count;
-		}
+		if (stop_count != 0 && drain_end == 0) {
+			drain_end = now + f->cf.drain_ms;
+			ints = stop_interrupts;
+			vlog("signal %d: delivering for at most %lld ms",
+			    (int)stop_requested, f->cf.drain_ms);
+			if (ops->flush != NULL)
+				ops->flush(t, now);
+		} else if (drain_end != 0 && stop_interrupts != ints)
+			drain_end = now;	/* Ctrl-C again: stop now */
 		if ((f->fatal = ops->fatal(t, why, sizeof why)) != 0) {
 			stats_end(&f->st);
 			xwarn("%s", why);

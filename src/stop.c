@@ -5,6 +5,7 @@
 
 volatile sig_atomic_t stop_requested;
 volatile sig_atomic_t stop_count;
+volatile sig_atomic_t stop_interrupts;
 
 static void
 onsignal(int sig)
@@ -12,6 +13,8 @@ onsignal(int sig)
 	stop_requested = sig;
 	if (stop_count < 1000)
 		stop_count++;
+	if (sig == SIGINT && stop_interrupts < 1000)
+		stop_interrupts++;
 }
 
 void

@@ -11,6 +11,13 @@
 
 extern volatile sig_atomic_t stop_requested;	/* signal number, or 0 */
 extern volatile sig_atomic_t stop_count;	/* stop signals so far */
+/*
+ * SIGINTs so far.  Only a person at a terminal presses Ctrl-C twice; a
+ * supervisor may well send SIGTERM twice (timeout(1) signals the child
+ * and its process group, systemd the main process and the group), so only
+ * a further SIGINT may cut a drain short.
+ */
+extern volatile sig_atomic_t stop_interrupts;
 
 /* Install the handlers and ignore SIGPIPE (a vanished reader is EPIPE). */
 void stop_install(void);

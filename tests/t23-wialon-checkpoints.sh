@@ -160,6 +160,25 @@ head -n 100 "$T/hup.json" | cat - "$T/int2.failed" >"$T/int2.all"
 diff_ok "second SIGINT: acknowledged + --failed = the input" "$T/hup.json" "$T/int2.all"
 kill $rpid
 
+# --- SIGTERM twice (timeout(1) and systemd signal the process and its
+# group) is one request to stop: the drain goes on; only SIGINT again cuts
+# it short
+start_recv term2 --stall-after 100
+$F2W --ack-timeout 60 --drain-timeout 60 --failed "$T/term2.failed" \
+    "127.0.0.1:$port" <"$T/hup.json" 2>"$T/term2.err" &
+fpid=$!
+wait_for 10 has_lines "$T/term2.out" 100 || notok "term2: 100 packets not received in time"
+kill -TERM $fpid
+sleep 0.3
+kill -TERM $fpid
+sleep 0.5
+check "second SIGTERM: still draining" kill -0 $fpid
+kill -INT $fpid
+wait $fpid
+rc=$?
+check "then SIGINT: exit 75 ($rc)" test $rc = 75
+kill $rpid
+
 # --- standard error closed: exit 74 before anything, nothing in --failed
 msgs 10 3 | $F2W --retries 0 --failed "$T/fd2.failed" 127.0.0.1:1 2>&-
 rc=$?

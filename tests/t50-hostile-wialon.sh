@@ -53,7 +53,11 @@ seqs "$T/big.out" >"$T/delivered"
 python3 "$TESTS/hostile/check.py" flespi-to-wialon "$H" big "$T/err" \
     "$T/delivered" "50 MB line" || _failed=1
 rss=$(tail -1 "$T/rss")
-check "50 MB line: peak RSS ${rss} KiB stays under 16 MiB" [ "$rss" -lt 16384 ]
+# AddressSanitizer's shadow memory and quarantine add their own megabytes:
+# the 16 MiB promise is the plain build's; the sanitized one gets twice.
+lim=16384
+case $FP_BIN in *asan*) lim=32768 ;; esac
+check "50 MB line: peak RSS ${rss} KiB stays under $((lim / 1024)) MiB" [ "$rss" -lt "$lim" ]
 
 # Empty input and input of only empty lines: nothing sent, exit 0.
 timeout 10 flespi-to-wialon --dump </dev/null >"$T/out" 2>"$T/err"
