@@ -32,7 +32,7 @@ struct opts {
 	char		host[256];
 	char		port[8];
 	int		dump;
-	size_t		window;
+	size_t		window;		/* 0: adaptive (wialontcp.h) */
 };
 
 static void
@@ -43,7 +43,8 @@ usage(FILE *f)
 "       %s --dump [options]\n"
 "Forward flespi messages (NDJSON on stdin) to Wialon over Retranslator 1.0.\n"
 "  -w, --window N          unacknowledged packets in flight, 1-4096 "
-"(default 64)\n"
+"(default:\n"
+"                          adapts to the link, 64 up to 4096)\n"
 "  --uid-field NAME        field holding the unit id (default ident)\n"
 "  --rename FROM=TO        send parameter FROM as TO (TO empty or -: drop)\n"
 "  --map FILE              FROM=TO rules, one per line\n"
@@ -111,7 +112,7 @@ parse(int argc, char **argv, struct opts *o, struct pmap *pm)
 	memset(o, 0, sizeof *o);
 	fwd_conf_init(&o->fc, 1 << 20, 500, 10000);
 	fwd_options(lo, own, sizeof own / sizeof own[0]);
-	o->window = 64;
+	o->window = 0;		/* adaptive */
 	if (pmap_init(pm) == -1)
 		dieerr(EXIT_IOERR, "out of memory");
 	while ((c = getopt_long(argc, argv, "w:vhV", lo, NULL)) != -1) {
@@ -165,7 +166,7 @@ parse(int argc, char **argv, struct opts *o, struct pmap *pm)
 	}
 	o->target = argv[optind];
 	target_arg(o, o->target);
-	o->fc.inflight = o->window;
+	o->fc.inflight = o->window > 0 ? o->window : WTCP_CAP;
 }
 
 /* ---- the mapping ---- */
