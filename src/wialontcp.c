@@ -330,6 +330,7 @@ wflush(struct wtcp *w, int64_t now)
 	struct went *e;
 	size_t i, cnt, rem;
 	ssize_t n;
+	int64_t t;
 
 	while (w->nsent < w->n) {
 		for (cnt = 0, i = w->nsent; i < w->n && cnt < WTCP_IOV;
@@ -349,6 +350,8 @@ wflush(struct wtcp *w, int64_t now)
 		}
 		if (w->ack_deadline == 0)
 			w->ack_deadline = now + w->cf->ack_ms;
+		/* The loop's clock may be a long turn old: round trips. */
+		t = w->adapt ? mono_ms() : now;
 		while (n > 0) {
 			e = ent(w, w->nsent);
 			rem = e->m->tplen - w->woff;
@@ -359,7 +362,7 @@ wflush(struct wtcp *w, int64_t now)
 			n -= (ssize_t)rem;
 			w->woff = 0;
 			w->nsent++;
-			e->at = now;
+			e->at = t;
 			if (e->sends++ == 0)
 				w->sent++;
 			else
@@ -376,6 +379,9 @@ wflush(struct wtcp *w, int64_t now)
  * congestion window in slow start) and the round trip is near the
  * shortest seen on this connection (the peer keeps pace: a longer one
  * means packets queue at the peer, and more of them would only wait).
+ * Under WTCP_FLOOR_MS there is no link to cover (the window as it is
+ * allows more than the mapping makes), and a larger one would only
+ * take memory.
  */
 static void
 grow(struct wtcp *w, int64_t rtt)
@@ -385,7 +391,7 @@ grow(struct wtcp *w, int64_t rtt)
 	if (w->minrtt < 0 || rtt < w->minrtt)
 		w->minrtt = rtt;
 	if (w->n * 2 < w->lim || w->lim >= w->size ||
-	    rtt > 2 * w->minrtt + WTCP_SLACK_MS)
+	    rtt < WTCP_FLOOR_MS || rtt > 2 * w->minrtt + WTCP_SLACK_MS)
 		return;
 	w->lim++;
 	if (w->lim > w->largest)
@@ -404,6 +410,7 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 	unsigned char buf[4096];
 	ssize_t n, i;
 	struct went *e;
+	int64_t t;
 
 	for (;;) {
 		n = read(w->sock, buf, sizeof buf);
@@ -419,6 +426,7 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 			*why = strerror(errno);
 			return 0;
 		}
+		t = w->adapt ? mono_ms() : now;
 		for (i = 0; i < n; i++) {
 			if (buf[i] != 0x11) {
 				snprintf(wrong, sizeof wrong,
@@ -440,7 +448,7 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 			}
 			e = ent(w, 0);
 			if (w->adapt)
-				grow(w, now - e->at);
+				grow(w, t - e->at);
 			w->head = w->head + 1 == w->size ? 0 : w->head + 1;
 			w->n--;
 			w->nsent--;
