@@ -31,7 +31,7 @@ TOOLS      = $(patsubst tests/tools/%.c,$(O)/%,$(wildcard tests/tools/*.c))
 MANS       = $(wildcard man/*.1)
 
 .PHONY: all check test clean install uninstall deps demo asan check-asan \
-        valgrind lint bench fuzz fuzz-build soak mutate
+        valgrind lint bench bench-wan fuzz fuzz-build soak mutate
 
 all: $(PROGS)
 
@@ -146,6 +146,11 @@ bench: all $(TOOLS)
 	scripts/bench-aws
 	scripts/bench-recv-mqtt
 	scripts/bench-http
+
+# Over round trips of 0, 10, 50 and 100 ms (tests/tools/delayproxy); a few
+# minutes; not part of check.
+bench-wan: all $(TOOLS)
+	scripts/bench-wan
 
 # Minutes-long fault soak of whole pipelines; not part of check.
 soak: all $(TOOLS)

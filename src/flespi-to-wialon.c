@@ -32,7 +32,7 @@ struct opts {
 	char		host[256];
 	char		port[8];
 	int		dump;
-	size_t		window;
+	size_t		window;		/* 0: adaptive (wialontcp.h) */
 };
 
 static void
@@ -43,7 +43,8 @@ usage(FILE *f)
 "       %s --dump [options]\n"
 "Forward flespi messages (NDJSON on stdin) to Wialon over Retranslator 1.0.\n"
 "  -w, --window N          unacknowledged packets in flight, 1-4096 "
-"(default 64)\n"
+"(default:\n"
+"                          adapts to the link, 64 up to 4096)\n"
 "  --uid-field NAME        field holding the unit id (default ident)\n"
 "  --rename FROM=TO        send parameter FROM as TO (TO empty or -: drop)\n"
 "  --map FILE              FROM=TO rules, one per line\n"
@@ -111,7 +112,7 @@ parse(int argc, char **argv, struct opts *o, struct pmap *pm)
 	memset(o, 0, sizeof *o);
 	fwd_conf_init(&o->fc, 1 << 20, 500, 10000);
 	fwd_options(lo, own, sizeof own / sizeof own[0]);
-	o->window = 64;
+	o->window = 0;		/* adaptive */
 	if (pmap_init(pm) == -1)
 		dieerr(EXIT_IOERR, "out of memory");
 	while ((c = getopt_long(argc, argv, "w:vhV", lo, NULL)) != -1) {
@@ -165,25 +166,66 @@ parse(int argc, char **argv, struct opts *o, struct pmap *pm)
 	}
 	o->target = argv[optind];
 	target_arg(o, o->target);
-	o->fc.inflight = o->window;
+	o->fc.inflight = o->window > 0 ? o->window : WTCP_CAP;
 }
 
 /* ---- the mapping ---- */
 
+/*
+ * The mapping, and the fast path's packet: msgin's fast hook encodes an
+ * ordinary line with wialon_scan into pkt (one strict scan, no jansson
+ * tree); map() then moves that packet into the ledger slot.  Lines the
+ * scan does not take go through jansson and wialon_encode, which stay
+ * the reference (the scan's packets are theirs byte for byte).
+ */
 struct mapping {
 	const struct pmap *pm;
 	const char     *uid_field;
+	struct wbuf	pkt;		/* the packet of the line just scanned */
 };
 
-/* One packet per message, into the slot's buffer (reused, no malloc). */
+/*
+ * msgin's fast path.  The uid is the packet's own (offset 4,
+ * NUL-terminated): valid until the next line, long enough for the core
+ * to copy it.
+ */
+static int
+fast(void *arg, struct msg *m)
+{
+	struct mapping *mp = arg;
+
+	mp->pkt.len = 0;
+	mp->pkt.oom = 0;
+	if (!wialon_scan(mp->pm, m->line, m->len, mp->uid_field, &mp->pkt,
+	    &m->timestamp))
+		return 0;
+	m->uid = (const char *)mp->pkt.p + 4;
+	return 1;
+}
+
+/*
+ * One packet per message, into the slot's buffer (reused, no malloc).
+ * A scanned packet is swapped in: the slot's old buffer becomes the next
+ * scan's, so neither is copied.
+ */
 static int
 map(void *arg, struct fwd_msg *m, const struct msg *in, char *why,
     size_t whysz)
 {
-	const struct mapping *mp = arg;
+	struct mapping *mp = arg;
 	struct wbuf b;
 	int r;
 
+	if (in->obj == NULL) {
+		b = mp->pkt;
+		mp->pkt.p = m->tp;
+		mp->pkt.cap = m->tpcap;
+		mp->pkt.len = 0;
+		m->tp = b.p;
+		m->tpcap = b.cap;
+		m->tplen = b.len;
+		return 0;
+	}
 	b.p = m->tp;
 	b.len = 0;
 	b.cap = m->tpcap;
@@ -202,6 +244,7 @@ static int
 dump(const struct opts *o, const struct pmap *pm)
 {
 	static const char hexd[] = "0123456789ABCDEF";
+	struct mapping mp = { pm, o->fc.uid_field, { 0 } };
 	struct wbuf b = { 0 };
 	struct msgin in;
 	struct msg m;
@@ -213,6 +256,8 @@ dump(const struct opts *o, const struct pmap *pm)
 	    -1)
 		dieerr(EXIT_IOERR, "out of memory");
 	in.strict = o->fc.strict;
+	in.fast = fast;
+	in.fast_arg = &mp;
 	if (o->fc.failed != NULL && msgin_open_failed(&in, o->fc.failed) == -1)
 		dieerr(EXIT_IOERR, "--failed: cannot open '%s'", o->fc.failed);
 	if (o->fc.rejected != NULL &&
@@ -232,7 +277,13 @@ dump(const struct opts *o, const struct pmap *pm)
 		if (st != MSG_OK)
 			break;
 		b.len = 0;
-		if (wialon_encode(pm, m.obj, o->fc.uid_field, m.uid,
+		if (m.obj == NULL) {
+			/* The fast path's packet: print it, keep the buffer. */
+			struct wbuf t = b;
+
+			b = mp.pkt;
+			mp.pkt = t;
+		} else if (wialon_encode(pm, m.obj, o->fc.uid_field, m.uid,
 		    m.timestamp, &b, err, sizeof err) == -1) {
 			msgin_reject(&in, m.lineno, m.line, m.len, "%s", err);
 			json_decref(m.obj);
@@ -261,6 +312,7 @@ dump(const struct opts *o, const struct pmap *pm)
 	}
 	free(hex);
 	wbuf_free(&b);
+	wbuf_free(&mp.pkt);
 	if (fflush(stdout) == EOF && errno != EPIPE)
 		dieerr(EXIT_IOERR, "stdout");
 	msgin_sync(&in);
@@ -299,9 +351,13 @@ main(int argc, char **argv)
 	if ((w = wtcp_new(f, &o.fc, o.host, o.port, o.target, o.window)) ==
 	    NULL)
 		dieerr(EXIT_IOERR, "out of memory");
+	memset(&mp, 0, sizeof mp);
 	mp.pm = &pm;
 	mp.uid_field = o.fc.uid_field;
+	fwd_input(f)->fast = fast;
+	fwd_input(f)->fast_arg = &mp;
 	st = fwd_run(f, &wtcp_ops, w, map, &mp);
+	wbuf_free(&mp.pkt);
 	wtcp_free(w);
 	fwd_free(f);
 	pmap_free(&pm);

@@ -20,16 +20,21 @@
 
 enum { W_DOWN, W_CONNECTING, W_UP };
 
-/* A packet in the window: the core's message, and how often written. */
+/*
+ * A packet in the window: the core's message, how often written, and
+ * when it was last written whole (its round trip starts then).
+ */
 struct went {
 	struct fwd_msg *m;
 	unsigned	sends;
+	int64_t		at;
 };
 
 /*
- * The window: a ring of at most size entries from head.  The first nsent
- * were written whole to the current connection, entry nsent has woff
- * bytes written; the rest wait.  Acks remove entries from head.
+ * The window: a ring of at most size entries from head, of which at most
+ * lim are used (lim == size unless adaptive).  The first nsent were
+ * written whole to the current connection, entry nsent has woff bytes
+ * written; the rest wait.  Acks remove entries from head.
  */
 struct wtcp {
 	struct fwd     *core;
@@ -37,6 +42,9 @@ struct wtcp {
 	const char     *host, *port, *target;
 	struct went    *e;
 	size_t		size, head, n, nsent, woff;
+	size_t		lim, largest;	/* the window now, its largest */
+	int		adapt;		/* lim follows the link */
+	int64_t		minrtt;		/* this connection's shortest, or -1 */
 	int		sock, state;
 	int		lingerfd;	/* a dropped connection, read to EOF */
 	int64_t		linger_end;
@@ -61,6 +69,9 @@ wtcp_new(struct fwd *core, const struct fwd_conf *cf, const char *host,
 
 	if ((w = calloc(1, sizeof *w)) == NULL)
 		return NULL;
+	w->adapt = window == 0;
+	if (w->adapt)
+		window = WTCP_CAP;
 	if ((w->e = calloc(window, sizeof *w->e)) == NULL) {
 		free(w);
 		return NULL;
@@ -71,6 +82,8 @@ wtcp_new(struct fwd *core, const struct fwd_conf *cf, const char *host,
 	w->port = port;
 	w->target = target;
 	w->size = window;
+	w->lim = w->largest = w->adapt ? WTCP_START : window;
+	w->minrtt = -1;
 	w->sock = w->lingerfd = -1;
 	backoff_init(&w->bo, (unsigned)cf->retry_wait_ms, 30000, 0);
 	return w;
@@ -89,6 +102,14 @@ wtcp_free(struct wtcp *w)
 		freeaddrinfo(w->ai);
 	free(w->e);
 	free(w);
+}
+
+size_t
+wtcp_window(const struct wtcp *w, size_t *largest)
+{
+	if (largest != NULL)
+		*largest = w->largest;
+	return w->lim;
 }
 
 static struct went *
@@ -162,6 +183,14 @@ drop(struct wtcp *w, const char *why, int64_t now, int polite)
 	if (verbose || w->failures <= 1)
 		xwarn("%s: %s; %zu unacknowledged, to be sent again",
 		    w->target, why, again);
+	/*
+	 * Fewer duplicates next time.  Packets already in a larger window
+	 * stay in it; the ring holds them (size is the cap).
+	 */
+	if (w->adapt && w->lim > WTCP_START) {
+		w->lim = w->lim / 2 < WTCP_START ? WTCP_START : w->lim / 2;
+		vlog("%s: window now %zu packets", w->target, w->lim);
+	}
 }
 
 /* A connection attempt failed (all addresses tried). */
@@ -251,6 +280,7 @@ connected(struct wtcp *w)
 	w->conns++;
 	w->ever_up = 1;
 	w->conn_acked = 0;
+	w->minrtt = -1;	/* the path may be another one */
 	if (w->failures > 0 && !verbose)
 		xwarn("%s: connected after %u failed attempts", w->target,
 		    w->failures);
@@ -300,6 +330,7 @@ wflush(struct wtcp *w, int64_t now)
 	struct went *e;
 	size_t i, cnt, rem;
 	ssize_t n;
+	int64_t t;
 
 	while (w->nsent < w->n) {
 		for (cnt = 0, i = w->nsent; i < w->n && cnt < WTCP_IOV;
@@ -319,6 +350,8 @@ wflush(struct wtcp *w, int64_t now)
 		}
 		if (w->ack_deadline == 0)
 			w->ack_deadline = now + w->cf->ack_ms;
+		/* The loop's clock may be a long turn old: round trips. */
+		t = w->adapt ? mono_ms() : now;
 		while (n > 0) {
 			e = ent(w, w->nsent);
 			rem = e->m->tplen - w->woff;
@@ -329,6 +362,7 @@ wflush(struct wtcp *w, int64_t now)
 			n -= (ssize_t)rem;
 			w->woff = 0;
 			w->nsent++;
+			e->at = t;
 			if (e->sends++ == 0)
 				w->sent++;
 			else
@@ -336,6 +370,32 @@ wflush(struct wtcp *w, int64_t now)
 		}
 	}
 	return 0;
+}
+
+/*
+ * One acknowledgement came, rtt ms after its packet was written: grow
+ * the adaptive window by one packet when at least half of it is in use
+ * (the window, not the input, limits sending; as Linux's TCP judges its
+ * congestion window in slow start) and the round trip is near the
+ * shortest seen on this connection (the peer keeps pace: a longer one
+ * means packets queue at the peer, and more of them would only wait).
+ * Under WTCP_FLOOR_MS there is no link to cover (the window as it is
+ * allows more than the mapping makes), and a larger one would only
+ * take memory.
+ */
+static void
+grow(struct wtcp *w, int64_t rtt)
+{
+	if (rtt < 0)
+		rtt = 0;
+	if (w->minrtt < 0 || rtt < w->minrtt)
+		w->minrtt = rtt;
+	if (w->n * 2 < w->lim || w->lim >= w->size ||
+	    rtt < WTCP_FLOOR_MS || rtt > 2 * w->minrtt + WTCP_SLACK_MS)
+		return;
+	w->lim++;
+	if (w->lim > w->largest)
+		w->largest = w->lim;
 }
 
 /*
@@ -350,6 +410,7 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 	unsigned char buf[4096];
 	ssize_t n, i;
 	struct went *e;
+	int64_t t;
 
 	for (;;) {
 		n = read(w->sock, buf, sizeof buf);
@@ -365,6 +426,7 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 			*why = strerror(errno);
 			return 0;
 		}
+		t = w->adapt ? mono_ms() : now;
 		for (i = 0; i < n; i++) {
 			if (buf[i] != 0x11) {
 				snprintf(wrong, sizeof wrong,
@@ -385,6 +447,8 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 				return 0;
 			}
 			e = ent(w, 0);
+			if (w->adapt)
+				grow(w, t - e->at);
 			w->head = w->head + 1 == w->size ? 0 : w->head + 1;
 			w->n--;
 			w->nsent--;
@@ -413,7 +477,7 @@ w_ready(void *t, const struct fwd_msg *m, int64_t now, int64_t *wait_ms)
 	(void)m;
 	(void)now;
 	*wait_ms = -1;
-	return w->state == W_UP && w->n < w->size;
+	return w->state == W_UP && w->n < w->lim;
 }
 
 static void
@@ -591,6 +655,9 @@ w_close(void *t)
 			    "end (protocol error)", w->target,
 			    (unsigned long long)extra);
 	}
+	if (w->adapt)
+		vlog("%s: window %zu packets at the end, %zu at most",
+		    w->target, w->lim, w->largest);
 	w_abandon(w);
 }
 
@@ -599,9 +666,10 @@ w_stats(void *t, char *buf, size_t sz)
 {
 	struct wtcp *w = t;
 
-	snprintf(buf, sz, "sent %llu, resent %llu, connections %llu",
-	    (unsigned long long)w->sent, (unsigned long long)w->resent,
-	    (unsigned long long)w->conns);
+	snprintf(buf, sz, "sent %llu, resent %llu, connections %llu, "
+	    "window %zu", (unsigned long long)w->sent,
+	    (unsigned long long)w->resent, (unsigned long long)w->conns,
+	    w->lim);
 }
 
 const struct fwd_ops wtcp_ops = {

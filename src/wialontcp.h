@@ -17,14 +17,31 @@ struct wtcp;
 #define WTCP_IOV	64
 
 /*
+ * The adaptive window (window 0 to wtcp_new): it starts at WTCP_START
+ * packets and grows by one packet per acknowledgement while the window
+ * is what limits sending and acknowledgements keep pace (a packet's
+ * round trip within twice the connection's shortest plus WTCP_SLACK_MS,
+ * and at least WTCP_FLOOR_MS: 64 packets a millisecond are more than the
+ * mapping makes), so it doubles every round trip up to WTCP_CAP; every
+ * reconnect halves it (not below WTCP_START).  Duplicates after a reconnect are at most
+ * the window at that moment, so at most WTCP_CAP.
+ */
+#define WTCP_START	64
+#define WTCP_CAP	4096
+#define WTCP_SLACK_MS	10
+#define WTCP_FLOOR_MS	2
+
+/*
  * A transport to host:port (target names it in diagnostics) with window
- * packets in flight; retries, delays and timeouts from cf.  Returns NULL
- * when out of memory.
+ * packets in flight (0: the adaptive window); retries, delays and
+ * timeouts from cf.  Returns NULL when out of memory.
  */
 struct wtcp *wtcp_new(struct fwd *, const struct fwd_conf *cf,
 	    const char *host, const char *port, const char *target,
 	    size_t window);
 void	wtcp_free(struct wtcp *);
+/* The window now, and the largest it has been. */
+size_t	wtcp_window(const struct wtcp *, size_t *largest);
 
 /* The transport's operations (release and flush: none). */
 extern const struct fwd_ops wtcp_ops;

@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,6 +281,8 @@ main(int argc, char **argv)
 	int s, n, i, ch, one = 1;
 
 	diag_init(argv[0]);
+	/* A side that closed while bytes were due must not kill the proxy. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((ch = getopt_long(argc, argv, "d:p:h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'p': portfile = optarg; break;
