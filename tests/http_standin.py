@@ -155,6 +155,14 @@ class Handler(BaseHTTPRequestHandler):
             return
         raw = self.read_body()
         rec["wire"] = len(raw)
+        # A client killed in the middle of its body: the request never
+        # completed, so nothing in it was accepted (and no answer can go).
+        want = self.headers.get("Content-Length")
+        if want is not None and len(raw) < int(want):
+            rec["status"] = "cut"
+            self.record(rec)
+            self.close_connection = True
+            return
         rec["gzip"] = self.headers.get("Content-Encoding", "") == "gzip"
         try:
             body = gzip.decompress(raw) if rec["gzip"] else raw
