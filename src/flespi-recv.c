@@ -876,7 +876,7 @@ main(int argc, char **argv)
 	r.fa.extra_ms = o.request_ms;
 	r.fa.abortable = 1;
 	backoff_init(&r.bo, (unsigned)o.wait_ms, 30000, 0);
-	stats_init(&r.st);
+	stats_init(&r.st, 0, 1);
 	r.outfile = fstat(STDOUT_FILENO, &sb) == 0 && S_ISREG(sb.st_mode);
 	if (r.outfile)
 		repairtail();

@@ -841,7 +841,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		xwarnerr("stdin");
 		return EXIT_IOERR;
 	}
-	stats_init(&f->st);
+	stats_init(&f->st, f->cf.quiet, f->cf.data);
 	for (;;) {
 		now = mono_ms();
 		if (stop_count != 0 && drain_end == 0) {

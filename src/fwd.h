@@ -147,6 +147,9 @@ struct fwd_conf {
 	const char     *rejected;	/* --rejected FILE: refused lines */
 	const char     *uid_field;	/* field naming the device, "ident" */
 	int		strict;		/* --strict: stop at a bad line */
+	int		quiet;		/* -q/--quiet: no progress line */
+	int		data;		/* the tool writes data to stdout
+					   (--dump): see stats.h */
 	size_t		maxline;	/* --max-line */
 	long long	retries;	/* --retries, -1 = never give up */
 	long long	retry_wait_ms;	/* --retry-wait: first backoff */

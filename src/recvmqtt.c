@@ -868,7 +868,7 @@ recv_mqtt_main(int argc, char **argv)
 		rx.kill_at = (uint64_t)num_arg(KILL_HOOK, hook, 1, LLONG_MAX);
 
 	stop_install();
-	stats_init(&rx.st);
+	stats_init(&rx.st, 0, 1);
 	mosquitto_lib_init();
 	if (o.session == NULL)
 		random_id(id, sizeof id);

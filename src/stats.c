@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -6,10 +8,27 @@
 #include "io.h"
 #include "stats.h"
 
-void
-stats_init(struct stats *s)
+int
+stats_wanted(int quiet, int data)
 {
-	s->tty = isatty(STDERR_FILENO);
+	struct stat sb;
+
+	if (quiet || !isatty(STDERR_FILENO))
+		return 0;
+	/* A pipe or socket on stdout: another program reads our output. */
+	if (fstat(STDOUT_FILENO, &sb) == 0 &&
+	    (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)))
+		return 0;
+	/* Our data on the terminal: the line would cut into it. */
+	if (data && isatty(STDOUT_FILENO))
+		return 0;
+	return 1;
+}
+
+void
+stats_init(struct stats *s, int quiet, int data)
+{
+	s->tty = stats_wanted(quiet, data);
 	s->shown = 0;
 	s->start_ms = mono_ms();
 	s->next_ms = s->start_ms + 1000;

@@ -1,6 +1,9 @@
 /*
- * The running stats line: shown on stderr only when it is a terminal,
- * redrawn in place at most once a second, ended with a newline.
+ * The running progress line, redrawn in place at most once a second and
+ * ended with a newline.  It is drawn only where it helps a person and
+ * cannot mix with data: stderr is a terminal, the tool is the last stage
+ * of a pipeline (its stdout is not a pipe or socket to another program),
+ * its own data does not go to a terminal, and -q/--quiet was not given.
  */
 #ifndef STATS_H
 #define STATS_H
@@ -8,13 +11,19 @@
 #include <stdint.h>
 
 struct stats {
-	int	tty;		/* stderr is a terminal */
+	int	tty;		/* the line may be drawn (see above) */
 	int	shown;		/* a line is on screen, unterminated */
 	int64_t	next_ms;	/* when the next redraw is due */
 	int64_t	start_ms;
 };
 
-void	stats_init(struct stats *);
+/*
+ * quiet: -q/--quiet.  data: the tool writes data to stdout (flespi-recv,
+ * --dump), so a terminal there means data on the screen.
+ */
+void	stats_init(struct stats *, int quiet, int data);
+/* Whether stats_init would draw the line (the rule above). */
+int	stats_wanted(int quiet, int data);
 /* True when the caller should format and show a line now. */
 int	stats_due(struct stats *, int64_t now_ms);
 void	stats_show(struct stats *, const char *fmt, ...)
