@@ -8,6 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/standin.sh"
 source "$TESTS/wialon.sh"
+source "$TESTS/e2e.sh"
 source "$TESTS/broker.sh"
 export FLESPI_TOKEN=test-token
 
@@ -17,100 +18,33 @@ WINDOW=100
 D=$T/b
 broker_certs "$D" && broker_start "$D" || { notok "broker"; finish; exit 1; }
 ROUNDS=${E2E_ROUNDS:-6}
-FILTER='select(has("@checkpoint") or .seq % 10 != 9)'
 
 msgs $N 7 >"$T/in"
 standin s --messages "$T/in"
 
-# pipeline NAME JQ ONCE: start the stages joined by FIFOs; sets rpid,
-# jpid (or empty) and fpid.
-pipeline() {
-	local n=$1 usejq=$2 once=$3
-	rm -f "$T/p1" "$T/p2"
-	mkfifo "$T/p1" "$T/p2"
-	flespi-recv --url "$URL" --checkpoints --state "$T/$n.key" \
-	    -c $ANSWER $once 1 >"$T/p1" 2>>"$T/$n.recv.err" &
-	rpid=$!
-	if [ "$usejq" = 1 ]; then
-		jq -c --unbuffered "$FILTER" <"$T/p1" >"$T/p2" 2>>"$T/$n.jq.err" &
-		jpid=$!
-	else
-		cat <"$T/p1" >"$T/p2" &
-		jpid=$!
-	fi
+# The last stage, reading the pipeline on stdin.
+e2e_forwarder() {
 	flespi-to-aws $(broker_aws_args "$D") --rate 0 -w $WINDOW \
-	    --retry-wait 0.05 --topic "$n/{ident}" --state "$T/$n.key" \
-	    <"$T/p2" 2>>"$T/$n.fwd.err" &
-	fpid=$!
-}
-
-gone() { ! kill -0 "$1" 2>/dev/null; }
-
-# stop_all SIG: the stages still running get SIG; wait for them all.
-stop_all() {
-	local p
-	for p in $rpid $jpid $fpid; do kill -"$1" $p 2>/dev/null; done
-	wait_for 15 sh -c "! kill -0 $rpid 2>/dev/null && ! kill -0 $jpid 2>/dev/null && ! kill -0 $fpid 2>/dev/null" ||
-	    { for p in $rpid $jpid $fpid; do kill -KILL $p 2>/dev/null; done; }
-	wait $rpid $jpid $fpid 2>/dev/null
-}
-
-verify() {
-	python3 - "$T/$1.out" $N "$2" "$3" <<'EOF'
-import json, sys
-out, n, maxdup, usejq = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
-want = set(i for i in range(n) if not (usejq and i % 10 == 9))
-seen, dup = set(), 0
-for line in open(out):
-    topic, payload = line.rstrip("\n").split(" ", 1)
-    if topic.endswith("/zz-end"):
-        continue
-    s = json.loads(payload)["seq"]
-    if s in seen:
-        dup += 1
-    seen.add(s)
-missing = len(want - seen)
-extra = len(seen - want)
-print("%d distinct of %d, missing %d, unexpected %d, duplicates %d (bound %d)"
-      % (len(seen), len(want), missing, extra, dup, maxdup))
-sys.exit(0 if missing == 0 and extra == 0 and dup <= maxdup else 1)
-EOF
+	    --retry-wait 0.05 --topic "$1/{ident}" --state "$T/$1.key"
 }
 
 one_case() {
-	local n=$1 usejq=$2 i victim t rc kills=""
+	local n=$1 usejq=$2 rc
 	broker_sub "$D" sub-$n 10000000 120 "$T/$n.out" "$n/#" ||
 	    notok "$n: subscriber ready"
 	local spid=$SUB_PID
-	for i in $(seq $ROUNDS); do
-		pipeline $n $usejq ""
-		t=$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.05 + (r % 60) / 100 }')
-		sleep "$t"
-		case $((RANDOM % (usejq ? 3 : 2))) in
-		0) victim=$fpid; kills="$kills fwd" ;;
-		1) victim=$rpid; kills="$kills recv" ;;
-		2) victim=$jpid; kills="$kills jq" ;;
-		esac
-		kill -KILL $victim 2>/dev/null
-		sleep 0.2
-		if [ $((i % 2)) = 1 ]; then stop_all KILL; else stop_all TERM; fi
-	done
-	pipeline $n $usejq --once
-	wait $fpid
-	rc=$?
-	wait $rpid $jpid 2>/dev/null
+	e2e_rounds $n $usejq
+	rc=$RC
 	check "$n: the last run ends with exit 0 ($rc)" test $rc = 0
 	check "$n: the key reached the end ($((N + 1)))" test "$(cat "$T/$n.key" 2>/dev/null)" = $((N + 1))
 	# A marker published after the exit: once it arrives, everything
 	# the broker acknowledged has arrived too.
-	mosquitto_pub -h localhost -p "$BROKER_PORT" --cafile "$D/ca.pem" \
-	    --cert "$D/client.pem" --key "$D/client.key" -q 1 -t "$n/zz-end" -m end
-	wait_for 20 grep -q "^$n/zz-end end" "$T/$n.out" || notok "$n: marker arrived"
+	e2e_marker "$D" "$n/zz-end" "$T/$n.out" || notok "$n: marker arrived"
 	kill $spid 2>/dev/null
-	if res=$(verify $n $((ROUNDS * (ANSWER + WINDOW))) $usejq); then
-		ok "$n: $ROUNDS SIGKILLs ($kills ): every message at least once; $res"
+	if res=$(e2e_verify "$T/$n.out" mqtt $N $((ROUNDS * (ANSWER + WINDOW))) $usejq); then
+		ok "$n: $ROUNDS SIGKILLs ($KILLS ): every message at least once; $res"
 	else
-		notok "$n: $ROUNDS SIGKILLs ($kills ): $res" "$(tail -3 "$T/$n.fwd.err")"
+		notok "$n: $ROUNDS SIGKILLs ($KILLS ): $res" "$(tail -3 "$T/$n.fwd.err")"
 	fi
 	kill $rpid 2>/dev/null
 }

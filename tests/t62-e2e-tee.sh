@@ -10,6 +10,7 @@ source "$(dirname "$0")/lib.sh"
 source "$TESTS/standin.sh"
 source "$TESTS/wialon.sh"
 source "$TESTS/broker.sh"
+source "$TESTS/e2e.sh"
 export FLESPI_TOKEN=test-token
 
 N=10000
@@ -28,7 +29,7 @@ pipeline() {
 	rm -f "$T"/p0 "$T"/p1 "$T"/p2
 	mkfifo "$T/p0" "$T/p1" "$T/p2"
 	flespi-recv --url "$URL" --checkpoints --state "$T/w.key" \
-	    --state "$T/a.key" -c $ANSWER $1 1 >"$T/p0" 2>>"$T/recv.err" &
+	    --state "$T/a.key" --limit-count $ANSWER $1 1 >"$T/p0" 2>>"$T/recv.err" &
 	rpid=$!
 	tee "$T/p1" <"$T/p0" >"$T/p2" &
 	tpid=$!
@@ -40,42 +41,12 @@ pipeline() {
 	wpid=$!
 }
 
-stop_all() {
-	local p
-	for p in $rpid $tpid $apid $wpid; do kill -"$1" $p 2>/dev/null; done
-	wait_for 15 sh -c "! kill -0 $rpid 2>/dev/null && ! kill -0 $tpid 2>/dev/null && ! kill -0 $apid 2>/dev/null && ! kill -0 $wpid 2>/dev/null" ||
-	    { for p in $rpid $tpid $apid $wpid; do kill -KILL $p 2>/dev/null; done; }
-	wait $rpid $tpid $apid $wpid 2>/dev/null
-}
-
-# verify OUT KIND BOUND: every seq at least once, duplicates within BOUND.
-verify() {
-	python3 - "$@" $N <<'EOF'
-import json, sys
-out, kind, bound, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-seen, dup = set(), 0
-for line in open(out):
-    if kind == "wialon":
-        s = [p[2] for p in json.loads(line)["params"] if p[0] == "seq"][0]
-    else:
-        topic, payload = line.rstrip("\n").split(" ", 1)
-        if topic.endswith("/zz-end"):
-            continue
-        s = json.loads(payload)["seq"]
-    if s in seen:
-        dup += 1
-    seen.add(s)
-missing = n - len(seen & set(range(n)))
-print("%d of %d, missing %d, duplicates %d (bound %d)" % (len(seen), n, missing, dup, bound))
-sys.exit(0 if missing == 0 and dup <= bound else 1)
-EOF
-}
 
 run() {
 	local i victim kills=""
 	for i in $(seq $ROUNDS); do
 		pipeline ""
-		sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.1 + (r % 60) / 100 }')"
+		e2e_pause 0.1
 		case $((RANDOM % 4)) in
 		0) victim=$rpid; kills="$kills recv" ;;
 		1) victim=$tpid; kills="$kills tee" ;;
@@ -84,7 +55,7 @@ run() {
 		esac
 		kill -KILL $victim 2>/dev/null
 		sleep 0.2
-		if [ $((i % 2)) = 1 ]; then stop_all KILL; else stop_all TERM; fi
+		if [ $((i % 2)) = 1 ]; then e2e_stop KILL $rpid $tpid $apid $wpid; else e2e_stop TERM $rpid $tpid $apid $wpid; fi
 	done
 	pipeline --once
 	wait $wpid
@@ -97,20 +68,18 @@ run() {
 run 2>/dev/null
 check "last run: both forwarders exit 0 (wialon $wrc, aws $arc)" test $wrc = 0 -a $arc = 0
 check "both keys reached the end" test "$(cat "$T/w.key")" = $((N + 1)) -a "$(cat "$T/a.key")" = $((N + 1))
-mosquitto_pub -h localhost -p "$BROKER_PORT" --cafile "$D/ca.pem" \
-    --cert "$D/client.pem" --key "$D/client.key" -q 1 -t "tee/zz-end" -m end
-wait_for 20 grep -q "^tee/zz-end end" "$T/a.out" || notok "marker arrived"
+e2e_marker "$D" tee/zz-end "$T/a.out" || notok "marker arrived"
 kill $spid 2>/dev/null
 # A restart resumes from the older branch's key: the branch that was
 # ahead gets again what lies between the two keys (the other branch's
 # pipe, window and unsaved answer) on top of one answer and its window.
 bound=$((ROUNDS * (3 * ANSWER + 100)))
-if res=$(verify "$T/w.out" wialon $bound); then
+if res=$(e2e_verify "$T/w.out" wialon $N $bound 0); then
 	ok "Wialon branch, SIGKILLs ($KILLS ): every message; $res"
 else
 	notok "Wialon branch, SIGKILLs ($KILLS ): $res" "$(tail -3 "$T/wialon.err")"
 fi
-if res=$(verify "$T/a.out" aws $bound); then
+if res=$(e2e_verify "$T/a.out" mqtt $N $bound 0); then
 	ok "AWS branch, SIGKILLs ($KILLS ): every message; $res"
 else
 	notok "AWS branch, SIGKILLs ($KILLS ): $res" "$(tail -3 "$T/aws.err")"
