@@ -50,7 +50,7 @@ $(O)/libfp.a: $(MODOBJS)
 $(O)/flespi-%: $(O)/flespi-%.o $(O)/libfp.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libfp.a $(FP_LDLIBS) $(LDLIBS)
 
-$(O)/test_%: tests/unit/test_%.c tests/unit/unit.h $(O)/libfp.a
+$(O)/test_%: tests/unit/test_%.c tests/unit/unit.h tests/jscanref.h $(O)/libfp.a
 	$(CC) $(FP_CPPFLAGS) -Itests/unit $(FP_CFLAGS) $(CPPFLAGS) $(CFLAGS) \
 	    $(LDFLAGS) -o $@ $< $(O)/libfp.a $(FP_LDLIBS) $(LDLIBS)
 
@@ -92,7 +92,7 @@ fuzz-build:
 	$(MAKE) O=build-fuzz CC=clang \
 	    CFLAGS="$(FUZZFLAGS) -fsanitize=fuzzer-no-link" build-fuzz/libfp.a
 	$(MAKE) $(FUZZERS)
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libfp.a
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/jscanref.h build-fuzz/libfp.a
 	clang $(FP_CPPFLAGS) $(FP_CFLAGS) $(FUZZFLAGS) -fsanitize=fuzzer \
 	    -o $@ $< build-fuzz/libfp.a $(FP_LDLIBS)
 fuzz: fuzz-build
