@@ -330,4 +330,78 @@ if L=$(local_ "$A"); then
 else
 	notok "cron line 2: paths and URL replaced" "$A"
 fi
+
+# ---- the README's sections on these recipes say what the files do
+# readme_block START END: the README's lines from the first holding the
+# string START to the next holding END, indentation of 4 removed.
+readme_block() {
+	awk -v a="$1" -v b="$2" '
+	    !on && index($0, a) { on = 1; print; next }
+	    on { print; if (index($0, b)) exit }' README | sed 's/^    //'
+}
+R=$(sed -n '/^Running as a service/,/^Sending to your own HTTP/p' README)
+for f in "$UNIT" "$CONF" "$CRON"; do
+	check "README: ${f##*/} installed and named in 'Running as a service'" \
+	    all grep -q "$f" Makefile -- has "/usr/local/share/flespi-pipe/${f##*/}\|${f##*/}" "$R"
+done
+check "README: the token is the unit's credential file" \
+    has "printf '%s\\\\n' \"\$TOKEN\" > /etc/flespi-pipe/token" "$R"
+check "README: RestartSec, TimeoutStopSec and the statuses not restarted match the unit" \
+    all test "$(unitval RestartSec)" = 10 -- has 'restarted after 10 s' "$R" -- \
+    has 'TimeoutStopSec is$' "$R" -- has '^  30)' "$R" -- \
+    has 'except after 64 (bad usage' "$R" -- has '69 (refused) and 73' "$R"
+check "README: the state files are where the unit keeps them" \
+    all has '/var/lib/flespi-pipe/: 1234.key' "$R" -- has '1234.failed (undelivered' "$R" -- \
+    has '%i.failed' "$SCRIPT$(execstart %i | tr '\0' ' ')"
+check "README and man pages call no file of tests/ as a tool" \
+    test -z "$(grep -n 'tests/[a-z_]*\.py' README man/*.1)"
+
+# --- the token step, as written, in an empty home
+TL=$(grep -F 'mkdir -p ~/.flespi' README | sed 's/^ *//')
+mkdir "$T/home"
+env -i PATH=/usr/bin:/bin HOME="$T/home" TOKEN=test-token /bin/sh -c "$TL"
+rc=$?
+check "README token step: exit 0 ($rc), ~/.flespi 0700, the token 0600" \
+    all test $rc = 0 -- test "$(stat -c %a "$T/home/.flespi")" = 700 -- \
+    test "$(stat -c %a "$T/home/.flespi/token")" = 600 -- \
+    test "$(cat "$T/home/.flespi/token")" = test-token
+URL=$URL_C
+RL=$(grep -F 'flespi-recv --token-file ~/.flespi/token 1234' README | sed 's/^ *//')
+RL=${RL/flespi-recv /flespi-recv --url $URL --once -n 5 }
+HOME="$T/home" /bin/sh -c "$RL" >"$T/tok.out" 2>"$T/tok.err"
+rc=$?
+check "README token step: flespi-recv reads that file (exit $rc, $(count "$T/tok.out") lines)" \
+    test $rc = 0 -a "$(count "$T/tok.out")" = 5
+
+# --- the --dump=text example: the specification's golden message
+G='{"ident":"353976013445485","timestamp":1259076464,"position.longitude":49.1903648,"position.latitude":55.7305664,"position.altitude":106,"position.speed":54,"position.direction":326,"position.satellites":11,"external.powersource.voltage":27.593,"din":1}'
+printf '%s\n%s\n%s\n' "$G" "$G" "$G" >"$T/g.in"
+standin g --channels $CH --messages "$T/g.in"
+DL=$(grep -F '$ flespi-recv --once -n 3 1234 | flespi-to-wialon --dump=text' README | sed 's/^ *\$ //')
+readme_block "$DL" '...' | sed -e '1d' -e '$d' >"$T/dump.want"
+DL=${DL/flespi-recv /flespi-recv --url $URL }
+FLESPI_TOKEN=test-token /bin/sh -c "$DL" >"$T/dump.got" 2>"$T/dump.err"
+rc=$?
+check "README --dump=text example: exit 0 ($rc), 3 packets" \
+    test $rc = 0 -a "$(grep -c '^uid ' "$T/dump.got")" = 3
+head -n "$(count "$T/dump.want")" "$T/dump.got" >"$T/dump.head"
+check "README --dump=text example shows 4 lines" test "$(count "$T/dump.want")" = 4
+diff_ok "README --dump=text example: the output as shown" "$T/dump.want" "$T/dump.head"
+
+# --- the replay of undelivered lines, paths moved into $T
+RP=$(readme_block 'f=/var/lib/flespi-pipe/1234.failed' 'rm $f.replay; }')
+RP=${RP//\/var\/lib\/flespi-pipe\//$T/lib/}
+start_recv replay
+RP=${RP//wialon.example.com:20163/127.0.0.1:$port}
+rm -f "$T/lib/1234.failed"
+/bin/bash -c "$RP"
+rc=$?
+check "README replay, no file: nothing to do, exit 0 ($rc)" \
+    test $rc = 0 -a "$(count "$T/replay.out")" = 0 -a ! -e "$T/lib/1234.failed"
+msgs 5 2 >"$T/lib/1234.failed"
+/bin/bash -c "$RP" 2>"$T/replay.err"
+rc=$?
+check "README replay: exit 0 ($rc), 5 delivered, the file and its copy gone" \
+    all test $rc = 0 -- test "$(count "$T/replay.out")" = 5 -- \
+    test ! -s "$T/lib/1234.failed" -- test ! -e "$T/lib/1234.failed.replay"
 finish
