@@ -9,7 +9,9 @@
 # systemd-analyze verify passes.  The cron lines, run as cron runs them
 # (/bin/sh, PATH=/usr/bin:/bin, nothing else in the environment): they
 # deliver and resume, a bad token fails the run, and a run that overlaps
-# the previous one exits at once.
+# the previous one exits at once.  The README's service section matches
+# the files, and its token step, --dump=text example and replay snippet
+# run as written.
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/standin.sh"
 source "$TESTS/wialon.sh"
@@ -404,4 +406,20 @@ rc=$?
 check "README replay: exit 0 ($rc), 5 delivered, the file and its copy gone" \
     all test $rc = 0 -- test "$(count "$T/replay.out")" = 5 -- \
     test ! -s "$T/lib/1234.failed" -- test ! -e "$T/lib/1234.failed.replay"
+
+# --- --dump=text from the user's side
+head -n 50 "$T/in" >"$T/d.in"
+flespi-to-wialon --dump <"$T/d.in" >"$T/d.hex" 2>"$T/d.err"
+flespi-to-wialon --dump=hex <"$T/d.in" >"$T/d.hex2" 2>>"$T/d.err"
+flespi-to-wialon --dump=text <"$T/d.in" >"$T/d.txt" 2>>"$T/d.err"
+rc=$?
+check "--dump=hex is --dump" cmp -s "$T/d.hex" "$T/d.hex2"
+check "--dump=text: exit 0 ($rc), one decoded packet per message, silent" \
+    all test $rc = 0 -- test "$(grep -c '^uid dev[0-9] time ' "$T/d.txt")" = 50 -- \
+    test "$(grep -c '^  seq int ' "$T/d.txt")" = 50 -- test ! -s "$T/d.err"
+flespi-to-wialon --dump=xml <"$T/d.in" >"$T/d.out" 2>"$T/d.err"
+rc=$?
+check "--dump=xml: exit 64 ($rc), named, nothing on stdout" \
+    all test $rc = 64 -- grep -q '^flespi-to-wialon: --dump=xml: expected hex or text' "$T/d.err" -- \
+    test ! -s "$T/d.out"
 finish
