@@ -73,6 +73,9 @@ check "the unit's state directory is flespi-pipe" \
     test "$(unitval StateDirectory)" = flespi-pipe
 check "the unit reads /etc/flespi-pipe/%i.conf" \
     test "$(unitval EnvironmentFile)" = "/etc/flespi-pipe/%i.conf"
+check "the unit runs as user flespi, as the cron jobs do" \
+    all test "$(unitval User)" = flespi -- test -z "$(grep '^[*0-9]' "$CRON" |
+    awk '$6 != "flespi"')" -- grep -q '^[*0-9].* flespi flock ' "$CRON"
 check "the unit restarts on failure, not after 64, 69, 73" \
     all test "$(unitval Restart)" = on-failure -- \
     test "$(unitval RestartPreventExitStatus)" = "64 69 73"
