@@ -1379,7 +1379,7 @@ wialon_parse(const unsigned char *p, size_t len, struct whead *h,
 static void
 put(struct wbuf *b, const char *s, size_t n)
 {
-	if (!room(b, n))
+	if (n == 0 || !room(b, n))
 		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
