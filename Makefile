@@ -5,6 +5,8 @@ VERSION    = 0.1.0
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANPREFIX ?= $(PREFIX)/share/man
+# Examples to copy: the systemd unit and the cron lines (never into /etc).
+EXAMPLEDIR ?= $(PREFIX)/share/flespi-pipe
 PKG_CONFIG ?= pkg-config
 O         ?= build
 
@@ -111,20 +113,32 @@ lint:
 clean:
 	rm -rf build build-asan build-fuzz tests/tmp
 
+# The recipes name the tools by their path: /usr/local/bin becomes $(BINDIR).
+RECIPES    = scripts/systemd/flespi-to-wialon@.service \
+             scripts/systemd/flespi-to-wialon.conf scripts/flespi-pipe.cron
+
 install: all
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 \
+	    $(DESTDIR)$(EXAMPLEDIR)
 	for p in $(PROGS); do install -m 755 $$p $(DESTDIR)$(BINDIR)/; done
 	for m in $(MANS); do install -m 644 $$m $(DESTDIR)$(MANPREFIX)/man1/; done
+	for r in $(RECIPES); do \
+	    sed 's|/usr/local/bin/|$(BINDIR)/|g' $$r \
+	        >$(DESTDIR)$(EXAMPLEDIR)/$${r##*/} && \
+	    chmod 644 $(DESTDIR)$(EXAMPLEDIR)/$${r##*/} || exit 1; \
+	done
 
 uninstall:
 	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$${p##*/}; done
 	for m in $(MANS); do rm -f $(DESTDIR)$(MANPREFIX)/man1/$${m##*/}; done
+	for r in $(RECIPES); do rm -f $(DESTDIR)$(EXAMPLEDIR)/$${r##*/}; done
+	-rmdir $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null
 
 # Debian packages for building, testing and the demo; sudo when not root.
 DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
        libmosquitto-dev mosquitto mosquitto-clients openssl python3 jq curl \
        mandoc valgrind clang libclang-rt-14-dev procps time \
-       zlib1g-dev nginx python3-requests strace
+       zlib1g-dev nginx python3-requests strace systemd
 deps:
 	@missing=""; for p in $(DEBS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \

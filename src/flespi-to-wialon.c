@@ -31,7 +31,7 @@ struct opts {
 	const char     *target;
 	char		host[256];
 	char		port[8];
-	int		dump;
+	int		dump;		/* 1: hex, 2: text */
 	size_t		window;		/* 0: adaptive (wialontcp.h) */
 };
 
@@ -40,7 +40,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: %s [options] HOST[:PORT]\n"
-"       %s --dump [options]\n"
+"       %s --dump[=text] [options]\n"
 "Forward flespi messages (NDJSON on stdin) to Wialon over Retranslator 1.0.\n"
 "  -w, --window N          unacknowledged packets in flight, 1-4096 "
 "(default:\n"
@@ -48,7 +48,8 @@ usage(FILE *f)
 "  --uid-field NAME        field holding the unit id (default ident)\n"
 "  --rename FROM=TO        send parameter FROM as TO (TO empty or -: drop)\n"
 "  --map FILE              FROM=TO rules, one per line\n"
-"  --dump                  print each packet in hex to stdout, no network\n"
+"  --dump[=hex|text]       print each packet to stdout, no network: in hex,\n"
+"                          or decoded as text\n"
 "  -v, --verbose           log connects, reconnects and resends\n"
 "  -h, --help              this help\n"
 "  -V, --version           print the version\n"
@@ -100,7 +101,7 @@ parse(int argc, char **argv, struct opts *o, struct pmap *pm)
 		{ "uid-field", required_argument, NULL, O_UID },
 		{ "rename", required_argument, NULL, O_RENAME },
 		{ "map", required_argument, NULL, O_MAP },
-		{ "dump", no_argument, NULL, O_DUMP },
+		{ "dump", optional_argument, NULL, O_DUMP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -135,7 +136,15 @@ parse(int argc, char **argv, struct opts *o, struct pmap *pm)
 			if (pmap_load(pm, optarg, err, sizeof err) == -1)
 				die(EXIT_USAGE, "--map: %s", err);
 			break;
-		case O_DUMP:	o->dump = 1; break;
+		case O_DUMP:
+			if (optarg == NULL || strcmp(optarg, "hex") == 0)
+				o->dump = 1;
+			else if (strcmp(optarg, "text") == 0)
+				o->dump = 2;
+			else
+				die(EXIT_USAGE, "--dump=%s: expected hex or text",
+				    optarg);
+			break;
 		case 'v':	verbose++; break;
 		case 'h':
 			usage(stdout);
@@ -238,14 +247,14 @@ map(void *arg, struct fwd_msg *m, const struct msg *in, char *why,
 	return r;
 }
 
-/* ---- --dump: packets as hex on stdout ---- */
+/* ---- --dump: packets as hex or as text on stdout ---- */
 
 static int
 dump(const struct opts *o, const struct pmap *pm)
 {
 	static const char hexd[] = "0123456789ABCDEF";
 	struct mapping mp = { pm, o->fc.uid_field, { 0 } };
-	struct wbuf b = { 0 };
+	struct wbuf b = { 0 }, txt = { 0 };
 	struct msgin in;
 	struct msg m;
 	char err[160], *hex = NULL;
@@ -292,6 +301,19 @@ dump(const struct opts *o, const struct pmap *pm)
 			continue;
 		}
 		json_decref(m.obj);
+		if (o->dump == 2) {
+			txt.len = 0;
+			if (wialon_decode(b.p, b.len, &txt, err, sizeof err) ==
+			    -1)
+				dieerr(EXIT_IOERR, "--dump=text: %s", err);
+			if (fwrite(txt.p, 1, txt.len, stdout) != txt.len ||
+			    fflush(stdout) == EOF) {
+				if (errno == EPIPE)
+					break;
+				dieerr(EXIT_IOERR, "stdout");
+			}
+			continue;
+		}
 		if (hcap < b.len * 2 + 2) {
 			free(hex);
 			hcap = b.len * 2 + 2;
@@ -311,6 +333,7 @@ dump(const struct opts *o, const struct pmap *pm)
 		}
 	}
 	free(hex);
+	wbuf_free(&txt);
 	wbuf_free(&b);
 	wbuf_free(&mp.pkt);
 	if (fflush(stdout) == EOF && errno != EPIPE)

@@ -1,10 +1,12 @@
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jscan.h"
+#include "vis.h"
 #include "wialon.h"
 
 void
@@ -1216,5 +1218,348 @@ fallback:
 		free(c.keys.off);
 	out->len = mark;
 	out->oom = 0;
+	return 0;
+}
+
+/* ---- The decoder ---- */
+
+static uint32_t
+get32be(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t
+get64be(const unsigned char *p)
+{
+	return (uint64_t)get32be(p) << 32 | get32be(p + 4);
+}
+
+static double
+getf64le(const unsigned char *p)
+{
+	uint64_t u = 0;
+	double d;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		u = u << 8 | p[i];
+	memcpy(&d, &u, sizeof d);
+	return d;
+}
+
+/* The value of one block by its type; -1 with a reason when its width is wrong. */
+static int
+fieldvalue(struct wfield *f, char *err, size_t errsz)
+{
+	const unsigned char *v = f->val;
+
+	f->pos = 0;
+	switch (f->type) {
+	case WIALON_TEXT:
+		if (f->vlen == 0 || v[f->vlen - 1] != 0 ||
+		    memchr(v, 0, f->vlen) != v + f->vlen - 1) {
+			snprintf(err, errsz, "block \"%s\": text not ending "
+			    "at its only NUL", f->name);
+			return -1;
+		}
+		f->s = (const char *)v;
+		f->slen = f->vlen - 1;
+		return 0;
+	case WIALON_INT:
+		if (f->vlen != 4)
+			break;
+		f->i = (int32_t)get32be(v);
+		return 0;
+	case WIALON_LONG:
+		if (f->vlen != 8)
+			break;
+		f->i = (int64_t)get64be(v);
+		return 0;
+	case WIALON_DOUBLE:
+		if (f->vlen != 8)
+			break;
+		f->d = getf64le(v);
+		return 0;
+	case WIALON_BINARY:
+		if (strcmp(f->name, "posinfo") != 0)
+			return 0;	/* shown as bytes */
+		if (f->vlen != 29)
+			break;
+		f->pos = 1;
+		f->lon = getf64le(v);
+		f->lat = getf64le(v + 8);
+		f->alt = getf64le(v + 16);
+		f->speed = (unsigned)v[24] << 8 | v[25];
+		f->course = (unsigned)v[26] << 8 | v[27];
+		f->sats = v[28];
+		return 0;
+	default:
+		return 0;	/* image and unknown types: shown as bytes */
+	}
+	snprintf(err, errsz, "block \"%s\": type %d with %zu value bytes",
+	    f->name, f->type, f->vlen);
+	return -1;
+}
+
+int
+wialon_parse(const unsigned char *p, size_t len, struct whead *h,
+    int (*fn)(void *, const struct wfield *), void *arg, char *err,
+    size_t errsz)
+{
+	const unsigned char *q, *end = p + len, *nul;
+	struct wfield f;
+	uint32_t sz;
+	int r;
+
+	if (len < 4) {
+		snprintf(err, errsz, "%zu bytes: no size prefix", len);
+		return -1;
+	}
+	h->size = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+	    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	if (h->size != len - 4) {
+		snprintf(err, errsz, "size prefix %lu, but %zu bytes follow",
+		    (unsigned long)h->size, len - 4);
+		return -1;
+	}
+	if ((nul = memchr(p + 4, 0, len - 4)) == NULL) {
+		snprintf(err, errsz, "unit id not NUL-terminated");
+		return -1;
+	}
+	if (end - (nul + 1) < 8) {
+		snprintf(err, errsz, "packet ends inside the time or flags");
+		return -1;
+	}
+	h->uid = (const char *)p + 4;
+	h->time = (int32_t)get32be(nul + 1);
+	h->flags = get32be(nul + 5);
+	for (q = nul + 9; q < end; q += 6 + sz) {
+		if (end - q < 6) {
+			snprintf(err, errsz, "offset %zu: block header cut "
+			    "short", (size_t)(q - p));
+			return -1;
+		}
+		if (q[0] != 0x0B || q[1] != 0xBB) {
+			snprintf(err, errsz, "offset %zu: block marker "
+			    "%02X%02X, not 0BBB", (size_t)(q - p), q[0], q[1]);
+			return -1;
+		}
+		sz = get32be(q + 2);
+		if (sz > (size_t)(end - q) - 6 || sz < 3) {
+			snprintf(err, errsz, "offset %zu: block size %lu does "
+			    "not fit the packet", (size_t)(q - p),
+			    (unsigned long)sz);
+			return -1;
+		}
+		if ((nul = memchr(q + 8, 0, sz - 2)) == NULL) {
+			snprintf(err, errsz, "offset %zu: block name not "
+			    "NUL-terminated", (size_t)(q - p));
+			return -1;
+		}
+		f.name = (const char *)q + 8;
+		f.attr = q[6];
+		f.type = q[7];
+		f.val = nul + 1;
+		f.vlen = (size_t)(q + 6 + sz - f.val);
+		f.i = 0;
+		f.d = 0;
+		f.s = NULL;
+		f.slen = 0;
+		if (fieldvalue(&f, err, errsz) == -1)
+			return -1;
+		if ((r = fn(arg, &f)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Appends; running out of memory sets oom (checked by the caller). */
+static void
+put(struct wbuf *b, const char *s, size_t n)
+{
+	if (n == 0 || !room(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void
+putf(struct wbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+putf(struct wbuf *b, const char *fmt, ...)
+{
+	char s[128];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(s, sizeof s, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		put(b, s, (size_t)n < sizeof s ? (size_t)n : sizeof s - 1);
+}
+
+/* The fewest of 15..17 significant digits that read back as d. */
+static void
+putdbl(struct wbuf *b, double d)
+{
+	char s[40];
+	int prec;
+
+	for (prec = 15; prec < 17; prec++) {
+		snprintf(s, sizeof s, "%.*g", prec, d);
+		if (strtod(s, NULL) == d)
+			break;
+	}
+	if (prec == 17)
+		snprintf(s, sizeof s, "%.17g", d);
+	put(b, s, strlen(s));
+}
+
+/*
+ * Text for a terminal, escaped by vis(); quoted, with '"' escaped too,
+ * when q is set.
+ */
+static void
+putvis(struct wbuf *b, const char *s, size_t n, int q)
+{
+	const char *e = s + n, *dq;
+	size_t k;
+
+	if (q)
+		put(b, "\"", 1);
+	for (;;) {
+		if (!q || (dq = memchr(s, '"', (size_t)(e - s))) == NULL)
+			dq = e;
+		k = (size_t)(dq - s);
+		if (!room(b, 4 * k + 1))
+			return;
+		vis((char *)b->p + b->len, 4 * k + 1, s, k);
+		b->len += strlen((char *)b->p + b->len);
+		if (dq == e)
+			break;
+		put(b, "\\\"", 2);
+		s = dq + 1;
+	}
+	if (q)
+		put(b, "\"", 1);
+}
+
+static int
+showfield(void *arg, const struct wfield *f)
+{
+	static const char *const tname[] = {
+		"type 0", "text", "binary", "int", "double", "long", "image",
+	};
+	struct wbuf *b = arg;
+	size_t i;
+
+	put(b, "  ", 2);
+	putvis(b, f->name, strlen(f->name), 0);
+	if (f->type < (int)(sizeof tname / sizeof tname[0]))
+		putf(b, " %s", tname[f->type]);
+	else
+		putf(b, " type %d", f->type);
+	if (f->pos) {
+		put(b, " lon ", 5);
+		putdbl(b, f->lon);
+		put(b, " lat ", 5);
+		putdbl(b, f->lat);
+		put(b, " alt ", 5);
+		putdbl(b, f->alt);
+		putf(b, " speed %u course %u sats %u", f->speed, f->course,
+		    f->sats);
+	} else if (f->type == WIALON_TEXT) {
+		put(b, " ", 1);
+		putvis(b, f->s, f->slen, 1);
+	} else if (f->type == WIALON_INT || f->type == WIALON_LONG) {
+		putf(b, " %" PRId64, f->i);
+	} else if (f->type == WIALON_DOUBLE) {
+		put(b, " ", 1);
+		putdbl(b, f->d);
+	} else {
+		putf(b, " %zu bytes ", f->vlen);
+		for (i = 0; i < f->vlen; i++)
+			putf(b, "%02X", f->val[i]);
+	}
+	if (f->attr != 0)
+		putf(b, f->attr == 1 ? " hidden" : " attr %d", f->attr);
+	put(b, "\n", 1);
+	return 0;
+}
+
+/* Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm). */
+static void
+civil(int64_t days, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t z = days + 719468, era, yoe, doy, mp;
+
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	yoe = z - era * 146097;
+	yoe = (yoe - yoe / 1460 + yoe / 36524 - yoe / 146096) / 365;
+	doy = z - era * 146097 - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+/* The first pass of wialon_decode(): framing only. */
+static int
+nothing(void *arg, const struct wfield *f)
+{
+	(void)arg;
+	(void)f;
+	return 0;
+}
+
+int
+wialon_decode(const unsigned char *p, size_t len, struct wbuf *out,
+    char *err, size_t errsz)
+{
+	static const struct {
+		uint32_t	bit;
+		const char     *name;
+	} fname[] = {
+		{ WIALON_POS, "position" }, { WIALON_DIN, "inputs" },
+		{ WIALON_DOUT, "outputs" }, { 0x10, "alarm" },
+		{ WIALON_DRIVER, "driver" },
+	};
+	struct whead h;
+	size_t mark = out->len, i;
+	int64_t t, days, y, sec;
+	unsigned mo, d;
+	int n = 0;
+
+	/* The header line goes first but needs the whole parse: two passes. */
+	if (wialon_parse(p, len, &h, nothing, NULL, err, errsz) == -1)
+		return -1;
+	t = h.time;
+	days = (t >= 0 ? t : t - 86399) / 86400;
+	sec = t - days * 86400;
+	civil(days, &y, &mo, &d);
+	put(out, "uid ", 4);
+	putvis(out, h.uid, strlen(h.uid), 0);
+	putf(out, " time %" PRId32 " %04" PRId64 "-%02u-%02uT%02d:%02d:%02dZ"
+	    " flags 0x%02" PRIX32, h.time, y, mo, d, (int)(sec / 3600),
+	    (int)(sec / 60 % 60), (int)(sec % 60), h.flags);
+	for (i = 0; i < sizeof fname / sizeof fname[0]; i++)
+		if (h.flags & fname[i].bit)
+			putf(out, "%s%s", n++ ? " " : " (", fname[i].name);
+	if (n > 0)
+		put(out, ")", 1);
+	putf(out, ", %lu bytes\n", (unsigned long)h.size + 4);
+	wialon_parse(p, len, &h, showfield, out, err, errsz);
+	put(out, "\n", 1);
+	if (out->oom) {
+		out->len = mark;
+		out->oom = 0;
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
 	return 0;
 }

@@ -102,4 +102,57 @@ int	wialon_encode(const struct pmap *, json_t *msg, const char *uid_field,
 int	wialon_scan(const struct pmap *, const char *s, size_t len,
 	    const char *uid_field, struct wbuf *out, double *timestamp);
 
+/*
+ * ---- The decoder: what a packet says, for people ----
+ *
+ * The reverse of the builder, to show what would be sent (flespi-to-wialon
+ * --dump=text).  It checks the framing (size prefix, markers, block
+ * sizes, NUL-terminated uid and names, value widths) but not the rules
+ * the encoder follows (name alphabet, attr, flags), so that it can show a
+ * packet that breaks them.
+ */
+struct whead {
+	const char     *uid;		/* NUL-terminated, inside the packet */
+	int32_t		time;
+	uint32_t	flags;
+	uint32_t	size;		/* the size prefix: bytes after it */
+};
+
+/* One block as found; pointers are into the packet. */
+struct wfield {
+	const char     *name;		/* NUL-terminated */
+	int		attr, type;
+	const unsigned char *val;	/* the value bytes, as sent */
+	size_t		vlen;
+	int64_t		i;		/* WIALON_INT, WIALON_LONG */
+	double		d;		/* WIALON_DOUBLE */
+	const char     *s;		/* WIALON_TEXT, without its NUL */
+	size_t		slen;
+	int		pos;		/* posinfo: the six fields below */
+	double		lon, lat, alt;
+	unsigned	speed, course, sats;
+};
+
+/*
+ * Parse the one whole packet p[0..len) (size prefix included): fill *h,
+ * then call fn for each block in order; a non-zero return from fn stops
+ * the walk and is returned.  Returns 0, or -1 with a reason in err when
+ * the bytes are not a well-framed packet (fn may have been called for
+ * the blocks before the fault).
+ */
+int	wialon_parse(const unsigned char *p, size_t len, struct whead *h,
+	    int (*fn)(void *, const struct wfield *), void *arg, char *err,
+	    size_t errsz);
+
+/*
+ * The packet p[0..len) as text appended to out: a line with the uid, the
+ * time (seconds and UTC) and the flags, then one indented line per block
+ * (name, type, value; "hidden" for attr 1), then an empty line.  Text
+ * values are quoted and escaped as vis() does; doubles are printed in
+ * the fewest digits that read back as the same double.  Returns 0, or -1
+ * with a reason in err (malformed: out holds nothing new; out of memory).
+ */
+int	wialon_decode(const unsigned char *p, size_t len, struct wbuf *out,
+	    char *err, size_t errsz);
+
 #endif

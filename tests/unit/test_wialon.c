@@ -705,6 +705,249 @@ scanpath(void)
 	pmap_free(&sp);
 }
 
+/* ---- The decoder ---- */
+
+/* Rebuilds the parsed blocks with the builder (the round trip's other half). */
+static int
+rebuild(void *arg, const struct wfield *f)
+{
+	struct wpkt *k = arg;
+
+	if (f->pos) {
+		wialon_posinfo(k, f->lon, f->lat, f->alt, f->speed, f->course,
+		    f->sats);
+		return 0;
+	}
+	switch (f->type) {
+	case WIALON_TEXT:
+		wialon_text(k, f->name, f->s, f->slen);
+		return 0;
+	case WIALON_INT:
+		wialon_int(k, f->name, (int32_t)f->i);
+		return 0;
+	case WIALON_LONG:
+		wialon_long(k, f->name, f->i);
+		return 0;
+	case WIALON_DOUBLE:
+		wialon_double(k, f->name, f->d);
+		return 0;
+	default:
+		return 7;	/* the encoder makes no other block */
+	}
+}
+
+static int
+none(void *arg, const struct wfield *f)
+{
+	(void)arg;
+	(void)f;
+	return 0;
+}
+
+/*
+ * Parse a packet and build it again from what was parsed; the bytes must
+ * be the same.  Returns 1 when they are.
+ */
+static int
+roundtrip1(const unsigned char *p, size_t len, int quiet, const char *desc)
+{
+	struct wbuf b = { 0 }, t = { 0 };
+	struct whead h;
+	struct wpkt k;
+	char err[160];
+	int ok;
+
+	ok = wialon_parse(p, len, &h, none, NULL, err, sizeof err) == 0;
+	if (ok) {
+		wialon_begin(&k, &b, h.uid, h.time);
+		ok = wialon_parse(p, len, &h, rebuild, &k, err, sizeof err) ==
+		    0 && wialon_end(&k) == 0 && b.len == len &&
+		    memcmp(b.p, p, len) == 0;
+	}
+	/* And the text form takes every packet the encoder makes. */
+	ok = ok && wialon_decode(p, len, &t, err, sizeof err) == 0 &&
+	    t.len > 0 && t.p[t.len - 1] == '\n';
+	if (!quiet || !ok) {
+		CHECK(ok, "decode round trip: %s", desc);
+		if (!ok) {
+			unit_hex("packet ", p, len);
+			unit_hex("rebuilt", b.p, b.len);
+		}
+	}
+	wbuf_free(&b);
+	wbuf_free(&t);
+	return ok;
+}
+
+/* Bytes as hex, in a static buffer (short packets only). */
+static const char *
+hexof(const unsigned char *p, size_t n)
+{
+	static char h[600];
+	size_t i;
+
+	for (i = 0; i < n && 2 * i + 2 < sizeof h; i++)
+		snprintf(h + 2 * i, 3, "%02X", p[i]);
+	return h;
+}
+
+/* wialon_decode's text of a packet given in hex, against want. */
+static void
+decoded(const char *desc, const char *hex, const char *want)
+{
+	unsigned char p[1024];
+	size_t n = unhex(hex, p);
+	struct wbuf t = { 0 };
+	char err[160];
+
+	if (wialon_decode(p, n, &t, err, sizeof err) == -1) {
+		CHECK(0, "decode %s: %s", desc, err);
+		return;
+	}
+	CHECK(t.len == strlen(want) && memcmp(t.p, want, t.len) == 0,
+	    "decode %s as text", desc);
+	if (t.len != strlen(want) || memcmp(t.p, want, t.len) != 0)
+		printf("#   got:\n%.*s#   want:\n%s", (int)t.len, (char *)t.p,
+		    want);
+	wbuf_free(&t);
+}
+
+/* A malformed packet: -1, a reason naming it, nothing appended. */
+static void
+bad(const char *desc, const unsigned char *p, size_t n, const char *why)
+{
+	struct wbuf t = { 0 };
+	char err[160] = "";
+	int r;
+
+	r = wialon_decode(p, n, &t, err, sizeof err);
+	CHECK(r == -1 && t.len == 0 && strstr(err, why) != NULL,
+	    "malformed %s refused (%s)", desc, err);
+	wbuf_free(&t);
+}
+
+static void
+decoder(void)
+{
+	unsigned char g[256], p[256];
+	size_t gn = unhex(golden_hex, g), i, n;
+	struct wbuf b = { 0 };
+	struct wpkt k;
+	char line[2048], err[128], desc[64];
+	unsigned iter;
+	int allok = 1, taken = 0, saved, r;
+	double ts;
+
+	decoded("the specification's golden vector", golden_hex,
+	    "uid 353976013445485 time 1259076464 2009-11-24T15:27:44Z "
+	    "flags 0x03 (position inputs), 120 bytes\n"
+	    "  posinfo binary lon 49.1903648 lat 55.7305664 alt 106 "
+	    "speed 54 course 326 sats 11 hidden\n"
+	    "  pwr_ext double 27.593\n"
+	    "  avl_inputs int 1 hidden\n\n");
+	roundtrip1(g, gn, 0, "the golden vector, byte for byte");
+
+	/* Every other type, escapes, a time before 1970, odd attrs. */
+	wialon_begin(&k, &b, "u 1", -86401);
+	wialon_text(&k, "t", "a\"b\\c\n\x01\xc3\xa9", 9);
+	wialon_text(&k, "empty", "", 0);
+	wialon_long(&k, "l", INT64_MIN);
+	wialon_int(&k, "i", -1);
+	wialon_double(&k, "d", 0.1);
+	wialon_double(&k, "third", 1.0 / 3);
+	wialon_text(&k, "avl_driver", "D1", 2);
+	wialon_end(&k);
+	n = b.len;
+	memcpy(p, b.p, n);
+	roundtrip1(p, n, 0, "text, long, int, double, driver");
+	decoded("every type, escaped text, a time before 1970", hexof(p, n),
+	    "uid u 1 time -86401 1969-12-30T23:59:59Z flags 0x20 "
+	    "(driver), 145 bytes\n"
+	    "  t text \"a\\\"b\\\\c\\n\\x01\xc3\xa9\"\n"
+	    "  empty text \"\"\n"
+	    "  l long -9223372036854775808\n"
+	    "  i int -1\n"
+	    "  d double 0.1\n"
+	    "  third double 0.3333333333333333\n"
+	    "  avl_driver text \"D1\" hidden\n\n");
+	wbuf_free(&b);
+	/* Blocks the encoder never makes are shown, not refused. */
+	decoded("an image block, a bare binary, attr 2, unknown flags",
+	    "30000000 7500 00000001 000000C8"
+	    "0BBB0000000A 0006 696D61676500 0102"
+	    "0BBB00000005 0202 6200 FF"
+	    "0BBB00000005 0009 7800 00",
+	    "uid u time 1 1970-01-01T00:00:01Z flags 0xC8, 52 bytes\n"
+	    "  image image 2 bytes 0102\n"
+	    "  b binary 1 bytes FF attr 2\n"
+	    "  x type 9 1 bytes 00\n\n");
+
+	/* Malformed: every cut of the golden vector, with and without its size fixed. */
+	for (i = 0; i < gn; i++) {
+		struct wbuf t = { 0 };
+
+		memcpy(p, g, i);
+		if (i >= 4) {
+			p[0] = (unsigned char)(i - 4);
+			p[1] = p[2] = p[3] = 0;
+		}
+		r = wialon_decode(p, i, &t, err, sizeof err);
+		/* A cut at a block boundary is a whole shorter packet. */
+		if (r == 0 && i != 28 && i != 28 + 45 && i != 28 + 45 + 24)
+			allok = 0;
+		if (r == -1 && t.len != 0)
+			allok = 0;
+		wbuf_free(&t);
+	}
+	CHECK(allok, "every cut of the golden vector refused, out untouched "
+	    "(but for the three cuts at block boundaries)");
+	bad("size prefix", g, gn - 1, "size prefix 116, but 115");
+	memcpy(p, g, gn);
+	p[28] = 0x0C;
+	bad("marker", p, gn, "offset 28: block marker 0CBB");
+	memcpy(p, g, gn);
+	p[28 + 2] = 0x40;
+	bad("block size", p, gn, "offset 28: block size 1073741863 does not fit");
+	memcpy(p, g, gn);
+	memset(p + 4, 'x', gn - 4);
+	bad("uid without NUL", p, gn, "unit id not NUL-terminated");
+	n = unhex("09000000 7500 00000001 000000", p);
+	bad("flags cut", p, n, "inside the time or flags");
+	n = unhex("17000000 7500 00000001 00000000 0BBB00000007 0003 6900 000000", p);
+	bad("int of 3 bytes", p, n, "block \"i\": type 3 with 3 value bytes");
+	n = unhex("15000000 7500 00000001 00000000 0BBB00000005 0001 7400 61", p);
+	bad("text without NUL", p, n, "text not ending at its only NUL");
+	n = unhex("15000000 7500 00000001 00000000 0BBB00000005 0001 74 6161", p);
+	bad("name without NUL", p, n, "block name not NUL-terminated");
+
+	/* The round trip over random messages through the encoder. */
+	allok = 1;
+	fflush(stderr);
+	saved = dup(2);
+	close(2);
+	open("/dev/null", O_WRONLY);
+	for (iter = 0; iter < 3000; iter++) {
+		size_t len = genmsg(line, sizeof line);
+		struct wbuf e = { 0 };
+
+		if (wref(&pm, "ident", line, len, &e, &ts) == 1) {
+			taken++;
+			snprintf(desc, sizeof desc, "random message %u", iter);
+			if (!roundtrip1(e.p, e.len, 1, desc))
+				allok = 0;
+		}
+		wbuf_free(&e);
+	}
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	free(wref_line);
+	wref_line = NULL;
+	CHECK(taken > 1000, "random messages encoded: %d of 3000", taken);
+	CHECK(allok, "every encoded random message parses and builds again "
+	    "byte for byte, and decodes as text");
+}
+
 int
 main(void)
 {
@@ -716,6 +959,7 @@ main(void)
 	rules();
 	manynames();
 	scanpath();
+	decoder();
 	pmap_free(&pm);
 	return UNIT_END();
 }
