@@ -143,8 +143,8 @@ static const char mqtt_help[] =
 "  -h, --help            this help\n"
 "  -V, --version         print the version\n";
 
-/* --help and --version: stdout, checked, exit 0. */
-static void
+/* --help (help text given) and --version: stdout, checked, exit 0. */
+static void __attribute__((noreturn))
 info(const char *help)
 {
 	if (help != NULL)
@@ -313,8 +313,8 @@ parse_poll(int argc, char **argv, struct opts *o)
 			o->request_ms = secs_arg("--request-timeout", optarg,
 			    100, 3600000);
 			break;
-		case 'h':	info(poll_help); break;
-		case 'V':	info(NULL); break;
+		case 'h':	info(poll_help);
+		case 'V':	info(NULL);
 		default:
 			usage_fail(synopsis);
 		}
@@ -396,8 +396,8 @@ parse_mqtt(int argc, char **argv, struct opts *o, struct recvmqtt_conf *mq)
 			    "with --mqtt a message is acknowledged to the "
 			    "broker once its line is written, and cannot wait "
 			    "for the end of the pipeline to deliver it");
-		case 'h':	info(mqtt_help); break;
-		case 'V':	info(NULL); break;
+		case 'h':	info(mqtt_help);
+		case 'V':	info(NULL);
 		default:
 			usage_fail(synopsis);
 		}
