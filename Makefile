@@ -31,6 +31,7 @@ MODOBJS    = $(MODULES:src/%.c=$(O)/%.o)
 UNITS      = $(patsubst tests/unit/%.c,$(O)/%,$(wildcard tests/unit/test_*.c))
 TOOLS      = $(patsubst tests/tools/%.c,$(O)/%,$(wildcard tests/tools/*.c))
 MANS       = $(wildcard man/*.1)
+MANS7      = $(wildcard man/*.7)
 
 .PHONY: all check test clean install uninstall deps demo asan check-asan \
         valgrind lint bench bench-wan fuzz fuzz-build soak mutate
@@ -108,7 +109,7 @@ mutate:
 	tests/mutants/run $(MUTANTS)
 
 lint:
-	mandoc -Tlint -Wwarning $(MANS)
+	mandoc -Tlint -Wwarning $(MANS) $(MANS7)
 
 clean:
 	rm -rf build build-asan build-fuzz tests/tmp
@@ -119,9 +120,10 @@ RECIPES    = scripts/systemd/flespi-to-wialon@.service \
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 \
-	    $(DESTDIR)$(EXAMPLEDIR)
+	    $(DESTDIR)$(MANPREFIX)/man7 $(DESTDIR)$(EXAMPLEDIR)
 	for p in $(PROGS); do install -m 755 $$p $(DESTDIR)$(BINDIR)/; done
 	for m in $(MANS); do install -m 644 $$m $(DESTDIR)$(MANPREFIX)/man1/; done
+	for m in $(MANS7); do install -m 644 $$m $(DESTDIR)$(MANPREFIX)/man7/; done
 	for r in $(RECIPES); do \
 	    sed 's|/usr/local/bin/|$(BINDIR)/|g' $$r \
 	        >$(DESTDIR)$(EXAMPLEDIR)/$${r##*/} && \
@@ -131,6 +133,7 @@ install: all
 uninstall:
 	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$${p##*/}; done
 	for m in $(MANS); do rm -f $(DESTDIR)$(MANPREFIX)/man1/$${m##*/}; done
+	for m in $(MANS7); do rm -f $(DESTDIR)$(MANPREFIX)/man7/$${m##*/}; done
 	for r in $(RECIPES); do rm -f $(DESTDIR)$(EXAMPLEDIR)/$${r##*/}; done
 	-rmdir $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null
 

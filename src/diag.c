@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "exits.h"
 
 const char *progname = "flespi-pipe";
 int verbose;
@@ -94,4 +95,20 @@ vlog(const char *fmt, ...)
 	va_start(ap, fmt);
 	vdiag(0, 0, fmt, ap);
 	va_end(ap);
+}
+
+void
+usage_fail(const char *synopsis)
+{
+	fprintf(stderr, "%sTry '%s --help'.\n", synopsis, progname);
+	exit(EXIT_USAGE);
+}
+
+void
+deprecated(int *warned, const char *old, const char *now)
+{
+	if (*warned)
+		return;
+	*warned = 1;
+	xwarn("%s is deprecated; use %s", old, now);
 }

@@ -19,5 +19,16 @@ void dieerr(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
 /* xwarn only when verbose. */
 void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * A command-line mistake, after getopt's message or ours: synopsis (the
+ * usage lines only) and "Try 'PROG --help'." on stderr, then exit 64.
+ */
+void usage_fail(const char *synopsis) __attribute__((noreturn));
+/*
+ * A deprecated spelling was used: say once per run and spelling which
+ * one replaces it ("PROG: -t is deprecated; use --timeout").  *warned is
+ * the caller's flag for that spelling.
+ */
+void deprecated(int *warned, const char *old, const char *now);
 
 #endif

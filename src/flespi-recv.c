@@ -52,6 +52,9 @@ struct opts {
 	size_t		limit_size;
 	long long	request_ms;	/* allowed on top of the long poll */
 	long long	wait_ms;	/* first retry delay */
+	long long	connect_ms;	/* --connect-timeout */
+	const char     *cafile;		/* --cafile, --cacert */
+	int		quiet;		/* -q: no progress line */
 };
 
 #define MAXNOTES	64	/* distinct errors/warnings shown, at most */
@@ -79,14 +82,17 @@ struct run {
 	int		nseen;
 };
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-"usage: %s [options] CHANNEL[,CHANNEL...]\n"
+static const char synopsis[] =
+"usage: flespi-recv [options] CHANNEL[,CHANNEL...]\n"
+"       flespi-recv --mqtt [options] CHANNEL[,CHANNEL...]\n";
+
+static const char poll_help[] =
 "Stream a flespi channel's message buffer to stdout as NDJSON.\n"
+"CHANNEL is a channel id, a comma list of ids, or all (+ works too).\n"
 "  --url BASE            API base URL (default https://flespi.io)\n"
 "  --token-file FILE     read the token from FILE (default: $FLESPI_TOKEN)\n"
+"  --cafile FILE         trust the CA certificates in FILE (default: the\n"
+"                        system store); --cacert FILE is the same\n"
 "  --cid ID              act as subaccount ID (x-flespi-cid)\n"
 "  --from KEY            start at this key (0: the oldest kept message)\n"
 "  --state FILE          resume from and save the key in FILE\n"
@@ -96,16 +102,58 @@ usage(FILE *f)
 "  --delete              delete from the channel what was written out\n"
 "  --once                drain what the channel holds now, then exit\n"
 "  -n, --count COUNT     stop after COUNT messages\n"
-"  -t, --timeout SECS    long-poll wait per request (default 25)\n"
-"  -c, --limit-count N   messages per request (default 1000)\n"
+"  --timeout SECS        long-poll wait per request (default 25)\n"
+"  --limit-count N       messages per request (default 1000)\n"
 "  --limit-size BYTES    bytes per answer (default 4194304)\n"
 "  --request-timeout SECS  allowed beyond the long poll (default 10)\n"
+"  --connect-timeout SECS  TCP and TLS connect, per attempt (default 10)\n"
 "  --retries N           give up after N failed retries (default: never)\n"
 "  --retry-wait SECS     first retry delay, doubling up to 30 (default 0.5)\n"
+"  -q, --quiet           no progress line on stderr\n"
 "  -v, --verbose         log each request on stderr\n"
 "  --mqtt                push mode over MQTT instead (see --mqtt --help)\n"
 "  -h, --help            this help\n"
-"  -V, --version         print the version\n", progname);
+"  -V, --version         print the version\n";
+
+static const char mqtt_help[] =
+"Receive flespi channel messages pushed over MQTT; write them as NDJSON.\n"
+"CHANNEL is a channel id, a comma list of ids, or all (+ works too).\n"
+"  --token-file FILE     read the token from FILE (default: $FLESPI_TOKEN)\n"
+"  --url mqtts://HOST[:PORT]  broker (default " RECVMQTT_URL ")\n"
+"  --cafile FILE         trust the CA certificates in FILE\n"
+"                        (default: the system store " RECVMQTT_CAPATH ");\n"
+"                        --cacert FILE is the same\n"
+"  --session NAME        persistent session with client id NAME: messages\n"
+"                        published while away are delivered on return\n"
+"  --session-expiry SECS how long the broker keeps the session (MQTT 5,\n"
+"                        default 86400)\n"
+"  --share GROUP         shared subscription: the group's consumers split\n"
+"                        the stream\n"
+"  --sticky              with --share: each device stays on one consumer\n"
+"  --filter EXPR         flespi expression evaluated by the broker\n"
+"  --mqtt-version V      5 (default) or 3.1.1\n"
+"  -n, --count COUNT     exit after COUNT messages\n"
+"  --connect-timeout SECS  TCP, TLS and CONNACK, per attempt (default 30)\n"
+"  --retries N           give up after N failed retries in a row, exit 75\n"
+"                        (default: never)\n"
+"  --retry-wait SECS     first reconnect delay, doubling up to 60\n"
+"                        (default 1)\n"
+"  -q, --quiet           no progress line on stderr\n"
+"  -v, --verbose         log connections (twice: library log)\n"
+"  -h, --help            this help\n"
+"  -V, --version         print the version\n";
+
+/* --help (help text given) and --version: stdout, checked, exit 0. */
+static void __attribute__((noreturn))
+info(const char *help)
+{
+	if (help != NULL)
+		printf("%s%s", synopsis, help);
+	else
+		printf("flespi-recv %s\n", VERSION);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		dieerr(EXIT_IOERR, "stdout");
+	exit(EXIT_OK);
 }
 
 static uint64_t
@@ -122,48 +170,110 @@ key_arg(const char *opt, const char *s)
 	return v;
 }
 
-static void
-parse(int argc, char **argv, struct opts *o)
+/* The long-only options of both modes. */
+enum { O_URL = 256, O_TOKFILE, O_CAFILE, O_RETRIES, O_WAIT, O_CONNTO,
+    O_MQTT, O_CKPT,
+    /* polling */
+    O_CID, O_FROM, O_STATE, O_DELETE, O_ONCE, O_TIMEOUT, O_LCOUNT, O_LSIZE,
+    O_REQTO,
+    /* push */
+    O_SESSION, O_EXPIRY, O_SHARE, O_STICKY, O_FILTER, O_MQTTVER };
+
+#define COMMON_OPTS \
+	{ "url", required_argument, NULL, O_URL }, \
+	{ "token-file", required_argument, NULL, O_TOKFILE }, \
+	{ "cafile", required_argument, NULL, O_CAFILE }, \
+	{ "cacert", required_argument, NULL, O_CAFILE }, \
+	{ "count", required_argument, NULL, 'n' }, \
+	{ "retries", required_argument, NULL, O_RETRIES }, \
+	{ "retry-wait", required_argument, NULL, O_WAIT }, \
+	{ "connect-timeout", required_argument, NULL, O_CONNTO }, \
+	{ "checkpoints", no_argument, NULL, O_CKPT }, \
+	{ "mqtt", no_argument, NULL, O_MQTT }, \
+	{ "quiet", no_argument, NULL, 'q' }, \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "version", no_argument, NULL, 'V' }
+
+/*
+ * An option both modes take: store it in o.  Returns 1 when c was one
+ * of them, else 0.  A bad value exits 64.
+ */
+static int
+common_opt(struct opts *o, int c, const char *arg)
 {
-	enum { O_URL = 256, O_TOKFILE, O_CID, O_FROM, O_STATE, O_DELETE, O_ONCE,
-	    O_LSIZE, O_REQTO, O_RETRIES, O_WAIT, O_CKPT };
+	switch (c) {
+	case O_URL:	o->url = arg; break;
+	case O_TOKFILE:	o->token_file = arg; break;
+	case O_CAFILE:	o->cafile = arg; break;
+	case O_MQTT:	break;
+	case 'n':
+		o->count = (uint64_t)num_arg("--count", arg, 1, INT64_MAX);
+		break;
+	case O_RETRIES:
+		o->retries = num_arg("--retries", arg, 0, INT32_MAX);
+		break;
+	case O_WAIT:
+		o->wait_ms = secs_arg("--retry-wait", arg, 1, 30000);
+		break;
+	case O_CONNTO:
+		o->connect_ms = secs_arg("--connect-timeout", arg, 10,
+		    3600000);
+		break;
+	case 'q':	o->quiet = 1; break;
+	case 'v':	verbose++; break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+/* The one CHANNEL argument; all and + both mean every channel. */
+static const char *
+channel_arg(int argc, char **argv)
+{
+	if (argc - optind != 1) {
+		xwarn(optind == argc ? "no CHANNEL given (a channel id like "
+		    "1234, a comma list like 1234,5678, or all)" : "one "
+		    "CHANNEL argument expected (a comma list for several)");
+		usage_fail(synopsis);
+	}
+	if (*argv[optind] == '\0')
+		die(EXIT_USAGE, "empty CHANNEL");
+	return argv[optind];
+}
+
+static void
+check_cafile(const char *path)
+{
+	if (path != NULL && access(path, R_OK) == -1)
+		dieerr(EXIT_USAGE, "--cafile %s", path);
+}
+
+/* The command line of polling mode. */
+static void
+parse_poll(int argc, char **argv, struct opts *o)
+{
 	static const struct option lo[] = {
-		{ "url", required_argument, NULL, O_URL },
-		{ "token-file", required_argument, NULL, O_TOKFILE },
+		COMMON_OPTS,
 		{ "cid", required_argument, NULL, O_CID },
 		{ "from", required_argument, NULL, O_FROM },
 		{ "state", required_argument, NULL, O_STATE },
-		{ "checkpoints", no_argument, NULL, O_CKPT },
 		{ "delete", no_argument, NULL, O_DELETE },
 		{ "once", no_argument, NULL, O_ONCE },
-		{ "count", required_argument, NULL, 'n' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "limit-count", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "limit-count", required_argument, NULL, O_LCOUNT },
 		{ "limit-size", required_argument, NULL, O_LSIZE },
 		{ "request-timeout", required_argument, NULL, O_REQTO },
-		{ "retries", required_argument, NULL, O_RETRIES },
-		{ "retry-wait", required_argument, NULL, O_WAIT },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
+	static int warned_t, warned_c;
 	int c;
 
-	memset(o, 0, sizeof *o);
-	o->url = "https://flespi.io";
-	o->retries = -1;
-	o->timeout = 25;
-	o->limit_count = 1000;
-	o->limit_size = 4 << 20;
-	o->request_ms = 10000;
-	o->wait_ms = 500;
-	if ((o->states = calloc((size_t)argc, sizeof *o->states)) == NULL)
-		die(EXIT_IOERR, "out of memory");
-	while ((c = getopt_long(argc, argv, "n:t:c:vhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:t:c:qvhV", lo, NULL)) != -1) {
+		if (common_opt(o, c, optarg))
+			continue;
 		switch (c) {
-		case O_URL:	o->url = optarg; break;
-		case O_TOKFILE:	o->token_file = optarg; break;
 		case O_CID:
 			o->cid = optarg;
 			num_arg("--cid", optarg, 1, INT64_MAX);
@@ -181,15 +291,17 @@ parse(int argc, char **argv, struct opts *o)
 		case O_CKPT:	o->checkpoints = 1; break;
 		case O_DELETE:	o->del = 1; break;
 		case O_ONCE:	o->once = 1; break;
-		case 'n':
-			o->count = (uint64_t)num_arg("-n", optarg, 1,
-			    INT64_MAX);
-			break;
 		case 't':
+			deprecated(&warned_t, "-t", "--timeout");
+			/* FALLTHROUGH */
+		case O_TIMEOUT:
 			o->timeout = (unsigned)num_arg("--timeout", optarg, 0,
 			    3600);
 			break;
 		case 'c':
+			deprecated(&warned_c, "-c", "--limit-count");
+			/* FALLTHROUGH */
+		case O_LCOUNT:
 			o->limit_count = (unsigned)num_arg("--limit-count",
 			    optarg, 1, 100000);
 			break;
@@ -201,36 +313,17 @@ parse(int argc, char **argv, struct opts *o)
 			o->request_ms = secs_arg("--request-timeout", optarg,
 			    100, 3600000);
 			break;
-		case O_RETRIES:
-			o->retries = num_arg("--retries", optarg, 0,
-			    INT32_MAX);
-			break;
-		case O_WAIT:
-			o->wait_ms = secs_arg("--retry-wait", optarg, 1,
-			    30000);
-			break;
-		case 'v':	verbose++; break;
-		case 'h':
-			usage(stdout);
-			if (fflush(stdout) == EOF || ferror(stdout))
-				dieerr(EXIT_IOERR, "stdout");
-			exit(EXIT_OK);
-		case 'V':
-			printf("flespi-recv %s\n", VERSION);
-			if (fflush(stdout) == EOF || ferror(stdout))
-				dieerr(EXIT_IOERR, "stdout");
-			exit(EXIT_OK);
+		case 'h':	info(poll_help);
+		case 'V':	info(NULL);
 		default:
-			usage(stderr);
-			exit(EXIT_USAGE);
+			usage_fail(synopsis);
 		}
 	}
-	if (argc - optind != 1) {
-		xwarn("expected one CHANNEL argument (a selector like 1234 "
-		    "or 1234,5678)");
-		usage(stderr);
-		exit(EXIT_USAGE);
-	}
+	o->selector = channel_arg(argc, argv);
+	/* flespi's own selector for every channel is "all". */
+	if (strcmp(o->selector, "+") == 0)
+		o->selector = "all";
+	check_cafile(o->cafile);
 	if (o->nstates > 1 && !o->checkpoints)
 		die(EXIT_USAGE, "--state given %d times: only --checkpoints "
 		    "reads several key files (one per branch of a tee)",
@@ -250,9 +343,128 @@ parse(int argc, char **argv, struct opts *o)
 		die(EXIT_USAGE, "--delete with --from %" PRIu64 " would delete "
 		    "the messages before it, which were never written out",
 		    o->from);
-	o->selector = argv[optind];
-	if (*o->selector == '\0')
-		die(EXIT_USAGE, "empty CHANNEL");
+}
+
+/* The command line of push mode (--mqtt), into mq. */
+static void
+parse_mqtt(int argc, char **argv, struct opts *o, struct recvmqtt_conf *mq)
+{
+	static const struct option lo[] = {
+		COMMON_OPTS,
+		{ "session", required_argument, NULL, O_SESSION },
+		{ "session-expiry", required_argument, NULL, O_EXPIRY },
+		{ "share", required_argument, NULL, O_SHARE },
+		{ "sticky", no_argument, NULL, O_STICKY },
+		{ "filter", required_argument, NULL, O_FILTER },
+		{ "mqtt-version", required_argument, NULL, O_MQTTVER },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	memset(mq, 0, sizeof *mq);
+	mq->mqtt5 = 1;
+	o->url = RECVMQTT_URL;
+	o->wait_ms = 1000;
+	o->connect_ms = 30000;
+	while ((c = getopt_long(argc, argv, "n:qvhV", lo, NULL)) != -1) {
+		if (common_opt(o, c, optarg))
+			continue;
+		switch (c) {
+		case O_SESSION:	mq->session = optarg; break;
+		case O_EXPIRY:
+			mq->expiry = num_arg("--session-expiry", optarg, 1,
+			    UINT32_MAX);
+			break;
+		case O_SHARE:	mq->share = optarg; break;
+		case O_STICKY:	mq->sticky = 1; break;
+		case O_FILTER:	mq->filter = optarg; break;
+		case O_MQTTVER:
+			if (strcmp(optarg, "5") == 0)
+				mq->mqtt5 = 1;
+			else if (strcmp(optarg, "3.1.1") == 0)
+				mq->mqtt5 = 0;
+			else
+				die(EXIT_USAGE, "--mqtt-version: '%s' is not 5 "
+				    "or 3.1.1", optarg);
+			break;
+		case O_CKPT:
+			/*
+			 * A PUBACK would have to wait for the end of the
+			 * pipeline, which cannot answer back through a pipe.
+			 */
+			die(EXIT_USAGE, "--checkpoints is for polling mode: "
+			    "with --mqtt a message is acknowledged to the "
+			    "broker once its line is written, and cannot wait "
+			    "for the end of the pipeline to deliver it");
+		case 'h':	info(mqtt_help);
+		case 'V':	info(NULL);
+		default:
+			usage_fail(synopsis);
+		}
+	}
+	mq->channels = channel_arg(argc, argv);
+	/* MQTT's wildcard for every channel is "+". */
+	if (strcmp(mq->channels, "all") == 0)
+		mq->channels = "+";
+	if (!recvmqtt_channels_ok(mq->channels))
+		die(EXIT_USAGE, "'%s': CHANNEL must be channel ids separated "
+		    "by commas, or all", mq->channels);
+	if (mq->share && !recvmqtt_group_ok(mq->share))
+		die(EXIT_USAGE, "--share: '%s' must be non-empty without "
+		    "'/', '+', '#' or ':'", mq->share);
+	if (mq->sticky && !mq->share)
+		die(EXIT_USAGE, "--sticky needs --share GROUP");
+	if (mq->filter && *mq->filter == '\0')
+		die(EXIT_USAGE, "--filter: empty expression");
+	if (mq->expiry && !mq->session)
+		die(EXIT_USAGE, "--session-expiry needs --session NAME");
+	if (mq->expiry && !mq->mqtt5)
+		die(EXIT_USAGE, "--session-expiry needs MQTT 5");
+	if (mq->session && (*mq->session == '\0' ||
+	    strlen(mq->session) > 65535))
+		die(EXIT_USAGE, "--session: bad name");
+	if (mq->session && mq->expiry == 0)
+		mq->expiry = 86400;
+	if (recvmqtt_url(o->url, mq->host, sizeof mq->host, &mq->port) == -1)
+		die(EXIT_USAGE, "--url: '%s' is not mqtts://HOST[:PORT] (TLS "
+		    "only: the token must not cross the network in clear)",
+		    o->url);
+	check_cafile(o->cafile);
+	mq->cafile = o->cafile;
+	mq->count = (long long)o->count;
+	mq->retries = o->retries;
+	mq->retry_wait_ms = o->wait_ms;
+	mq->connect_ms = o->connect_ms;
+	mq->quiet = o->quiet;
+}
+
+/*
+ * The command line: --mqtt anywhere (before a "--") selects push mode,
+ * whose options differ.  Returns 1 for push mode (mq filled in), else 0.
+ */
+static int
+parse(int argc, char **argv, struct opts *o, struct recvmqtt_conf *mq)
+{
+	int i;
+
+	memset(o, 0, sizeof *o);
+	o->url = "https://flespi.io";
+	o->retries = -1;
+	o->timeout = 25;
+	o->limit_count = 1000;
+	o->limit_size = 4 << 20;
+	o->request_ms = 10000;
+	o->wait_ms = 500;
+	o->connect_ms = 10000;
+	if ((o->states = calloc((size_t)argc, sizeof *o->states)) == NULL)
+		die(EXIT_IOERR, "out of memory");
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--mqtt") == 0) {
+			parse_mqtt(argc, argv, o, mq);
+			return 1;
+		}
+	parse_poll(argc, argv, o);
+	return 0;
 }
 
 /* Sleep ms milliseconds, or less when a stop is requested. */
@@ -820,8 +1032,9 @@ int
 main(int argc, char **argv)
 {
 	struct opts o;
+	struct recvmqtt_conf mq;
 	struct run r;
-	static char token[1024];	/* static: never leaked, wiped below */
+	static char token[4096];	/* static: never leaked, wiped below */
 	char app[64];
 	struct stat sb;
 	struct rlimit nocore = { 0, 0 };
@@ -839,13 +1052,12 @@ main(int argc, char **argv)
 	/* The token will be in memory: no core dump of ours may hold it. */
 	setrlimit(RLIMIT_CORE, &nocore);
 
-	/* flespi-recv --mqtt: MQTT push mode, in recvmqtt.c (its own options). */
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--mqtt") == 0)
-			return recv_mqtt_main(argc, argv);
-
-	diag_init(argv[0]);
-	parse(argc, argv, &o);
+	/* flespi-recv --mqtt: MQTT push mode, in recvmqtt.c. */
+	if (parse(argc, argv, &o, &mq)) {
+		free(o.states);
+		token_get(o.token_file, token, sizeof token);
+		return recvmqtt_run(&mq, token);
+	}
 	switch (fa_cleartext(o.url)) {
 	case 1:
 		xwarn("warning: %s is not https: the token goes out in clear",
@@ -874,9 +1086,12 @@ main(int argc, char **argv)
 		die(EXIT_IOERR, "cannot set up libcurl");
 	explicit_bzero(token, sizeof token);
 	r.fa.extra_ms = o.request_ms;
+	r.fa.connect_ms = (long)o.connect_ms;
+	if (o.cafile != NULL && fa_cafile(&r.fa, o.cafile) == -1)
+		die(EXIT_IOERR, "cannot set up libcurl");
 	r.fa.abortable = 1;
 	backoff_init(&r.bo, (unsigned)o.wait_ms, 30000, 0);
-	stats_init(&r.st, 0, 1);
+	stats_init(&r.st, o.quiet, 1);
 	r.outfile = fstat(STDOUT_FILENO, &sb) == 0 && S_ISREG(sb.st_mode);
 	if (r.outfile)
 		repairtail();

@@ -32,28 +32,31 @@
 static const char usage_text[] =
 "usage: flespi-to-aws --endpoint HOST --cafile FILE --cert FILE --key FILE\n"
 "           [--port N] [--topic TEMPLATE] [--qos 0|1] [--rate N]\n"
-"           [--connections N] [--client-id ID] [--mqtt 3.1.1|5]\n"
+"           [--connections N] [--client-id ID] [--mqtt-version 3.1.1|5]\n"
 "           [--keepalive SECS] [--window N] [--ack-timeout SECS]\n"
 "           [--retries N] [--retry-wait SECS] [--connect-timeout SECS]\n"
 "           [--drain-timeout SECS] [--state FILE] [--failed FILE]\n"
-"           [--rejected FILE] [--max-line BYTES] [--strict] [-v] [-h] [-V]\n";
+"           [--rejected FILE] [--max-line BYTES] [--strict] [--quiet]\n"
+"           [-v] [-h] [-V]\n";
 
 static const char help_text[] =
 "Publish flespi messages (NDJSON on stdin) to AWS IoT Core over MQTT.\n"
 "\n"
 "  -e, --endpoint HOST      AWS IoT data endpoint (xxx-ats.iot.REGION.amazonaws.com)\n"
 "  -p, --port N             8883 (default) or 443 (ALPN x-amzn-mqtt-ca)\n"
-"      --cafile FILE        CA certificates to verify the endpoint (AmazonRootCA1.pem)\n"
+"      --cafile FILE        CA certificates to verify the endpoint (AmazonRootCA1.pem);\n"
+"                           --cacert FILE is the same\n"
 "      --cert FILE          the thing's certificate (PEM)\n"
 "      --key FILE           its private key (PEM)\n"
 "  -t, --topic TEMPLATE     topic, fields in braces; default {ident}\n"
 "  -q, --qos 0|1            default 1 (at least once)\n"
 "  -r, --rate N             publishes a second per connection; default 100, 0 = no limit\n"
-"  -c, --connections N      connections, messages sharded by ident; default 1\n"
+"      --connections N      connections, messages sharded by ident; default 1\n"
 "  -i, --client-id ID       default flespi-to-aws-HOSTNAME-PID (-0, -1... per connection)\n"
-"      --mqtt 3.1.1|5       protocol version; default 3.1.1\n"
+"      --mqtt-version V     MQTT protocol version, 3.1.1 (default) or 5\n"
 "  -k, --keepalive SECS     30..1200; default 60\n"
 "  -w, --window N           messages awaiting PUBACK per connection, 1..100; default 100\n"
+"      --quiet              no progress line on stderr (-q is --qos)\n"
 "  -v, --verbose            log connections and throttling (-vv: libmosquitto too)\n"
 "  -h, --help               this help\n"
 "  -V, --version            the version\n"
@@ -67,19 +70,21 @@ static const char help_tail[] =
 "69 refused by the endpoint (TLS, certificate, CONNACK), 73 --state in use,\n"
 "74 local I/O error, 75 undelivered messages (gave up, or stopped by a signal).\n";
 
-enum { OPT_CAFILE = 256, OPT_CERT, OPT_KEY, OPT_MQTT };
+enum { OPT_CAFILE = 256, OPT_CERT, OPT_KEY, OPT_MQTT, OPT_MQTTVER, OPT_CONNS };
 
 static const struct option ownopts[] = {
 	{ "endpoint",		required_argument, NULL, 'e' },
 	{ "port",		required_argument, NULL, 'p' },
 	{ "cafile",		required_argument, NULL, OPT_CAFILE },
+	{ "cacert",		required_argument, NULL, OPT_CAFILE },
 	{ "cert",		required_argument, NULL, OPT_CERT },
 	{ "key",		required_argument, NULL, OPT_KEY },
 	{ "topic",		required_argument, NULL, 't' },
 	{ "qos",		required_argument, NULL, 'q' },
 	{ "rate",		required_argument, NULL, 'r' },
-	{ "connections",	required_argument, NULL, 'c' },
+	{ "connections",	required_argument, NULL, OPT_CONNS },
 	{ "client-id",		required_argument, NULL, 'i' },
+	{ "mqtt-version",	required_argument, NULL, OPT_MQTTVER },
 	{ "mqtt",		required_argument, NULL, OPT_MQTT },
 	{ "keepalive",		required_argument, NULL, 'k' },
 	{ "window",		required_argument, NULL, 'w' },
@@ -108,13 +113,6 @@ struct mapping {
 	struct msgfast	fast;
 };
 
-static void
-usage(void)
-{
-	fputs(usage_text, stderr);
-	exit(EXIT_USAGE);
-}
-
 /* The three TLS files must be readable: say which one is not, now. */
 static void
 check_file(const char *opt, const char *path)
@@ -132,6 +130,7 @@ static void
 parse(int argc, char **argv, struct opts *o)
 {
 	struct option lo[NOWN + FWD_NOPTS + 1];
+	static int warned_c, warned_mqtt;
 	int ch;
 
 	memset(o, 0, sizeof *o);
@@ -178,6 +177,9 @@ parse(int argc, char **argv, struct opts *o)
 			    1000000);
 			break;
 		case 'c':
+			deprecated(&warned_c, "-c", "--connections");
+			/* FALLTHROUGH */
+		case OPT_CONNS:
 			o->nconns = (unsigned)num_arg("--connections", optarg,
 			    1, MQT_CONNS_MAX);
 			break;
@@ -185,14 +187,17 @@ parse(int argc, char **argv, struct opts *o)
 			o->client_id = optarg;
 			break;
 		case OPT_MQTT:
+			deprecated(&warned_mqtt, "--mqtt", "--mqtt-version");
+			/* FALLTHROUGH */
+		case OPT_MQTTVER:
 			if (strcmp(optarg, "3.1.1") == 0 ||
 			    strcmp(optarg, "311") == 0)
 				o->cf.mqtt5 = 0;
 			else if (strcmp(optarg, "5") == 0)
 				o->cf.mqtt5 = 1;
 			else
-				die(EXIT_USAGE, "--mqtt: '%s' is not 3.1.1 or 5",
-				    optarg);
+				die(EXIT_USAGE, "--mqtt-version: '%s' is not "
+				    "3.1.1 or 5", optarg);
 			break;
 		case 'k':
 			o->cf.keepalive = (int)num_arg("--keepalive", optarg,
@@ -218,16 +223,16 @@ parse(int argc, char **argv, struct opts *o)
 			    LIBMOSQUITTO_REVISION);
 			exit(EXIT_OK);
 		default:
-			usage();
+			usage_fail(usage_text);
 		}
 	}
 	if (optind < argc) {
 		xwarn("unexpected argument '%s'", argv[optind]);
-		usage();
+		usage_fail(usage_text);
 	}
 	if (o->cf.host == NULL || o->cf.host[0] == '\0') {
 		xwarn("--endpoint HOST is required");
-		usage();
+		usage_fail(usage_text);
 	}
 	check_file("--cafile", o->cf.cafile);
 	check_file("--cert", o->cf.cert);

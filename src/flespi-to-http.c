@@ -32,8 +32,8 @@ static const char usage_text[] =
 "usage: flespi-to-http [-X METHOD] [-H 'Name: value'] [--header-file FILE]\n"
 "           [--format array|ndjson|single] [--gzip] [--batch N]\n"
 "           [--batch-bytes BYTES] [--linger MS] [--parallel N]\n"
-"           [--cacert FILE] [--cert FILE --key FILE] [--state FILE]\n"
-"           [--failed FILE] [--rejected FILE] [--retries N] [-v] URL\n";
+"           [--cafile FILE] [--cert FILE --key FILE] [--state FILE]\n"
+"           [--failed FILE] [--rejected FILE] [--retries N] [-q] [-v] URL\n";
 
 static const char help_text[] =
 "Send flespi messages (NDJSON on stdin) to an HTTP endpoint in batches.\n"
@@ -51,10 +51,12 @@ static const char help_text[] =
 "                          input is live; default 100\n"
 "      --parallel N        requests in flight, 1..64; default 1 keeps input\n"
 "                          order, N > 1 keeps each device's order\n"
-"      --cacert FILE       CA certificates to verify the server\n"
+"      --cafile FILE       CA certificates to verify the server;\n"
+"                          --cacert FILE (curl's name) is the same\n"
 "      --cert FILE         client certificate (mutual TLS)\n"
 "      --key FILE          its private key\n"
 "%s"
+"  -q, --quiet             no progress line on stderr\n"
 "  -v, --verbose           one line per request: method, URL, status,\n"
 "                          messages, bytes, milliseconds\n"
 "  -h, --help              this help\n"
@@ -77,6 +79,7 @@ static const struct option own[] = {
 	{ "batch-bytes",	required_argument, NULL, OPT_BBYTES },
 	{ "linger",		required_argument, NULL, OPT_LINGER },
 	{ "parallel",		required_argument, NULL, OPT_PARALLEL },
+	{ "cafile",		required_argument, NULL, OPT_CACERT },
 	{ "cacert",		required_argument, NULL, OPT_CACERT },
 	{ "cert",		required_argument, NULL, OPT_CERT },
 	{ "key",		required_argument, NULL, OPT_KEY },
@@ -154,13 +157,6 @@ headerfile(const char *path)
 }
 
 static void
-usage(void)
-{
-	fputs(usage_text, stderr);
-	exit(EXIT_USAGE);
-}
-
-static void
 parse(int argc, char **argv, struct hconf *hc, struct fwd_conf *fc)
 {
 	struct option lo[NOWN + FWD_NOPTS + 1];
@@ -177,8 +173,11 @@ parse(int argc, char **argv, struct hconf *hc, struct fwd_conf *fc)
 	hc->useragent = "flespi-to-http/" VERSION;
 	fwd_conf_init(fc, LINE_MAX_DEF, 500, 10000);
 	fwd_options(lo, own, NOWN);
-	while ((c = getopt_long(argc, argv, "X:H:vhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "X:H:qvhV", lo, NULL)) != -1) {
 		switch (c) {
+		case 'q':
+			fc->quiet = 1;
+			break;
 		case 'X':
 			hc->method = optarg;
 			break;
@@ -233,6 +232,7 @@ parse(int argc, char **argv, struct hconf *hc, struct fwd_conf *fc)
 			verbose++;
 			break;
 		case 'h':
+			printf("%s\n", usage_text);
 			printf(help_text, fwd_usage);
 			exit(EXIT_OK);
 		case 'V':
@@ -240,11 +240,14 @@ parse(int argc, char **argv, struct hconf *hc, struct fwd_conf *fc)
 			exit(EXIT_OK);
 		default:
 			if (!fwd_option(fc, c, optarg))
-				usage();
+				usage_fail(usage_text);
 		}
 	}
-	if (argc - optind != 1)
-		usage();
+	if (argc - optind != 1) {
+		xwarn(argc == optind ? "no URL given" : "one URL argument "
+		    "expected");
+		usage_fail(usage_text);
+	}
 	hc->url = argv[optind];
 	if (strncasecmp(hc->url, "http://", 7) != 0 &&
 	    strncasecmp(hc->url, "https://", 8) != 0)

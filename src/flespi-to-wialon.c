@@ -35,12 +35,14 @@ struct opts {
 	size_t		window;		/* 0: adaptive (wialontcp.h) */
 };
 
-static void
-usage(FILE *f)
+static const char synopsis[] =
+"usage: flespi-to-wialon [options] HOST[:PORT]\n"
+"       flespi-to-wialon --dump[=text] [options]\n";
+
+static void __attribute__((noreturn))
+help(void)
 {
-	fprintf(f,
-"usage: %s [options] HOST[:PORT]\n"
-"       %s --dump[=text] [options]\n"
+	printf("%s%s%s%s", synopsis,
 "Forward flespi messages (NDJSON on stdin) to Wialon over Retranslator 1.0.\n"
 "  -w, --window N          unacknowledged packets in flight, 1-4096 "
 "(default:\n"
@@ -50,12 +52,15 @@ usage(FILE *f)
 "  --map FILE              FROM=TO rules, one per line\n"
 "  --dump[=hex|text]       print each packet to stdout, no network: in hex,\n"
 "                          or decoded as text\n"
+"  -q, --quiet             no progress line on stderr\n"
 "  -v, --verbose           log connects, reconnects and resends\n"
 "  -h, --help              this help\n"
 "  -V, --version           print the version\n"
-"Options of every forwarder:\n%s"
-"Defaults here: --max-line 1048576, --retry-wait 0.5, --connect-timeout 10.\n",
-	    progname, progname, fwd_usage);
+"Options of every forwarder:\n", fwd_usage,
+"Defaults here: --max-line 1048576, --retry-wait 0.5, --connect-timeout 10.\n");
+	if (fflush(stdout) == EOF || ferror(stdout))
+		dieerr(EXIT_IOERR, "stdout");
+	exit(EXIT_OK);
 }
 
 /*
@@ -116,7 +121,9 @@ parse(int argc, char **argv, struct opts *o, struct pmap *pm)
 	o->window = 0;		/* adaptive */
 	if (pmap_init(pm) == -1)
 		dieerr(EXIT_IOERR, "out of memory");
-	while ((c = getopt_long(argc, argv, "w:vhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "w:qvhV", lo, NULL)) != -1) {
+		if (c == 'q')
+			c = FWD_OPT_QUIET;
 		if (fwd_option(&o->fc, c, optarg))
 			continue;
 		switch (c) {
@@ -147,18 +154,14 @@ parse(int argc, char **argv, struct opts *o, struct pmap *pm)
 			break;
 		case 'v':	verbose++; break;
 		case 'h':
-			usage(stdout);
-			if (fflush(stdout) == EOF || ferror(stdout))
-				dieerr(EXIT_IOERR, "stdout");
-			exit(EXIT_OK);
+			help();
 		case 'V':
 			printf("flespi-to-wialon %s\n", VERSION);
 			if (fflush(stdout) == EOF || ferror(stdout))
 				dieerr(EXIT_IOERR, "stdout");
 			exit(EXIT_OK);
 		default:
-			usage(stderr);
-			exit(EXIT_USAGE);
+			usage_fail(synopsis);
 		}
 	}
 	if (pmap_ready(pm) == -1)
@@ -170,8 +173,7 @@ parse(int argc, char **argv, struct opts *o, struct pmap *pm)
 	if (o->dump || argc - optind != 1) {
 		xwarn(o->dump ? "--dump takes no HOST:PORT" :
 		    "expected one HOST[:PORT] argument");
-		usage(stderr);
-		exit(EXIT_USAGE);
+		usage_fail(synopsis);
 	}
 	o->target = argv[optind];
 	target_arg(o, o->target);

@@ -197,6 +197,13 @@ fa_init(struct flespiapi *fa, const char *baseurl, const char *selector,
 	return 0;
 }
 
+int
+fa_cafile(struct flespiapi *fa, const char *path)
+{
+	return curl_easy_setopt(fa->curl, CURLOPT_CAINFO, path) == CURLE_OK ?
+	    0 : -1;
+}
+
 void
 fa_free(struct flespiapi *fa)
 {

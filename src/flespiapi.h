@@ -55,6 +55,8 @@ int	fa_init(struct flespiapi *, const char *baseurl, const char *selector,
 	    const char *token, const char *app, const char *cid,
 	    size_t maxbody);
 void	fa_free(struct flespiapi *);
+/* Trust the CA certificates in path instead of the system store; 0 or -1. */
+int	fa_cafile(struct flespiapi *, const char *path);
 /* One request; why gets a one-line reason for everything but FA_OK. */
 int	fa_get(struct flespiapi *, const struct fa_req *, char *why,
 	    size_t whylen);

@@ -112,6 +112,7 @@ const struct option fwd_longopts[] = {
 	{ "ack-timeout",	required_argument, NULL, FWD_OPT_BASE + 7 },
 	{ "connect-timeout",	required_argument, NULL, FWD_OPT_BASE + 8 },
 	{ "drain-timeout",	required_argument, NULL, FWD_OPT_BASE + 9 },
+	{ "quiet",		no_argument,	   NULL, FWD_OPT_QUIET },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -180,6 +181,9 @@ fwd_option(struct fwd_conf *cf, int c, const char *arg)
 		break;
 	case 9:
 		cf->drain_ms = secs_arg("--drain-timeout", arg, 0, 3600000);
+		break;
+	case FWD_OPT_QUIET - FWD_OPT_BASE:
+		cf->quiet = 1;
 		break;
 	default:
 		return 0;

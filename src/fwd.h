@@ -162,9 +162,15 @@ struct fwd_conf {
 					   ledger */
 };
 
-/* The long options every forwarder takes; end a tool's table with them. */
+/*
+ * The long options every forwarder takes; end a tool's table with them.
+ * fwd_usage has a --help line for each but --quiet, which a tool lists
+ * itself (with -q, or long-only where -q means something else): a tool
+ * with -q passes FWD_OPT_QUIET to fwd_option() for it.
+ */
 #define FWD_OPT_BASE	1000
-#define FWD_NOPTS	10
+#define FWD_OPT_QUIET	(FWD_OPT_BASE + 10)
+#define FWD_NOPTS	11
 extern const struct option fwd_longopts[];	/* FWD_NOPTS, then { NULL } */
 extern const char fwd_usage[];			/* their --help lines */
 

@@ -27,7 +27,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,11 +51,8 @@
 #include "reply.h"
 #include "stats.h"
 #include "stop.h"
-#include "token.h"
 #include "vis.h"
 
-#define DEFAULT_URL	"mqtts://mqtt.flespi.io:8883"
-#define DEFAULT_CAPATH	"/etc/ssl/certs"
 #define KEEPALIVE	60		/* seconds */
 #define RECEIVE_MAX	1000		/* MQTT 5 in-flight window we offer */
 #define MAX_READS	64		/* packets read per wakeup before writing */
@@ -64,27 +61,13 @@
 #define TOKEN_MAX	4096
 #define KILL_HOOK	"FLESPI_RECV_TEST_KILL_BEFORE_LINE"
 
-struct opts {
-	const char     *url;
-	char		host[256];
-	int		port;
-	const char     *token_file;
-	const char     *cafile;
-	const char     *session;
-	long long	expiry;		/* seconds; 0 = not given */
-	const char     *share;
-	int		sticky;
-	const char     *filter;
-	int		version;	/* MQTT_PROTOCOL_V5 or _V311 */
-	long long	count;		/* -n; 0 = unlimited */
-	long long	retries;	/* -1 = unlimited */
-	const char     *channels;
-};
-
 /* Everything the callbacks share with the loop. */
 struct rx {
 	struct mosquitto *m;
-	const struct opts *o;
+	const struct recvmqtt_conf *o;
+	int		version;	/* MQTT_PROTOCOL_V5 or _V311 */
+	int64_t		deadline;	/* connecting: give up at this time */
+	int		timed_out;	/* the last attempt ran out of time */
 	char		topic[TOPIC_MAX];
 	char	       *out;		/* lines taken but not yet written */
 	size_t		outlen, outcap;
@@ -110,38 +93,10 @@ struct rx {
 	struct stats	st;
 };
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-"usage: %s --mqtt [options] CHANNEL[,CHANNEL...]\n"
-"Receive flespi channel messages pushed over MQTT; write them as NDJSON.\n"
-"  --token-file FILE     read the token from FILE (default: $FLESPI_TOKEN)\n"
-"  --url mqtts://HOST[:PORT]  broker (default " DEFAULT_URL ")\n"
-"  --cafile FILE         trust the CA certificates in FILE\n"
-"                        (default: the system store " DEFAULT_CAPATH ")\n"
-"  --session NAME        persistent session with client id NAME: messages\n"
-"                        published while away are delivered on return\n"
-"  --session-expiry SECS how long the broker keeps the session (MQTT 5,\n"
-"                        default 86400)\n"
-"  --share GROUP         shared subscription: the group's consumers split\n"
-"                        the stream\n"
-"  --sticky              with --share: each device stays on one consumer\n"
-"  --filter EXPR         flespi expression evaluated by the broker\n"
-"  --mqtt-version V      5 (default) or 3.1.1\n"
-"  --retries N           give up after N failed retries in a row, exit 75\n"
-"                        (default: never)\n"
-"  -n COUNT              exit after COUNT messages\n"
-"  -v                    log connections (twice: library log)\n"
-"  -h, --help            this help\n"
-"  -V, --version         print the version\n",
-	    progname);
-}
-
 /* ---- pure helpers (unit-tested) ---- */
 
-static int
-channels_ok(const char *s)
+int
+recvmqtt_channels_ok(const char *s)
 {
 	int digits = 0;
 
@@ -158,8 +113,8 @@ channels_ok(const char *s)
 	return digits > 0;
 }
 
-static int
-group_ok(const char *s)
+int
+recvmqtt_group_ok(const char *s)
 {
 	if (*s == '\0')
 		return 0;
@@ -211,8 +166,8 @@ recvmqtt_topic(char *buf, size_t size, const char *channels,
 	static const char base[] = "flespi/message/gw/channels/";
 	size_t off = 0;
 
-	if (size == 0 || channels == NULL || !channels_ok(channels) ||
-	    (share != NULL && !group_ok(share)) || (sticky && share == NULL) ||
+	if (size == 0 || channels == NULL || !recvmqtt_channels_ok(channels) ||
+	    (share != NULL && !recvmqtt_group_ok(share)) || (sticky && share == NULL) ||
 	    (filter != NULL && *filter == '\0')) {
 		errno = EINVAL;
 		return -1;
@@ -384,12 +339,12 @@ on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 	(void)props;
 	if (rc != 0) {
 		stats_end(&rx->st);
-		if (temporary_refusal(rx->o->version, rc)) {
-			rx->temp_refusal = reason(rx->o->version, rc);
+		if (temporary_refusal(rx->version, rc)) {
+			rx->temp_refusal = reason(rx->version, rc);
 			return;		/* run() reports it and retries */
 		}
 		xwarn("broker refused the connection: %s (check the token)",
-		    reason(rx->o->version, rc));
+		    reason(rx->version, rc));
 		rx->refused = 1;
 		return;
 	}
@@ -412,7 +367,7 @@ on_subscribe(struct mosquitto *m, void *arg, int mid, int n,
 		stats_end(&rx->st);
 		xwarn("broker refused the subscription to %s: %s", rx->topic,
 		    n < 1 ? "no reason given" :
-		    rx->o->version == MQTT_PROTOCOL_V5 ?
+		    rx->version == MQTT_PROTOCOL_V5 ?
 		    mosquitto_reason_string(granted[0]) : "not authorised");
 		rx->refused = 1;
 		return;
@@ -515,7 +470,8 @@ static int
 pump(struct rx *rx, int *rc)
 {
 	struct pollfd pfd[2];
-	int i, n;
+	int64_t left;
+	int i, n, wait;
 
 	*rc = MOSQ_ERR_SUCCESS;
 	/*
@@ -535,7 +491,17 @@ pump(struct rx *rx, int *rc)
 		if (mosquitto_want_write(rx->m))
 			pfd[0].events |= POLLOUT;
 		pfd[0].revents = pfd[1].revents = 0;
-		n = poll(pfd, 2, 1000);
+		wait = 1000;
+		if (!rx->online) {
+			if ((left = rx->deadline - mono_ms()) <= 0) {
+				rx->timed_out = 1;
+				*rc = MOSQ_ERR_NO_CONN;
+				return P_LOST;
+			}
+			if (left < wait)
+				wait = (int)left;
+		}
+		n = poll(pfd, 2, wait);
 		if (n == -1 && errno != EINTR)
 			dieerr(EXIT_TEMPFAIL, "poll");
 		if (n > 0 && (pfd[1].revents & POLLERR)) {
@@ -601,21 +567,70 @@ leave(struct rx *rx)
 	}
 }
 
+/* SIGALRM only interrupts a blocking connect(2): see dial(). */
+static void
+onalarm(int sig)
+{
+	(void)sig;
+}
+
+static void
+alarm_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = onalarm;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: connect(2) returns EINTR */
+	sigaction(SIGALRM, &sa, NULL);
+}
+
+/* Arm SIGALRM in ms milliseconds and every 100 ms after that; 0 disarms. */
+static void
+alarm_ms(int64_t ms)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof it);
+	if (ms > 0) {
+		it.it_value.tv_sec = ms / 1000;
+		it.it_value.tv_usec = (ms % 1000) * 1000;
+		it.it_interval.tv_usec = 100000;
+	}
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/*
+ * Start a connection: --connect-timeout counts from here to CONNACK.
+ * libmosquitto's connect(2) blocks (then the socket turns non-blocking
+ * for TLS and CONNECT, which pump() bounds by rx->deadline): a repeating
+ * SIGALRM from the deadline on makes it, and the connect to each further
+ * address of the name, return EINTR.
+ */
 static int
 dial(struct rx *rx)
 {
 	mosquitto_property *props = NULL;
-	int rc;
+	int rc, err;
 
-	if (rx->o->version == MQTT_PROTOCOL_V5 && rx->o->session &&
+	if (rx->version == MQTT_PROTOCOL_V5 && rx->o->session &&
 	    mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
 	    (uint32_t)rx->o->expiry) != MOSQ_ERR_SUCCESS)
-		die(EXIT_TEMPFAIL, "out of memory");
+		return MOSQ_ERR_NOMEM;
 	rx->online = 0;
 	rx->temp_refusal = NULL;
+	rx->timed_out = 0;
+	rx->deadline = mono_ms() + rx->o->connect_ms;
+	alarm_ms(rx->o->connect_ms);
 	rc = mosquitto_connect_bind_v5(rx->m, rx->o->host, rx->o->port,
 	    KEEPALIVE, NULL, props);
+	err = errno;
+	alarm_ms(0);
 	mosquitto_property_free_all(&props);
+	if (rc != MOSQ_ERR_SUCCESS && mono_ms() >= rx->deadline)
+		rx->timed_out = 1;
+	errno = err;
 	return rc;
 }
 
@@ -626,7 +641,10 @@ why(struct rx *rx, int rc, int err)
 	static char buf[256];
 	size_t n;
 
-	if (rx->temp_refusal)
+	if (rx->timed_out)
+		snprintf(buf, sizeof buf, "not connected within %.1f s "
+		    "(--connect-timeout)", rx->o->connect_ms / 1000.0);
+	else if (rx->temp_refusal)
 		snprintf(buf, sizeof buf, "broker refused the connection: %s",
 		    rx->temp_refusal);
 	else
@@ -647,7 +665,7 @@ run(struct rx *rx)
 	unsigned delay;
 	int rc, r, err;
 
-	backoff_init(&bo, 1000, 60000, 0);
+	backoff_init(&bo, (unsigned)rx->o->retry_wait_ms, 60000, 0);
 	for (;;) {
 		rc = dial(rx);
 		if (rc == MOSQ_ERR_SUCCESS) {
@@ -704,134 +722,6 @@ run(struct rx *rx)
 
 /* ---- setup ---- */
 
-static void
-parse(int argc, char **argv, struct opts *o)
-{
-	enum { O_MQTT = 256, O_TOKEN, O_URL, O_CAFILE, O_SESSION, O_EXPIRY,
-	    O_SHARE, O_STICKY, O_FILTER, O_VERSION, O_RETRIES, O_CKPT };
-	static const struct option longopts[] = {
-		{ "mqtt",		no_argument,		NULL, O_MQTT },
-		{ "token-file",		required_argument,	NULL, O_TOKEN },
-		{ "url",		required_argument,	NULL, O_URL },
-		{ "cafile",		required_argument,	NULL, O_CAFILE },
-		{ "session",		required_argument,	NULL, O_SESSION },
-		{ "session-expiry",	required_argument,	NULL, O_EXPIRY },
-		{ "share",		required_argument,	NULL, O_SHARE },
-		{ "sticky",		no_argument,		NULL, O_STICKY },
-		{ "filter",		required_argument,	NULL, O_FILTER },
-		{ "mqtt-version",	required_argument,	NULL, O_VERSION },
-		{ "retries",		required_argument,	NULL, O_RETRIES },
-		{ "checkpoints",	no_argument,		NULL, O_CKPT },
-		{ "help",		no_argument,		NULL, 'h' },
-		{ "version",		no_argument,		NULL, 'V' },
-		{ NULL,			0,			NULL, 0 }
-	};
-	int c;
-
-	memset(o, 0, sizeof *o);
-	o->url = DEFAULT_URL;
-	o->version = MQTT_PROTOCOL_V5;
-	o->retries = -1;
-	while ((c = getopt_long(argc, argv, "n:vhV", longopts, NULL)) != -1) {
-		switch (c) {
-		case O_MQTT:
-			break;
-		case O_TOKEN:
-			o->token_file = optarg;
-			break;
-		case O_URL:
-			o->url = optarg;
-			break;
-		case O_CAFILE:
-			o->cafile = optarg;
-			break;
-		case O_SESSION:
-			o->session = optarg;
-			break;
-		case O_EXPIRY:
-			o->expiry = num_arg("--session-expiry", optarg, 1,
-			    UINT32_MAX);
-			break;
-		case O_SHARE:
-			o->share = optarg;
-			break;
-		case O_STICKY:
-			o->sticky = 1;
-			break;
-		case O_FILTER:
-			o->filter = optarg;
-			break;
-		case O_VERSION:
-			if (strcmp(optarg, "5") == 0)
-				o->version = MQTT_PROTOCOL_V5;
-			else if (strcmp(optarg, "3.1.1") == 0)
-				o->version = MQTT_PROTOCOL_V311;
-			else
-				die(EXIT_USAGE, "--mqtt-version: '%s' is not 5 "
-				    "or 3.1.1", optarg);
-			break;
-		case O_RETRIES:
-			o->retries = num_arg("--retries", optarg, 0, INT_MAX);
-			break;
-		case O_CKPT:
-			/*
-			 * A PUBACK would have to wait for the end of the
-			 * pipeline, which cannot answer back through a pipe.
-			 */
-			die(EXIT_USAGE, "--checkpoints is for polling mode: "
-			    "with --mqtt a message is acknowledged to the "
-			    "broker once its line is written, and cannot wait "
-			    "for the end of the pipeline to deliver it");
-		case 'n':
-			o->count = num_arg("-n", optarg, 1, LLONG_MAX);
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(EXIT_OK);
-		case 'V':
-			printf("%s %s\n", progname, VERSION);
-			exit(EXIT_OK);
-		default:
-			usage(stderr);
-			exit(EXIT_USAGE);
-		}
-	}
-	if (optind != argc - 1) {
-		xwarn(optind == argc ? "no CHANNEL given" : "one CHANNEL "
-		    "argument expected (a comma list for several)");
-		usage(stderr);
-		exit(EXIT_USAGE);
-	}
-	o->channels = argv[optind];
-	if (!channels_ok(o->channels))
-		die(EXIT_USAGE, "'%s': CHANNEL must be channel ids separated "
-		    "by commas, or +", o->channels);
-	if (o->share && !group_ok(o->share))
-		die(EXIT_USAGE, "--share: '%s' must be non-empty without "
-		    "'/', '+', '#' or ':'", o->share);
-	if (o->sticky && !o->share)
-		die(EXIT_USAGE, "--sticky needs --share GROUP");
-	if (o->filter && *o->filter == '\0')
-		die(EXIT_USAGE, "--filter: empty expression");
-	if (o->expiry && !o->session)
-		die(EXIT_USAGE, "--session-expiry needs --session NAME");
-	if (o->expiry && o->version != MQTT_PROTOCOL_V5)
-		die(EXIT_USAGE, "--session-expiry needs MQTT 5");
-	if (o->session && (*o->session == '\0' || strlen(o->session) > 65535))
-		die(EXIT_USAGE, "--session: bad name");
-	if (o->session && o->expiry == 0)
-		o->expiry = 86400;
-	if (recvmqtt_url(o->url, o->host, sizeof o->host, &o->port) == -1)
-		die(EXIT_USAGE, "--url: '%s' is not mqtts://HOST[:PORT] (TLS "
-		    "only: the token must not cross the network in clear)",
-		    o->url);
-	if (o->cafile && access(o->cafile, R_OK) == -1)
-		dieerr(EXIT_USAGE, "--cafile %s", o->cafile);
-}
-
 /* A client id for a clean session: unique enough, never reused. */
 static void
 random_id(char *buf, size_t size)
@@ -846,53 +736,65 @@ random_id(char *buf, size_t size)
 }
 
 int
-recv_mqtt_main(int argc, char **argv)
+recvmqtt_run(const struct recvmqtt_conf *o, char *token)
 {
-	struct opts o;
 	struct rx rx;
 	char id[64];
-	static char token[TOKEN_MAX];	/* static: wiped below */
 	const char *hook;
+	long long k;
 	int rc, status;
 
-	diag_init(argv[0]);
-	parse(argc, argv, &o);
-	token_get(o.token_file, token, sizeof token);
-
 	memset(&rx, 0, sizeof rx);
-	rx.o = &o;
-	if (recvmqtt_topic(rx.topic, sizeof rx.topic, o.channels, o.share,
-	    o.sticky, o.filter) == -1)
-		die(EXIT_USAGE, "the subscription topic is too long");
-	if ((hook = getenv(KILL_HOOK)) != NULL && *hook != '\0')
-		rx.kill_at = (uint64_t)num_arg(KILL_HOOK, hook, 1, LLONG_MAX);
+	rx.o = o;
+	rx.version = o->mqtt5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311;
+	if (recvmqtt_topic(rx.topic, sizeof rx.topic, o->channels, o->share,
+	    o->sticky, o->filter) == -1) {
+		explicit_bzero(token, strlen(token));
+		xwarn("the subscription topic is too long");
+		return EXIT_USAGE;
+	}
+	if ((hook = getenv(KILL_HOOK)) != NULL && *hook != '\0' &&
+	    parse_ll(hook, 1, LLONG_MAX, &k) == 0)
+		rx.kill_at = (uint64_t)k;
 
 	stop_install();
-	stats_init(&rx.st, 0, 1);
+	alarm_install();
+	stats_init(&rx.st, o->quiet, 1);
 	mosquitto_lib_init();
-	if (o.session == NULL)
+	if (o->session == NULL)
 		random_id(id, sizeof id);
-	rx.m = mosquitto_new(o.session ? o.session : id, o.session == NULL, &rx);
-	if (rx.m == NULL)
-		die(EXIT_TEMPFAIL, "mosquitto_new: %s", strerror(errno));
+	rx.m = mosquitto_new(o->session ? o->session : id, o->session == NULL,
+	    &rx);
+	if (rx.m == NULL) {
+		explicit_bzero(token, strlen(token));
+		xwarnerr("mosquitto_new");
+		return EXIT_TEMPFAIL;
+	}
 	/* Only to keep PUBACKs queued until our loop_write: see the top. */
 	mosquitto_threaded_set(rx.m, true);
-	mosquitto_int_option(rx.m, MOSQ_OPT_PROTOCOL_VERSION, o.version);
+	mosquitto_int_option(rx.m, MOSQ_OPT_PROTOCOL_VERSION, rx.version);
 	/*
 	 * No TCP_NODELAY: with Nagle the PUBACKs of a burst share segments
 	 * (the benchmark drains 10-40 % faster); a line reaches stdout before
 	 * its PUBACK is even queued, so this costs no output latency.
 	 */
-	if (o.version == MQTT_PROTOCOL_V5)
+	if (rx.version == MQTT_PROTOCOL_V5)
 		mosquitto_int_option(rx.m, MOSQ_OPT_RECEIVE_MAXIMUM, RECEIVE_MAX);
-	if (mosquitto_username_pw_set(rx.m, token, NULL) != MOSQ_ERR_SUCCESS)
-		die(EXIT_TEMPFAIL, "out of memory");
+	rc = mosquitto_username_pw_set(rx.m, token, NULL);
 	/* libmosquitto keeps its own copy for reconnecting; ours goes now. */
-	explicit_bzero(token, sizeof token);
-	rc = mosquitto_tls_set(rx.m, o.cafile, o.cafile ? NULL : DEFAULT_CAPATH,
-	    NULL, NULL, NULL);
-	if (rc != MOSQ_ERR_SUCCESS)
-		die(EXIT_USAGE, "TLS setup: %s", mosquitto_strerror(rc));
+	explicit_bzero(token, strlen(token));
+	if (rc != MOSQ_ERR_SUCCESS) {
+		xwarn("out of memory");
+		status = EXIT_TEMPFAIL;
+		goto out;
+	}
+	rc = mosquitto_tls_set(rx.m, o->cafile, o->cafile ? NULL :
+	    RECVMQTT_CAPATH, NULL, NULL, NULL);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		xwarn("TLS setup: %s", mosquitto_strerror(rc));
+		status = EXIT_USAGE;
+		goto out;
+	}
 	mosquitto_connect_v5_callback_set(rx.m, on_connect);
 	mosquitto_subscribe_v5_callback_set(rx.m, on_subscribe);
 	mosquitto_message_v5_callback_set(rx.m, on_message);
@@ -902,7 +804,7 @@ recv_mqtt_main(int argc, char **argv)
 	vlog("subscribing to %s", rx.topic);
 
 	status = run(&rx);
-
+out:
 	mosquitto_destroy(rx.m);
 	mosquitto_lib_cleanup();
 	free(rx.out);

@@ -35,7 +35,7 @@ check "diagnostics are prefixed with the program name" \
 # 5000 messages in batches of 97: the same bytes, in order.
 python3 "$TESTS/genmsgs.py" 5000 >"$T/in"
 standin a --messages "$T/in"
-flespi-recv --url "$URL" --once -c 97 1 >"$T/out" 2>"$T/err"; rc=$?
+flespi-recv --url "$URL" --once --limit-count 97 1 >"$T/out" 2>"$T/err"; rc=$?
 check "--once drains and exits 0" test $rc -eq 0
 check "--once writes nothing on stderr" test ! -s "$T/err"
 if cmp -s "$T/in" "$T/out"; then ok "5000 messages over 52 batches byte for byte"

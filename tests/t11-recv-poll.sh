@@ -40,7 +40,7 @@ rc=$?
 check "-t 20: each request waits 20 s ($(cat "$T/a.timeouts"))" test $rc -eq 0
 
 # SIGTERM during a long poll: prompt, exit 0, key saved.
-flespi-recv --url "$URL" -t 20 --state "$T/st" 1 >"$T/out" 2>"$T/err" &
+flespi-recv --url "$URL" --timeout 20 --state "$T/st" 1 >"$T/out" 2>"$T/err" &
 pid=$!
 wait_for 5 test -s "$T/st" || notok "SIGTERM: no key file before the long poll"
 wait_for 5 polling || notok "SIGTERM: no request waiting in the stand-in"

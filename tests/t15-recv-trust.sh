@@ -133,7 +133,7 @@ done
 
 # --- errors and warnings inside a 200: shown once each, escaped -----------
 faults "notes*3"
-flespi-recv --url "$URL" $F --once -c 2 1 >"$T/out" 2>"$T/err"
+flespi-recv --url "$URL" $F --once --limit-count 2 1 >"$T/out" 2>"$T/err"
 rc=$?
 diff_ok "errors/warnings members: the messages still come out (rc $rc)" \
     "$T/in" "$T/out"
