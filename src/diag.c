@@ -95,3 +95,18 @@ vlog(const char *fmt, ...)
 	vdiag(0, 0, fmt, ap);
 	va_end(ap);
 }
+
+const char *
+plural(unsigned long long n)
+{
+	return n == 1 ? "" : "s";
+}
+
+const char *
+giveup_text(char *buf, size_t sz, const char *who, long long retries,
+    const char *why)
+{
+	snprintf(buf, sz, "%s: giving up after %lld %s: %s", who, retries,
+	    retries == 1 ? "retry" : "retries", why);
+	return buf;
+}
