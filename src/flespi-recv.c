@@ -545,11 +545,15 @@ static void
 delete_before(struct run *r, uint64_t key)
 {
 	struct fa_req q = { key, 1, r->o->limit_size, 0, 1 };
-	char why[512];
+	char why[512], st[32];
 	int s;
 
 	s = fa_get(&r->fa, &q, why, sizeof why);
-	vlog("delete before key %" PRIu64 ": %ld%s%s", key, r->fa.status,
+	if (r->fa.status > 0)
+		snprintf(st, sizeof st, "HTTP %ld", r->fa.status);
+	else
+		snprintf(st, sizeof st, "no answer");
+	vlog("delete before key %" PRIu64 ": %s%s%s", key, st,
 	    s == FA_OK ? "" : ": ", s == FA_OK ? "" : why);
 	if (s == FA_OK)
 		r->deleted = key;

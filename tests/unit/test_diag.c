@@ -65,6 +65,7 @@ main(void)
 	verbose = 1;
 	total_into(buf, sizeof buf, "1 delivered");
 	CHECK(strcmp(buf, "flespi-test: 1 delivered\n") == 0,
-	    "stderr a file, -v: the totals line ('%s')", buf);
+	    "stderr a file, -v: the totals line ('%.*s')",
+	    (int)strcspn(buf, "\n"), buf);
 	return unit_failed != 0;
 }
