@@ -142,6 +142,15 @@ check "... 1 message undelivered" has ': 1 message undelivered,' "$T/g.err"
 check "... no '1 messages' or '1 retries' anywhere" \
     hasnt '\b1 messages\|\b1 retries' "$T/g.err"
 
+# flespi-recv --mqtt, nobody listening: the same wording, and with -v
+# the totals even after giving up.
+flespi-recv --mqtt -v --url "mqtts://127.0.0.1:$DEAD" --cafile /dev/null \
+    --retries 1 7 >/dev/null 2>"$T/m.err"
+check "flespi-recv --mqtt --retries 1: exit 75" test $? = 75
+check "... the same wording" \
+    has "^flespi-recv: 127.0.0.1:$DEAD: giving up after 1 retry: " "$T/m.err"
+check "... the totals after it" has '^flespi-recv: 0 messages written$' "$T/m.err"
+
 http_standin h --faults 500,500,500,500
 echo "$one" | flespi-to-http --retries 2 --retry-wait 0.05 \
     "http://127.0.0.1:$HTTP_PORT/in" 2>"$T/h.err"
