@@ -692,8 +692,8 @@ fail_line(struct fwd *f, const char *line, size_t len)
  * rejected file), as long as the writer goes on writing: it stops after
  * REST_QUIET_MS without a byte, after REST_MAX_MS in all, or at another
  * stop signal; a terminal is not waited for at all.  A line cut off
- * by that is rejected, never dropped unsaid.  Returns the last key whose lines are all in the files, in
- * *key (1), or 0.
+ * by that is rejected, never dropped unsaid.  Returns the last key whose
+ * lines are all in the files, in *key (1), or 0.
  */
 static int
 rest(struct fwd *f, int blocked, uint64_t *key)
