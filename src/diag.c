@@ -112,3 +112,18 @@ deprecated(int *warned, const char *old, const char *now)
 	*warned = 1;
 	xwarn("%s is deprecated; use %s", old, now);
 }
+
+const char *
+plural(unsigned long long n)
+{
+	return n == 1 ? "" : "s";
+}
+
+const char *
+giveup_text(char *buf, size_t sz, const char *who, long long retries,
+    const char *why)
+{
+	snprintf(buf, sz, "%s: giving up after %lld %s: %s", who, retries,
+	    retries == 1 ? "retry" : "retries", why);
+	return buf;
+}

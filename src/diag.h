@@ -2,6 +2,8 @@
 #ifndef DIAG_H
 #define DIAG_H
 
+#include <stddef.h>
+
 extern const char *progname;	/* set by diag_init(), "flespi-recv" etc. */
 extern int verbose;		/* -v count; vlog() prints when > 0 */
 
@@ -30,5 +32,18 @@ void usage_fail(const char *synopsis) __attribute__((noreturn));
  * the caller's flag for that spelling.
  */
 void deprecated(int *warned, const char *old, const char *now);
+
+/*
+ * "s" unless n is 1, for counts in messages: "%llu message%s", n,
+ * plural(n).  English only; a word that does not just take an s has its
+ * own line (see giveup_text).
+ */
+const char *plural(unsigned long long n);
+/*
+ * The one wording of every tool for --retries running out, into buf
+ * (returned): "WHO: giving up after N retries: WHY" ("1 retry").
+ */
+const char *giveup_text(char *buf, size_t sz, const char *who,
+    long long retries, const char *why);
 
 #endif

@@ -529,6 +529,18 @@ savekey(struct run *r)
 }
 
 /*
+ * The totals line at the end of a run (stats.h says where it shows):
+ * after the last diagnostic, before exiting.
+ */
+static void
+totals(struct run *r, const char *why)
+{
+	stats_total(&r->st, "%" PRIu64 " message%s written, key %" PRIu64
+	    "%s%s", r->total, plural(r->total), r->key, why ? "; " : "",
+	    why ? why : "");
+}
+
+/*
  * An answer that parsed must also make sense for its request: never more
  * messages than asked for, and a key that moves on past them (or, with
  * none, stays or moves on).  A key going backwards would replay what was
@@ -541,16 +553,16 @@ checkanswer(const struct fa_req *q, const struct reply *rp, char *why,
 {
 	if (rp->count > q->limit_count)
 		snprintf(why, whylen, "protocol violation: the answer holds "
-		    "%zu messages, %u were asked for", rp->count,
-		    q->limit_count);
+		    "%zu messages, %u %s asked for", rp->count,
+		    q->limit_count, q->limit_count == 1 ? "was" : "were");
 	else if (rp->next_key < q->curr_key)
 		snprintf(why, whylen, "protocol violation: next_key %" PRIu64
 		    " goes backwards from %" PRIu64, rp->next_key,
 		    q->curr_key);
 	else if (rp->count > 0 && rp->next_key == q->curr_key)
 		snprintf(why, whylen, "protocol violation: next_key %" PRIu64
-		    " does not move on past %zu messages", rp->next_key,
-		    rp->count);
+		    " does not move on past %zu message%s", rp->next_key,
+		    rp->count, plural(rp->count));
 	else
 		return 0;
 	return 1;
@@ -592,7 +604,7 @@ shownotes(struct run *r, const struct reply *rp)
 static int
 fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 {
-	char why[512], whybuf[256];
+	char why[512], whybuf[256], st[32], who[300], msg[900];
 	const char *bad;
 	long long failures = 0, limit;
 	int64_t t0;
@@ -620,15 +632,22 @@ fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 		if (s == FA_OK)
 			shownotes(r, rp);
 		if (verbose) {
+			size_t nm = s == FA_OK ? rp->count : 0;
+
 			stats_end(&r->st);
+			if (r->fa.status > 0)
+				snprintf(st, sizeof st, "HTTP %ld",
+				    r->fa.status);
+			else
+				snprintf(st, sizeof st, "no answer");
 			vlog("GET %.*s curr_key=%" PRIu64 " limit_count=%u "
-			    "timeout=%u%s: %ld, %zu messages, %zu bytes, "
+			    "timeout=%u%s: %s, %zu message%s, %zu byte%s, "
 			    "%" PRId64 " ms%s%s",
 			    (int)(strlen(r->fa.urlbase) - strlen("?data=")),
 			    r->fa.urlbase, q->curr_key,
 			    q->limit_count, q->timeout, q->del ? " delete" : "",
-			    r->fa.status, s == FA_OK ? rp->count : 0,
-			    r->fa.len, mono_ms() - t0, s == FA_OK ? "" : ": ",
+			    st, nm, plural(nm), r->fa.len, plural(r->fa.len),
+			    mono_ms() - t0, s == FA_OK ? "" : ": ",
 			    s == FA_OK ? "" : why);
 		}
 		if (s == FA_OK) {
@@ -652,13 +671,17 @@ fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 		}
 		if (s == FA_REFUSED) {
 			savekey(r);
-			die(EXIT_REFUSED, "channel %s: %s", r->o->selector,
-			    why);
+			xwarn("channel %s: %s", r->o->selector, why);
+			totals(r, NULL);
+			exit(EXIT_REFUSED);
 		}
 		if (limit >= 0 && failures >= limit) {
 			savekey(r);
-			die(EXIT_TEMPFAIL, "channel %s: %s; gave up after "
-			    "%lld retries", r->o->selector, why, failures);
+			snprintf(who, sizeof who, "channel %s", r->o->selector);
+			xwarn("%s", giveup_text(msg, sizeof msg, who, failures,
+			    why));
+			totals(r, NULL);
+			exit(EXIT_TEMPFAIL);
 		}
 		failures++;
 		d = backoff_next(&r->bo);
@@ -695,8 +718,8 @@ partial(struct run *r, size_t k)
 	if (fetch(r, &q, &rp) == FA_OK && rp.count == k)
 		r->key = rp.next_key;
 	else
-		xwarn("cannot find the key after %zu messages; they will be "
-		    "read again", k);
+		xwarn("cannot find the key after %zu message%s; %s will be "
+		    "read again", k, plural(k), k == 1 ? "it" : "they");
 }
 
 /*
@@ -734,11 +757,15 @@ static void
 delete_before(struct run *r, uint64_t key)
 {
 	struct fa_req q = { key, 1, r->o->limit_size, 0, 1 };
-	char why[512];
+	char why[512], st[32];
 	int s;
 
 	s = fa_get(&r->fa, &q, why, sizeof why);
-	vlog("delete before key %" PRIu64 ": %ld%s%s", key, r->fa.status,
+	if (r->fa.status > 0)
+		snprintf(st, sizeof st, "HTTP %ld", r->fa.status);
+	else
+		snprintf(st, sizeof st, "no answer");
+	vlog("delete before key %" PRIu64 ": %s%s%s", key, st,
 	    s == FA_OK ? "" : ": ", s == FA_OK ? "" : why);
 	if (s == FA_OK)
 		r->deleted = key;
@@ -843,13 +870,11 @@ emit(struct run *r, const char *buf, size_t len)
 	savekey(r);
 	if (err == EPIPE) {
 		/* The reader went away: a normal end for a producer. */
-		vlog("stdout closed by the reader after %" PRIu64
-		    " messages; key %" PRIu64, r->total, r->key);
+		totals(r, "stdout closed by the reader");
 		exit(EXIT_OK);
 	}
 	if (err == EINTR) {
-		vlog("stopped while stdout was not read, after %" PRIu64
-		    " messages; key %" PRIu64, r->total, r->key);
+		totals(r, "stopped while stdout was not read");
 		exit(EXIT_OK);
 	}
 	errno = err;
@@ -900,8 +925,9 @@ loop(struct run *r)
 		savekey(r);
 		now = mono_ms();
 		if (stats_due(&r->st, now))
-			stats_show(&r->st, "%" PRIu64 " messages, %.0f msg/s, "
-			    "key %" PRIu64, r->total, (double)r->total * 1000.0 /
+			stats_show(&r->st, "%" PRIu64 " message%s, %.0f msg/s, "
+			    "key %" PRIu64, r->total, plural(r->total),
+			    (double)r->total * 1000.0 /
 			    (double)(now - r->st.start_ms + 1), r->key);
 		if (o->once && rp.count == 0)
 			break;
@@ -1100,11 +1126,7 @@ main(int argc, char **argv)
 	loop(&r);
 	finaldelete(&r);
 	savekey(&r);
-	if (r.st.shown)
-		stats_show(&r.st, "%" PRIu64 " messages, key %" PRIu64,
-		    r.total, r.key);
-	stats_end(&r.st);
-	vlog("%" PRIu64 " messages written; key %" PRIu64, r.total, r.key);
+	totals(&r, NULL);
 	fa_free(&r.fa);
 	curl_global_cleanup();
 	while (r.nseen > 0)

@@ -98,6 +98,7 @@ struct fwd {
 	int		more;		/* msgin said MSG_BUSY */
 	int		state_err;	/* a key could not be saved */
 	int		fatal;		/* the transport's verdict */
+	int		ttyin;		/* stdin is a terminal */
 	uint64_t	delivered, failed, lost, refused_by_peer;
 };
 
@@ -694,9 +695,9 @@ fail_line(struct fwd *f, const char *line, size_t len)
  * line until end of input goes to the failed file (bad ones to the
  * rejected file), as long as the writer goes on writing: it stops after
  * REST_QUIET_MS without a byte, after REST_MAX_MS in all, or at another
- * stop signal.  A line cut off by that is rejected, never dropped
- * unsaid.  Returns the last key whose lines are all in the files, in
- * *key (1), or 0.
+ * stop signal; a terminal is not waited for at all.  A line cut off
+ * by that is rejected, never dropped unsaid.  Returns the last key whose
+ * lines are all in the files, in *key (1), or 0.
  */
 static int
 rest(struct fwd *f, int blocked, uint64_t *key)
@@ -729,6 +730,9 @@ rest(struct fwd *f, int blocked, uint64_t *key)
 		case MSG_BAD:
 			continue;
 		case MSG_AGAIN:
+			/* A terminal: nobody types on after a stop signal. */
+			if (f->ttyin)
+				break;
 			left = end - mono_ms();
 			if (left <= 0 || stop_interrupts != ints)
 				break;
@@ -754,7 +758,8 @@ rest(struct fwd *f, int blocked, uint64_t *key)
 
 		msgin_reject(&f->in, lr->lineno + 1, lr->buf + lr->off,
 		    lr_pending(lr), "cut off: the input stayed open after "
-		    "stopping (%zu bytes)", lr_pending(lr));
+		    "stopping (%zu byte%s)", lr_pending(lr),
+		    plural(lr_pending(lr)));
 	}
 	if (!f->eof)
 		vlog("stopped reading the input at line %" PRIu64
@@ -809,6 +814,24 @@ leftovers(struct fwd *f)
 		save(f, key);
 }
 
+/*
+ * The totals at the end (stats.h says where they show); the transport's
+ * figures after a semicolon.
+ */
+static void
+totals(struct fwd *f)
+{
+	char ts[160] = "";
+	uint64_t ck = f->in.checkpoints;
+
+	if (f->ops->stats != NULL)
+		f->ops->stats(f->t, ts, sizeof ts);
+	stats_total(&f->st, "%" PRIu64 " delivered, %" PRIu64 " failed, %"
+	    PRIu64 " rejected, %" PRIu64 " checkpoint%s%s%s", f->delivered,
+	    f->failed + f->lost, f->in.bad, ck, plural(ck), ts[0] ? "; " : "",
+	    ts);
+}
+
 static void
 showstats(struct fwd *f, int64_t now)
 {
@@ -831,7 +854,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 	char why[512];
 	int64_t now, drain_end = 0;
 	uint64_t dones;
-	int timeout, np, good = 0, status;
+	int timeout, np, good = 0, status, again = 0;
 	sig_atomic_t ints = 0;	/* SIGINTs when the drain began */
 
 	f->ops = ops;
@@ -846,17 +869,22 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		return EXIT_IOERR;
 	}
 	stats_init(&f->st, f->cf.quiet, f->cf.data);
+	f->ttyin = isatty(STDIN_FILENO);
 	for (;;) {
 		now = mono_ms();
 		if (stop_count != 0 && drain_end == 0) {
 			drain_end = now + f->cf.drain_ms;
 			ints = stop_interrupts;
-			vlog("signal %d: delivering for at most %lld ms",
-			    (int)stop_requested, f->cf.drain_ms);
+			vlog("stopping on signal %d: delivering what is "
+			    "outstanding for at most %.1f s", (int)stop_requested,
+			    (double)f->cf.drain_ms / 1000.0);
 			if (ops->flush != NULL)
 				ops->flush(t, now);
-		} else if (drain_end != 0 && stop_interrupts != ints)
+		} else if (drain_end != 0 && stop_interrupts != ints &&
+		    !again) {
 			drain_end = now;	/* Ctrl-C again: stop now */
+			again = 1;
+		}
 		if ((f->fatal = ops->fatal(t, why, sizeof why)) != 0) {
 			stats_end(&f->st);
 			xwarn("%s", why);
@@ -864,7 +892,11 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		}
 		if (drain_end != 0 && now >= drain_end) {
 			stats_end(&f->st);
-			xwarn("drain time over");
+			if (again)
+				xwarn("interrupted again: stopping at once");
+			else
+				xwarn("drain time over (--drain-timeout %.1f s)",
+				    (double)f->cf.drain_ms / 1000.0);
 			break;
 		}
 
@@ -872,6 +904,19 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		readin(f, now, &timeout);
 		retire(f);
 		if (f->eof && f->n == 0 && ops->idle(t)) {
+			good = 1;
+			break;
+		}
+		/*
+		 * Stopped while reading a terminal: nobody types on after
+		 * Ctrl-C (and the terminal discarded what was being typed), so
+		 * end as soon as nothing is outstanding rather than wait for
+		 * an end of input that is not coming.  A pipe is read on: its
+		 * writer may still be flushing lines it has taken
+		 * responsibility for.
+		 */
+		if (drain_end != 0 && f->ttyin && f->n == 0 && !f->more &&
+		    lr_pending(&f->in.lr) == 0) {
 			good = 1;
 			break;
 		}
@@ -917,39 +962,29 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		leftovers(f);
 	}
 	saver_stop(f);
-	if (f->st.tty)
-		showstats(f, mono_ms());	/* the final figures */
-	stats_end(&f->st);
 	msgin_sync(&f->in);
 	set_nonblock(STDIN_FILENO, 0);
+	totals(f);
 
 	if (f->failed + f->lost > 0) {
 		/* What is really in the file, not what was handed to it. */
 		uint64_t w = f->in.failed.written;
 
 		if (msgin_file_error(&f->in) && f->cf.failed != NULL)
-			xwarn("%" PRIu64 " messages undelivered, %" PRIu64
+			xwarn("%" PRIu64 " message%s undelivered, %" PRIu64
 			    " of them written to the failed file, %" PRIu64
-			    " not (write error)", f->failed + f->lost, w,
+			    " not (write error)", f->failed + f->lost,
+			    plural(f->failed + f->lost), w,
 			    f->failed + f->lost - w);
 		else
-			xwarn("%" PRIu64 " messages undelivered%s",
-			    f->failed + f->lost, f->failed > 0 ?
-			    ", written to the failed file" : "");
+			xwarn("%" PRIu64 " message%s undelivered%s",
+			    f->failed + f->lost, plural(f->failed + f->lost),
+			    f->failed > 0 ? ", written to the failed file" : "");
 	}
-	{
-		char ts[160] = "";
-
-		if (ops->stats != NULL)
-			ops->stats(t, ts, sizeof ts);
-		vlog("%" PRIu64 " delivered, %" PRIu64 " failed, %" PRIu64
-		    " rejected, %" PRIu64 " checkpoints%s%s", f->delivered,
-		    f->failed + f->lost, f->in.bad, f->in.checkpoints,
-		    ts[0] ? "; " : "", ts);
-		if (f->sv.saves > 0)
-			vlog("%s: key %" PRIu64 " saved (%" PRIu64 " saves)",
-			    f->cf.state, f->sv.saved, f->sv.saves);
-	}
+	if (f->sv.saves > 0)
+		vlog("%s: key %" PRIu64 " saved (%" PRIu64 " save%s)",
+		    f->cf.state, f->sv.saved, f->sv.saves,
+		    plural(f->sv.saves));
 
 	if (f->fatal == EXIT_REFUSED)
 		status = EXIT_REFUSED;

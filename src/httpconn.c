@@ -346,9 +346,12 @@ retry(struct lane *l, size_t n, const char *reason, long ra_secs,
 	l->fails++;
 	hc->retried++;
 	if (hc->cf->retries >= 0 && l->fails > hc->cf->retries) {
-		setfatal(hc, EXIT_TEMPFAIL, "%s %s: %s; gave up after %lld "
-		    "retries", hc->cf->method, hc->showurl, reason,
-		    hc->cf->retries);
+		char who[600], msg[1200];
+
+		snprintf(who, sizeof who, "%s %s", hc->cf->method,
+		    hc->showurl);
+		setfatal(hc, EXIT_TEMPFAIL, "%s", giveup_text(msg, sizeof msg,
+		    who, hc->cf->retries, reason));
 		return;
 	}
 	wait = backoff_next(&l->bo);
@@ -428,6 +431,37 @@ answer(struct lane *l, char *dst, size_t sz)
 	vis(dst, sz, p, (size_t)(t - p));
 }
 
+/*
+ * The reason phrase of a status code a server is likely to send, for -v
+ * ("200 OK"); "" for others.  HTTP/2 carries no phrase of its own.
+ */
+static const char *
+phrase(long code)
+{
+	static const struct {
+		long		code;
+		const char     *text;
+	} t[] = {
+		{ 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
+		{ 204, "No Content" }, { 301, "Moved Permanently" },
+		{ 302, "Found" }, { 307, "Temporary Redirect" },
+		{ 308, "Permanent Redirect" }, { 400, "Bad Request" },
+		{ 401, "Unauthorized" }, { 403, "Forbidden" },
+		{ 404, "Not Found" }, { 405, "Method Not Allowed" },
+		{ 408, "Request Timeout" }, { 413, "Content Too Large" },
+		{ 415, "Unsupported Media Type" },
+		{ 422, "Unprocessable Content" }, { 429, "Too Many Requests" },
+		{ 500, "Internal Server Error" }, { 502, "Bad Gateway" },
+		{ 503, "Service Unavailable" }, { 504, "Gateway Timeout" }
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (t[i].code == code)
+			return t[i].text;
+	return "";
+}
+
 static void
 finished(struct httpconn *hc, CURL *easy, CURLcode res, int64_t now)
 {
@@ -446,8 +480,9 @@ finished(struct httpconn *hc, CURL *easy, CURLcode res, int64_t now)
 		snprintf(reason, sizeof reason, "%s",
 		    l->err[0] ? l->err : curl_easy_strerror(res));
 		vis(ans, sizeof ans, reason, strlen(reason));
-		vlog("%s %s: %s, %zu messages, %lld ms", hc->cf->method,
-		    hc->showurl, ans, n, (long long)(now - l->started));
+		vlog("%s %s: %s, %zu message%s, %lld ms", hc->cf->method,
+		    hc->showurl, ans, n, plural(n),
+		    (long long)(now - l->started));
 		switch (res) {
 		case CURLE_PEER_FAILED_VERIFICATION:
 		case CURLE_SSL_CACERT_BADFILE:
@@ -469,10 +504,12 @@ finished(struct httpconn *hc, CURL *easy, CURLcode res, int64_t now)
 	snprintf(reason, sizeof reason, "HTTP %ld%s%s", code, ans[0] ? ": " :
 	    "", ans);
 	curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &ver);
-	vlog("%s %s: %ld (HTTP/%s), %zu messages, %zu bytes, %lld ms",
-	    hc->cf->method, hc->showurl, code,
+	vlog("%s %s: %ld%s%s, %zu message%s, %zu byte%s, %lld ms (HTTP/%s)",
+	    hc->cf->method, hc->showurl, code, phrase(code)[0] ? " " : "",
+	    phrase(code), n, plural(n), l->bodylen, plural(l->bodylen),
+	    (long long)(now - l->started),
 	    ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_3 ?
-	    "3" : "1.1", n, l->bodylen, (long long)(now - l->started));
+	    "3" : "1.1");
 	if (code >= 200 && code < 300) {
 		hc->any_ok = 1;
 		delivered(l, n);
@@ -732,8 +769,8 @@ op_stats(void *t, char *buf, size_t sz)
 {
 	struct httpconn *hc = t;
 
-	snprintf(buf, sz, "%llu requests, %llu retried, %llu split",
-	    (unsigned long long)hc->requests,
+	snprintf(buf, sz, "%llu request%s, %llu retried, %llu split",
+	    (unsigned long long)hc->requests, plural(hc->requests),
 	    (unsigned long long)hc->retried,
 	    (unsigned long long)hc->splits);
 }

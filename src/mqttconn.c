@@ -194,9 +194,10 @@ retry_later(struct mconn *c, int64_t now, const char *what)
 
 	c->state = MC_IDLE;
 	if (c->cf->retries >= 0 && c->fails > c->cf->retries) {
-		fatal(c, EXIT_TEMPFAIL, "%s: gave up after %u retries "
-		    "connecting to %s:%d: %s", c->id, c->fails - 1,
-		    c->cf->host, c->cf->port, what);
+		char msg[sizeof c->why];
+
+		fatal(c, EXIT_TEMPFAIL, "%s", giveup_text(msg, sizeof msg,
+		    c->id, (long long)c->fails - 1, what));
 		return;
 	}
 	d = backoff_next(&c->bo);

@@ -450,8 +450,8 @@ show_stats(struct rx *rx)
 
 	if (rx->stat_ms == 0)
 		rx->stat_ms = rx->st.start_ms;
-	stats_show(&rx->st, "%llu messages, %.0f msg/s%s",
-	    (unsigned long long)rx->lines,
+	stats_show(&rx->st, "%llu message%s, %.0f msg/s%s",
+	    (unsigned long long)rx->lines, plural(rx->lines),
 	    (double)(rx->lines - rx->stat_lines) * 1000.0 /
 	    (double)(now - rx->stat_ms + 1),
 	    rx->online ? "" : ", connecting");
@@ -550,8 +550,9 @@ leave(struct rx *rx)
 	if (mosquitto_socket(rx->m) < 0)
 		return;
 	if (rx->unacked_skips) {
-		vlog("closing without acknowledging the last %llu messages",
-		    (unsigned long long)rx->unacked_skips);
+		vlog("closing without acknowledging the last %llu message%s",
+		    (unsigned long long)rx->unacked_skips,
+		    plural(rx->unacked_skips));
 		return;		/* mosquitto_destroy() closes the socket */
 	}
 	if (mosquitto_disconnect_v5(rx->m, MQTT_RC_NORMAL_DISCONNECTION,
@@ -663,7 +664,8 @@ run(struct rx *rx)
 	struct backoff bo;
 	long long failures = 0;
 	unsigned delay;
-	int rc, r, err;
+	int rc, r, err, status = EXIT_OK;
+	char who[300], msg[900];
 
 	backoff_init(&bo, (unsigned)rx->o->retry_wait_ms, 60000, 0);
 	for (;;) {
@@ -690,10 +692,12 @@ run(struct rx *rx)
 		failures++;
 		stats_end(&rx->st);
 		if (rx->o->retries >= 0 && failures > rx->o->retries) {
-			xwarn("%s:%d: %s; giving up after %lld retries",
-			    rx->o->host, rx->o->port, why(rx, rc, err),
-			    failures - 1);
-			return EXIT_TEMPFAIL;
+			snprintf(who, sizeof who, "%s:%d", rx->o->host,
+			    rx->o->port);
+			xwarn("%s", giveup_text(msg, sizeof msg, who,
+			    failures - 1, why(rx, rc, err)));
+			status = EXIT_TEMPFAIL;
+			break;
 		}
 		delay = backoff_next(&bo);
 		xwarn("%s:%d: %s; retrying in %.1f s", rx->o->host, rx->o->port,
@@ -705,9 +709,16 @@ run(struct rx *rx)
 			break;
 	}
 	leave(rx);
-	if (rx->st.shown)
-		show_stats(rx);		/* the final count */
-	stats_end(&rx->st);
+	/* The totals (stats.h says where they show). */
+	if (rx->bad > 0)
+		stats_total(&rx->st, "%llu message%s written, %llu skipped "
+		    "(not a JSON object)", (unsigned long long)rx->lines,
+		    plural(rx->lines), (unsigned long long)rx->bad);
+	else
+		stats_total(&rx->st, "%llu message%s written",
+		    (unsigned long long)rx->lines, plural(rx->lines));
+	if (status != EXIT_OK)
+		return status;
 	if (rx->refused)
 		return EXIT_REFUSED;
 	if (rx->werr && rx->werr != EPIPE) {

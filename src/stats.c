@@ -67,3 +67,23 @@ stats_end(struct stats *s)
 		fputc('\n', stderr);
 	s->shown = 0;
 }
+
+void
+stats_total(struct stats *s, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!isatty(STDERR_FILENO) && !verbose) {
+		stats_end(s);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	/* Over the progress line: column 0, cleared to the end. */
+	fprintf(stderr, "%s%s: %s\n", s->shown ? "\r\033[K" : "", progname,
+	    line);
+	fflush(stderr);
+	s->shown = 0;
+}

@@ -4,6 +4,11 @@
  * cannot mix with data: stderr is a terminal, the tool is the last stage
  * of a pipeline (its stdout is not a pipe or socket to another program),
  * its own data does not go to a terminal, and -q/--quiet was not given.
+ *
+ * The totals at the end of a run are one complete line, shown whenever
+ * stderr is a terminal (-q too: it stops only the running line) or with
+ * -v; a cron job or a service, whose stderr is a file or the journal,
+ * stays silent.
  */
 #ifndef STATS_H
 #define STATS_H
@@ -30,5 +35,11 @@ void	stats_show(struct stats *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* Finish the line (call before other diagnostics and at exit). */
 void	stats_end(struct stats *);
+/*
+ * The totals line (see above), in place of the progress line when that
+ * is on screen; ended with a newline.
+ */
+void	stats_total(struct stats *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 #endif

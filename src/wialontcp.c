@@ -177,8 +177,10 @@ drop(struct wtcp *w, const char *why, int64_t now, int polite)
 	w->woff = 0;
 	w->ack_deadline = 0;
 	/* A connection that took packets and acknowledged none has failed. */
-	if (!w->conn_acked && again > 0)
+	if (!w->conn_acked && again > 0) {
 		w->failures++;
+		snprintf(w->why, sizeof w->why, "%s", why);
+	}
 	w->next_try = now + backoff_next(&w->bo);
 	if (verbose || w->failures <= 1)
 		xwarn("%s: %s; %zu unacknowledged, to be sent again",
@@ -189,7 +191,8 @@ drop(struct wtcp *w, const char *why, int64_t now, int polite)
 	 */
 	if (w->adapt && w->lim > WTCP_START) {
 		w->lim = w->lim / 2 < WTCP_START ? WTCP_START : w->lim / 2;
-		vlog("%s: window now %zu packets", w->target, w->lim);
+		vlog("%s: window now %zu packet%s", w->target, w->lim,
+		    plural(w->lim));
 	}
 }
 
@@ -202,6 +205,7 @@ attempt_failed(struct wtcp *w, const char *why, int64_t now)
 	w->ai = w->aicur = NULL;
 	w->state = W_DOWN;
 	w->failures++;
+	snprintf(w->why, sizeof w->why, "cannot connect: %s", why);
 	if (verbose || w->failures == 1)
 		xwarn("%s: cannot connect: %s", w->target, why);
 	w->next_try = now + backoff_next(&w->bo);
@@ -250,8 +254,13 @@ start(struct wtcp *w, int64_t now)
 
 	if (w->cf->retries >= 0 &&
 	    w->failures > (unsigned long long)w->cf->retries) {
-		snprintf(w->why, sizeof w->why, "%s: giving up after %u "
-		    "failed attempts", w->target, w->failures);
+		char last[sizeof w->why];
+
+		/* Until now w->why holds the last failure (attempt_failed, drop). */
+		snprintf(last, sizeof last, "%s", w->why[0] ? w->why :
+		    "no connection");
+		giveup_text(w->why, sizeof w->why, w->target,
+		    (long long)w->failures - 1, last);
 		w->fatal = EXIT_TEMPFAIL;
 		return;
 	}
@@ -282,14 +291,14 @@ connected(struct wtcp *w)
 	w->conn_acked = 0;
 	w->minrtt = -1;	/* the path may be another one */
 	if (w->failures > 0 && !verbose)
-		xwarn("%s: connected after %u failed attempts", w->target,
-		    w->failures);
+		xwarn("%s: connected after %u failed attempt%s", w->target,
+		    w->failures, plural(w->failures));
 	vlog("%s: connected%s", w->target, w->conns > 1 ? " again" : "");
 	for (i = 0; i < w->n; i++)
 		again += ent(w, i)->sends > 0;
 	if (again > 0)
-		vlog("%s: sending %zu unacknowledged packets again",
-		    w->target, again);
+		vlog("%s: sending %zu unacknowledged packet%s again",
+		    w->target, again, plural(again));
 }
 
 /* The connect in progress has an outcome (or timed out: err). */
@@ -651,13 +660,13 @@ w_close(void *t)
 			extra += (uint64_t)n;
 		}
 		if (extra > 0)
-			xwarn("%s: %llu acknowledgements of nothing sent at the "
-			    "end (protocol error)", w->target,
-			    (unsigned long long)extra);
+			xwarn("%s: %llu acknowledgement%s of nothing sent at "
+			    "the end (protocol error)", w->target,
+			    (unsigned long long)extra, plural(extra));
 	}
 	if (w->adapt)
-		vlog("%s: window %zu packets at the end, %zu at most",
-		    w->target, w->lim, w->largest);
+		vlog("%s: window %zu packet%s at the end, %zu at most",
+		    w->target, w->lim, plural(w->lim), w->largest);
 	w_abandon(w);
 }
 

@@ -89,7 +89,7 @@ faults "ok,500,500,500,500"
 flespi-recv --url "$URL" $RECV --retries 2 --state "$T/st" 1 \
     >"$T/out" 2>"$T/err"; rc=$?
 check "--retries 2: exit 75" test $rc -eq 75
-check "--retries 2: says it gave up" grep -q 'gave up after 2 retries' "$T/err"
+check "--retries 2: says it gave up" grep -q 'giving up after 2 retries: ' "$T/err"
 check "--retries 2: the first batch was written" test "$(wc -l <"$T/out")" -eq 100
 check "--retries 2: the key after it was saved" test "$(cat "$T/st")" = 101
 faults "500"

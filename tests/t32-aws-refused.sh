@@ -60,6 +60,6 @@ timeout 30 flespi-to-aws $(broker_aws_args "$D") --retries 2 \
 rc=$?
 check "broker down, --retries 2: exit 75" [ $rc -eq 75 ]
 check "... after a backoff of at least 1 s" [ $(( $(date +%s) - s )) -ge 1 ]
-check "... saying it gave up" grep -q "gave up after 2 retries" "$T/err"
+check "... saying it gave up" grep -q "giving up after 2 retries: " "$T/err"
 diff_ok "... every line in the failed file" "$T/in" "$T/failed"
 finish

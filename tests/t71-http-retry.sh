@@ -38,7 +38,7 @@ flespi-to-http --retries 2 --retry-wait 0.05 --failed "$T/failed" "$URL" \
 check "--retries 2 against 500s: exit 75" [ $? -eq 75 ]
 check "--retries 2: three attempts" [ "$(reqs '.status == 500')" -eq 3 ]
 diff_ok "--retries 2: every line is in the failed file" "$T/in" "$T/failed"
-check "--retries 2: says it gave up" grep -q 'gave up after 2 retries' "$T/err"
+check "--retries 2: says it gave up" grep -q 'giving up after 2 retries: ' "$T/err"
 
 kill "$HTTP_PID"; wait "$HTTP_PID" 2>/dev/null
 : >"$T/s.log"; : >"$T/s.out"; rm -f "$T/failed"
