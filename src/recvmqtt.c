@@ -51,6 +51,7 @@
 #include "reply.h"
 #include "stats.h"
 #include "stop.h"
+#include "tlsfiles.h"
 #include "token.h"
 #include "vis.h"
 
@@ -850,13 +851,15 @@ recv_mqtt_main(int argc, char **argv)
 {
 	struct opts o;
 	struct rx rx;
-	char id[64];
+	char id[64], why[512];
 	static char token[TOKEN_MAX];	/* static: wiped below */
 	const char *hook;
 	int rc, status;
 
 	diag_init(argv[0]);
 	parse(argc, argv, &o);
+	if (tlsfiles_check(o.cafile, NULL, NULL, why, sizeof why) == -1)
+		die(EXIT_USAGE, "%s", why);
 	token_get(o.token_file, token, sizeof token);
 
 	memset(&rx, 0, sizeof rx);
