@@ -64,6 +64,15 @@
 #define TOPIC_MAX	4096
 #define TOKEN_MAX	4096
 #define KILL_HOOK	"FLESPI_RECV_TEST_KILL_BEFORE_LINE"
+/*
+ * A --session connection lost this soon after its CONNACK, this many
+ * times in a row with no failed attempt between them: another client
+ * with the same client id is taking the session from us and we from it
+ * (MQTT 3.1.1 has no DISCONNECT reason to tell us; the broker just
+ * closes the older connection).
+ */
+#define TAKEOVER_MS	10000
+#define TAKEOVERS	3
 
 struct opts {
 	const char     *url;
@@ -103,6 +112,8 @@ struct rx {
 	int		done;		/* -n reached */
 	int		refused;	/* the broker refused us for good */
 	int		online;		/* CONNACK accepted since the last dial() */
+	int64_t		online_ms;	/* when */
+	unsigned	quick_losses;	/* lost within TAKEOVER_MS, in a row */
 	int		ever_online;
 	int		qos0_warned;
 	uint64_t	stat_lines;	/* rx->lines when the stats were shown */
@@ -395,6 +406,7 @@ on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 		return;
 	}
 	rx->online = rx->ever_online = 1;
+	rx->online_ms = mono_ms();
 	vlog("connected to %s:%d%s", rx->o->host, rx->o->port,
 	    flags & 1 ? ", session present" : "");
 	rc = mosquitto_subscribe_v5(m, &mid, rx->topic, 1, 0, NULL);
@@ -463,9 +475,13 @@ on_disconnect(struct mosquitto *m, void *arg, int rc,
 	 */
 	if (rc == MQTT_RC_SESSION_TAKEN_OVER || rc == MQTT_RC_NOT_AUTHORIZED) {
 		stats_end(&rx->st);
-		xwarn("broker disconnected us: %s%s", mosquitto_reason_string(rc),
-		    rc == MQTT_RC_SESSION_TAKEN_OVER ?
-		    " (another client uses this --session)" : "");
+		if (rc == MQTT_RC_SESSION_TAKEN_OVER)
+			xwarn("broker disconnected us: %s (another client uses "
+			    "this --session: %s)", mosquitto_reason_string(rc),
+			    rx->o->session ? rx->o->session : "(none)");
+		else
+			xwarn("broker disconnected us: %s",
+			    mosquitto_reason_string(rc));
 		rx->refused = 1;
 		return;
 	}
@@ -669,6 +685,22 @@ run(struct rx *rx)
 		if (rx->online) {	/* this connection was accepted */
 			backoff_reset(&bo);
 			failures = 0;
+			if (rx->o->session &&
+			    mono_ms() - rx->online_ms < TAKEOVER_MS)
+				rx->quick_losses++;
+			else
+				rx->quick_losses = 0;
+		} else {
+			rx->quick_losses = 0;
+		}
+		if (rx->quick_losses >= TAKEOVERS) {
+			stats_end(&rx->st);
+			xwarn("--session %s: taken over %u times in a row, each "
+			    "time within %d s of connecting: another client "
+			    "is using this session; giving up", rx->o->session,
+			    rx->quick_losses, TAKEOVER_MS / 1000);
+			rx->refused = 1;
+			break;
 		}
 		failures++;
 		stats_end(&rx->st);
