@@ -65,11 +65,13 @@
 #define TOKEN_MAX	4096
 #define KILL_HOOK	"FLESPI_RECV_TEST_KILL_BEFORE_LINE"
 /*
- * A --session connection lost this soon after its CONNACK, this many
- * times in a row with no failed attempt between them: another client
- * with the same client id is taking the session from us and we from it
- * (MQTT 3.1.1 has no DISCONNECT reason to tell us; the broker just
- * closes the older connection).
+ * A --session connection lost this soon after a CONNACK that found the
+ * session present, this many times in a row with no failed attempt
+ * between them: another client with the same client id is taking the
+ * session from us and we from it.  (mosquitto 2.0 closes the older
+ * connection before its DISCONNECT "session taken over" leaves, even in
+ * MQTT 5; 3.1.1 has no reason to give at all.)  A broker restarted
+ * without its sessions answers "no session present" and is not counted.
  */
 #define TAKEOVER_MS	10000
 #define TAKEOVERS	3
@@ -113,6 +115,7 @@ struct rx {
 	int		refused;	/* the broker refused us for good */
 	int		online;		/* CONNACK accepted since the last dial() */
 	int64_t		online_ms;	/* when */
+	int		session_present;	/* in that CONNACK */
 	unsigned	quick_losses;	/* lost within TAKEOVER_MS, in a row */
 	int		ever_online;
 	int		qos0_warned;
@@ -407,6 +410,7 @@ on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 	}
 	rx->online = rx->ever_online = 1;
 	rx->online_ms = mono_ms();
+	rx->session_present = flags & 1;
 	vlog("connected to %s:%d%s", rx->o->host, rx->o->port,
 	    flags & 1 ? ", session present" : "");
 	rc = mosquitto_subscribe_v5(m, &mid, rx->topic, 1, 0, NULL);
@@ -685,7 +689,7 @@ run(struct rx *rx)
 		if (rx->online) {	/* this connection was accepted */
 			backoff_reset(&bo);
 			failures = 0;
-			if (rx->o->session &&
+			if (rx->o->session && rx->session_present &&
 			    mono_ms() - rx->online_ms < TAKEOVER_MS)
 				rx->quick_losses++;
 			else
