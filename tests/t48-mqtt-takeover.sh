@@ -20,7 +20,7 @@ for v in 3.1.1 5; do
 	    2>"$T/b.err" &
 	b=$!
 	start=$(date +%s)
-	wait_for 40 eval 'mq_gone $a || mq_gone $b'
+	wait_for 20 eval 'mq_gone $a || mq_gone $b'
 	secs=$(( $(date +%s) - start ))
 	if mq_gone $a; then gone=$a; alive=$b; e=$T/a.err; o=b
 	else gone=$b; alive=$a; e=$T/b.err; o=a; fi
