@@ -11,7 +11,7 @@ PKG_CONFIG ?= pkg-config
 O         ?= build
 
 CFLAGS    ?= -O2 -g
-PKGS       = libcurl jansson libmosquitto zlib
+PKGS       = libcurl jansson libmosquitto zlib libcrypto
 WARN       = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith \
              -Wstrict-prototypes -Wmissing-prototypes -Wcast-qual \
              -Wvla -Wno-missing-field-initializers
@@ -141,7 +141,7 @@ uninstall:
 DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
        libmosquitto-dev mosquitto mosquitto-clients openssl python3 jq curl \
        mandoc valgrind clang libclang-rt-14-dev procps time \
-       zlib1g-dev nginx python3-requests strace systemd
+       zlib1g-dev nginx python3-requests strace systemd libssl-dev
 deps:
 	@missing=""; for p in $(DEBS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \

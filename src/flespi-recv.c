@@ -30,6 +30,7 @@
 #include "stats.h"
 #include "stdfds.h"
 #include "stop.h"
+#include "tlsfiles.h"
 #include "token.h"
 
 struct opts {
@@ -58,8 +59,14 @@ struct opts {
 };
 
 #define MAXNOTES	64	/* distinct errors/warnings shown, at most */
-/* Protocol violations retried with --once and no --retries, at most. */
+/*
+ * --once is for cron: without --retries it gives up after this many
+ * retries of a request, or when the next would start this long after
+ * its first failure, whichever comes first (a server's Retry-After
+ * included), so that runs do not pile up.
+ */
 #define ONCE_RETRIES	5
+#define ONCE_FAIL_MS	60000
 /* An empty answer sooner than this after its request: wait the rest. */
 #define EMPTY_MIN_MS	1000
 /* After a stop request, a write to stdout may wait this long, no more. */
@@ -243,11 +250,17 @@ channel_arg(int argc, char **argv)
 	return argv[optind];
 }
 
+/*
+ * A --cafile that cannot serve (unreadable, a directory, no certificate
+ * in it) is our mistake, not the peer refusing: 64 before connecting.
+ */
 static void
 check_cafile(const char *path)
 {
-	if (path != NULL && access(path, R_OK) == -1)
-		dieerr(EXIT_USAGE, "--cafile %s", path);
+	char why[512];
+
+	if (tlsfiles_check(path, NULL, NULL, why, sizeof why) == -1)
+		die(EXIT_USAGE, "%s", why);
 }
 
 /* The command line of polling mode. */
@@ -604,10 +617,10 @@ shownotes(struct run *r, const struct reply *rp)
 static int
 fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 {
-	char why[512], whybuf[256], st[32], who[300], msg[900];
+	char why[512], whybuf[256], st[32], who[300], msg[900], once[160];
 	const char *bad;
 	long long failures = 0, limit;
-	int64_t t0;
+	int64_t t0, first_fail = 0;
 	int s, violation;
 	unsigned d;
 
@@ -629,6 +642,11 @@ fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 		} else if (s == FA_OK && (violation = checkanswer(q, rp, why,
 		    sizeof why)))
 			s = FA_RETRY;
+		if (s == FA_RETRY && r->fa.too_large)
+			snprintf(why, sizeof why, "answer longer than %zu bytes "
+			    "(--limit-size %zu and 1 MiB to spare): raise "
+			    "--limit-size if one message is that big",
+			    r->fa.max, q->limit_size);
 		if (s == FA_OK)
 			shownotes(r, rp);
 		if (verbose) {
@@ -657,13 +675,17 @@ fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 		if (s == FA_STOPPED)
 			return s;
 		stats_end(&r->st);
-		/*
-		 * --once must end: a server that keeps breaking the protocol
-		 * is given up on even when --retries was not given.
-		 */
+		/* --once must end, even when --retries was not given. */
 		limit = r->o->retries;
-		if (limit < 0 && violation && r->o->once)
+		once[0] = '\0';
+		if (limit < 0 && r->o->once) {
 			limit = ONCE_RETRIES;
+			snprintf(once, sizeof once, " (--once gives up after "
+			    "%d retries or %d s of failures; --retries N to "
+			    "retry longer)", ONCE_RETRIES, ONCE_FAIL_MS / 1000);
+		}
+		if (failures == 0)
+			first_fail = t0;
 		if (r->soft && (s == FA_REFUSED || (limit >= 0 &&
 		    failures >= limit))) {
 			xwarn("channel %s: %s", r->o->selector, why);
@@ -678,18 +700,26 @@ fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 		if (limit >= 0 && failures >= limit) {
 			savekey(r);
 			snprintf(who, sizeof who, "channel %s", r->o->selector);
-			xwarn("%s", giveup_text(msg, sizeof msg, who, failures,
-			    why));
+			xwarn("%s%s", giveup_text(msg, sizeof msg, who, failures,
+			    why), once);
 			totals(r, NULL);
 			exit(EXIT_TEMPFAIL);
 		}
-		failures++;
 		d = backoff_next(&r->bo);
 		/* A server's Retry-After is honoured, up to five minutes. */
 		if (r->fa.retry_after > 0 && (unsigned long)r->fa.retry_after *
 		    1000 > d)
 			d = r->fa.retry_after > 300 ? 300000 :
 			    (unsigned)r->fa.retry_after * 1000;
+		if (once[0] != '\0' && mono_ms() + d - first_fail >
+		    ONCE_FAIL_MS) {
+			savekey(r);
+			die(EXIT_TEMPFAIL, "channel %s: %s; gave up after "
+			    "%lld retries in %lld s%s", r->o->selector, why,
+			    failures, (long long)(mono_ms() - first_fail) / 1000,
+			    once);
+		}
+		failures++;
 		xwarn("channel %s: %s; retry %lld in %u ms", r->o->selector,
 		    why, failures, d);
 		nap(d);

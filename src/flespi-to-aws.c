@@ -6,6 +6,8 @@
  * mqttconn.c: one thread, one poll() loop over stdin and every
  * connection, each message on the connection a hash of its ident picks.
  */
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -25,6 +27,7 @@
 #include "msgin.h"
 #include "num.h"
 #include "stdfds.h"
+#include "tlsfiles.h"
 #include "topic.h"
 
 #define PAYLOAD_MAX	(128 * 1024)	/* AWS: 128 KB a publish */
@@ -252,6 +255,51 @@ parse(int argc, char **argv, struct opts *o)
 }
 
 /*
+ * --endpoint is a host name (or an IP address) and nothing else: the
+ * library would take "localhost:8883" or "https://x" for a name and
+ * fail to resolve it, again and again.  Returns 0, or -1 with why.
+ */
+static int
+endpoint_check(const char *h, char *why, size_t whysz)
+{
+	struct in6_addr a6;
+	const char *p, *c;
+
+	if (*h == '\0') {
+		snprintf(why, whysz, "--endpoint: empty; give the host name "
+		    "alone (xxx-ats.iot.REGION.amazonaws.com)");
+		return -1;
+	}
+	if (inet_pton(AF_INET6, h, &a6) == 1)
+		return 0;
+	if ((p = strstr(h, "://")) != NULL) {
+		snprintf(why, whysz, "--endpoint '%s': give the host name "
+		    "alone, without %.*s:// (the port goes in --port)", h,
+		    (int)(p - h), h);
+		return -1;
+	}
+	for (p = h; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			snprintf(why, whysz, "--endpoint '%s': a host name "
+			    "holds no spaces or control characters", h);
+			return -1;
+		}
+	if ((c = strchr(h, ':')) != NULL && strchr(h, '/') == NULL &&
+	    c[1] != '\0' && strspn(c + 1, "0123456789") == strlen(c + 1)) {
+		snprintf(why, whysz, "--endpoint '%s': give the port with "
+		    "--port %s, the host name alone with --endpoint", h, c + 1);
+		return -1;
+	}
+	if (strpbrk(h, ":/?#@[]") != NULL) {
+		snprintf(why, whysz, "--endpoint '%s': give the host name "
+		    "alone, without a port, path or user (the port goes in "
+		    "--port)", h);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The mapping: the topic into the slot's buffer, and AWS's payload
  * limit.  The fast path's field values belong to this very line.
  */
@@ -315,6 +363,10 @@ main(int argc, char **argv)
 	}
 	diag_init(argv[0]);
 	parse(argc, argv, &o);
+	if (endpoint_check(o.cf.host, err, sizeof err) == -1 ||
+	    tlsfiles_check(o.cf.cafile, o.cf.cert, o.cf.key, err,
+	    sizeof err) == -1)
+		die(EXIT_USAGE, "%s", err);
 	memset(&mp, 0, sizeof mp);
 	if ((mp.topic = topic_parse(o.topic, err, sizeof err)) == NULL)
 		die(EXIT_USAGE, "--topic: %s", err);

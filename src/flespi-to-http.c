@@ -24,6 +24,7 @@
 #include "msgin.h"
 #include "num.h"
 #include "stdfds.h"
+#include "tlsfiles.h"
 
 #define HEADERS_MAX	64
 #define LINE_MAX_DEF	(1024 * 1024)
@@ -290,6 +291,8 @@ main(int argc, char **argv)
 		return EXIT_IOERR;
 	}
 	parse(argc, argv, &hc, &fc);
+	if (tlsfiles_check(hc.cacert, hc.cert, hc.key, why, sizeof why) == -1)
+		die(EXIT_USAGE, "%s", why);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		die(EXIT_IOERR, "curl_global_init failed");
 	if ((f = fwd_new(&fc, &status)) == NULL)

@@ -120,6 +120,26 @@ fa_escape(const char *s)
 	return out;
 }
 
+/* "HOST port N" of url, for errors that do not name them; "" if none. */
+static void
+peerof(const char *url, char *buf, size_t size)
+{
+	CURLU *u;
+	char *host = NULL, *port = NULL;
+
+	buf[0] = '\0';
+	if ((u = curl_url()) == NULL)
+		return;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+	    CURLUE_OK)
+		snprintf(buf, size, "%s port %s", host, port);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+}
+
 int
 fa_init(struct flespiapi *fa, const char *baseurl, const char *selector,
     const char *token, const char *app, const char *cid, size_t maxbody)
@@ -151,6 +171,7 @@ fa_init(struct flespiapi *fa, const char *baseurl, const char *selector,
 	snprintf(fa->urlbase, n, "%.*s/gw/channels/%s/messages?data=",
 	    (int)blen, baseurl, sel);
 	free(sel);
+	peerof(baseurl, fa->peer, sizeof fa->peer);
 
 	n = strlen(token) + 64;
 	if ((hdr = malloc(n)) == NULL)
@@ -306,7 +327,19 @@ fa_get(struct flespiapi *fa, const struct fa_req *q, char *why,
 		return FA_REFUSED;
 	}
 	if (rc != CURLE_OK) {
-		snprintf(why, whylen, "%s", curl_easy_strerror(rc));
+		/*
+		 * libcurl's detail names the host and port when connecting
+		 * failed ("Failed to connect to H port N after ..."); other
+		 * network errors get them in front.
+		 */
+		vis(rs, sizeof rs, fa->errbuf, strlen(fa->errbuf));
+		if (rs[0] == '\0')
+			snprintf(rs, sizeof rs, "%s", curl_easy_strerror(rc));
+		if (fa->peer[0] != '\0' && strstr(rs, " port ") == NULL &&
+		    strncmp(rs, "Could not resolve", 17) != 0)
+			snprintf(why, whylen, "%s: %s", fa->peer, rs);
+		else
+			snprintf(why, whylen, "%s", rs);
 		return FA_RETRY;
 	}
 	if (st == 200)

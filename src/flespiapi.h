@@ -36,6 +36,7 @@ struct flespiapi {
 	long		connect_ms;
 	long		extra_ms;	/* allowed on top of the long-poll time */
 	char		errbuf[CURL_ERROR_SIZE];	/* libcurl's detail */
+	char		peer[300];	/* "HOST port N", for network errors */
 };
 
 struct fa_req {

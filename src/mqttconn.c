@@ -61,6 +61,10 @@ on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
 		return;
 	}
 	c->state = MC_UP;
+	if (c->fails > 0 && !verbose)
+		xwarn("%s: connected to %s port %d after %u failed attempt%s",
+		    c->id, c->cf->host, c->cf->port, c->fails,
+		    c->fails == 1 ? "" : "s");
 	c->fails = 0;
 	c->early_closes = 0;
 	c->acked_at_connack = c->acked + c->rejected;
@@ -69,7 +73,7 @@ on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
 	/* Resent messages get a fresh watchdog period. */
 	for (i = 0; i < c->count; i++)
 		c->ring[(c->head + i) % c->cf->window].sent_ms = now;
-	vlog("%s: connected to %s:%d%s", c->id, c->cf->host, c->cf->port,
+	vlog("%s: connected to %s port %d%s", c->id, c->cf->host, c->cf->port,
 	    c->outstanding ? ", resending what was outstanding" : "");
 }
 
@@ -186,9 +190,14 @@ fatal(struct mconn *c, int code, const char *fmt, ...)
 	c->retry_at = INT64_MAX;
 }
 
-/* Schedule the next attempt after a failure; rc and err say what failed. */
+/*
+ * Schedule the next attempt after a failure (what says which, naming the
+ * host and port), and say so on stderr as the other tools do: every
+ * failed attempt with its retry number and delay, every lost connection;
+ * quiet (-v only) when we chose to reconnect ourselves.
+ */
 static void
-retry_later(struct mconn *c, int64_t now, const char *what)
+retry_later(struct mconn *c, int64_t now, const char *what, int quiet)
 {
 	unsigned d;
 
@@ -202,7 +211,12 @@ retry_later(struct mconn *c, int64_t now, const char *what)
 	}
 	d = backoff_next(&c->bo);
 	c->retry_at = now + d;
-	vlog("%s: %s; reconnecting in %.1f s", c->id, what, d / 1000.0);
+	if (quiet)
+		vlog("%s: %s; reconnecting in %u ms", c->id, what, d);
+	else if (c->fails > 0)
+		xwarn("%s: %s; retry %u in %u ms", c->id, what, c->fails, d);
+	else
+		xwarn("%s: %s; reconnecting in %u ms", c->id, what, d);
 }
 
 static const char *
@@ -213,7 +227,7 @@ errtext(const struct mconn *c, int rc, int err, char *buf, size_t bufsz)
 	else if (rc == MOSQ_ERR_TLS && c->lastlog[0])
 		snprintf(buf, bufsz, "%s", c->lastlog);
 	else if (rc == MOSQ_ERR_EAI)
-		snprintf(buf, bufsz, "cannot resolve %s", c->cf->host);
+		snprintf(buf, bufsz, "the name does not resolve");
 	else
 		snprintf(buf, bufsz, "%s", mosquitto_strerror(rc));
 	return buf;
@@ -245,7 +259,7 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 		if (c->outstanding > 0 && c->acked + c->rejected ==
 		    c->acked_at_connack) {
 			if (++c->dry_losses >= DRY_LOSSES) {
-				fatal(c, EXIT_REFUSED, "%s: %s:%d closed the "
+				fatal(c, EXIT_REFUSED, "%s: %s port %d closed the "
 				    "connection %d times in a row without "
 				    "acknowledging anything: does the policy "
 				    "allow iot:Publish on these topics? (%s)",
@@ -256,18 +270,19 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 		} else {
 			c->dry_losses = 0;
 		}
-		snprintf(what, sizeof what, "connection lost: %s", buf);
-		retry_later(c, now, what);
+		snprintf(what, sizeof what, "connection to %s port %d lost: %s",
+		    c->cf->host, c->cf->port, buf);
+		retry_later(c, now, what, 0);
 		return;
 	}
 	c->fails++;
 	if (c->connack_rc != 0) {
 		rc = c->connack_rc;
 		c->connack_rc = 0;
-		snprintf(what, sizeof what, "connection refused by %s:%d: %s",
-		    c->cf->host, c->cf->port, connack_text(c, rc));
+		snprintf(what, sizeof what, "connection refused by %s port %d: "
+		    "%s", c->cf->host, c->cf->port, connack_text(c, rc));
 		if (retryable_connack(c, rc))
-			retry_later(c, now, what);
+			retry_later(c, now, what, 0);
 		else
 			fatal(c, EXIT_REFUSED, "%s: %s", c->id, what);
 		return;
@@ -285,12 +300,12 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 		 * only when it happens EARLY_CLOSES times in a row.
 		 */
 		if (++c->early_closes < EARLY_CLOSES) {
-			snprintf(what, sizeof what, "TLS handshake with %s:%d "
-			    "failed: %s", c->cf->host, c->cf->port, buf);
-			retry_later(c, now, what);
+			snprintf(what, sizeof what, "TLS handshake with %s "
+			    "port %d failed: %s", c->cf->host, c->cf->port, buf);
+			retry_later(c, now, what, 0);
 			return;
 		}
-		fatal(c, EXIT_REFUSED, "%s: TLS handshake with %s:%d failed "
+		fatal(c, EXIT_REFUSED, "%s: TLS handshake with %s port %d failed "
 		    "(certificate, key or CA file rejected): %s", c->id,
 		    c->cf->host, c->cf->port, c->lastlog[0] ? c->lastlog :
 		    "the endpoint refused our certificate");
@@ -306,7 +321,7 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 	if (rc == MOSQ_ERR_CONN_LOST || (rc == MOSQ_ERR_ERRNO &&
 	    (err == ECONNRESET || err == EPIPE))) {
 		if (++c->early_closes >= EARLY_CLOSES) {
-			fatal(c, EXIT_REFUSED, "%s: %s:%d closed the "
+			fatal(c, EXIT_REFUSED, "%s: %s port %d closed the "
 			    "connection before CONNACK %d times in a row: "
 			    "certificate not accepted, or the policy does not "
 			    "allow iot:Connect for this client id", c->id,
@@ -316,9 +331,9 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 	} else {
 		c->early_closes = 0;
 	}
-	snprintf(what, sizeof what, "cannot connect to %s:%d: %s",
+	snprintf(what, sizeof what, "cannot connect to %s port %d: %s",
 	    c->cf->host, c->cf->port, buf);
-	retry_later(c, now, what);
+	retry_later(c, now, what, 0);
 }
 
 static void
@@ -359,9 +374,14 @@ mc_prepare(struct mconn *c, int64_t now, struct pollfd *pfd, int *timeout_ms)
 	if (c->state == MC_IDLE && now >= c->retry_at)
 		start(c, now);
 	if (c->state == MC_CONNECTING && now >= c->deadline) {
+		char what[300];
+
 		c->fails++;
 		c->state = MC_IDLE;
-		retry_later(c, now, "no CONNACK in time");
+		snprintf(what, sizeof what, "cannot connect to %s port %d: no "
+		    "CONNACK within %lld ms", c->cf->host, c->cf->port,
+		    (long long)c->cf->connect_timeout_ms);
+		retry_later(c, now, what, 0);
 	}
 	if (c->state == MC_UP && c->count > 0 &&
 	    now - c->ring[c->head].sent_ms >= c->cf->ack_timeout_ms &&
@@ -371,7 +391,7 @@ mc_prepare(struct mconn *c, int64_t now, struct pollfd *pfd, int *timeout_ms)
 		    c->id, (now - c->ring[c->head].sent_ms) / 1000.0);
 		mosquitto_disconnect(c->mosq);
 		c->reconnects++;
-		retry_later(c, now, "PUBACK watchdog");
+		retry_later(c, now, "PUBACK watchdog", 1);
 	}
 	if (c->state != MC_IDLE) {
 		rc = mosquitto_loop_misc(c->mosq);

@@ -60,6 +60,17 @@
 #define TOPIC_MAX	4096
 #define TOKEN_MAX	4096
 #define KILL_HOOK	"FLESPI_RECV_TEST_KILL_BEFORE_LINE"
+/*
+ * A --session connection lost this soon after a CONNACK that found the
+ * session present, this many times in a row with no failed attempt
+ * between them: another client with the same client id is taking the
+ * session from us and we from it.  (mosquitto 2.0 closes the older
+ * connection before its DISCONNECT "session taken over" leaves, even in
+ * MQTT 5; 3.1.1 has no reason to give at all.)  A broker restarted
+ * without its sessions answers "no session present" and is not counted.
+ */
+#define TAKEOVER_MS	10000
+#define TAKEOVERS	3
 
 /* Everything the callbacks share with the loop. */
 struct rx {
@@ -85,6 +96,9 @@ struct rx {
 	int		done;		/* -n reached */
 	int		refused;	/* the broker refused us for good */
 	int		online;		/* CONNACK accepted since the last dial() */
+	int64_t		online_ms;	/* when */
+	int		session_present;	/* in that CONNACK */
+	unsigned	quick_losses;	/* lost within TAKEOVER_MS, in a row */
 	int		ever_online;
 	int		qos0_warned;
 	uint64_t	stat_lines;	/* rx->lines when the stats were shown */
@@ -349,6 +363,8 @@ on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 		return;
 	}
 	rx->online = rx->ever_online = 1;
+	rx->online_ms = mono_ms();
+	rx->session_present = flags & 1;
 	vlog("connected to %s:%d%s", rx->o->host, rx->o->port,
 	    flags & 1 ? ", session present" : "");
 	rc = mosquitto_subscribe_v5(m, &mid, rx->topic, 1, 0, NULL);
@@ -417,9 +433,13 @@ on_disconnect(struct mosquitto *m, void *arg, int rc,
 	 */
 	if (rc == MQTT_RC_SESSION_TAKEN_OVER || rc == MQTT_RC_NOT_AUTHORIZED) {
 		stats_end(&rx->st);
-		xwarn("broker disconnected us: %s%s", mosquitto_reason_string(rc),
-		    rc == MQTT_RC_SESSION_TAKEN_OVER ?
-		    " (another client uses this --session)" : "");
+		if (rc == MQTT_RC_SESSION_TAKEN_OVER)
+			xwarn("broker disconnected us: %s (another client uses "
+			    "this --session: %s)", mosquitto_reason_string(rc),
+			    rx->o->session ? rx->o->session : "(none)");
+		else
+			xwarn("broker disconnected us: %s",
+			    mosquitto_reason_string(rc));
 		rx->refused = 1;
 		return;
 	}
@@ -688,6 +708,22 @@ run(struct rx *rx)
 		if (rx->online) {	/* this connection was accepted */
 			backoff_reset(&bo);
 			failures = 0;
+			if (rx->o->session && rx->session_present &&
+			    mono_ms() - rx->online_ms < TAKEOVER_MS)
+				rx->quick_losses++;
+			else
+				rx->quick_losses = 0;
+		} else {
+			rx->quick_losses = 0;
+		}
+		if (rx->quick_losses >= TAKEOVERS) {
+			stats_end(&rx->st);
+			xwarn("--session %s: taken over %u times in a row, each "
+			    "time within %d s of connecting: another client "
+			    "is using this session; giving up", rx->o->session,
+			    rx->quick_losses, TAKEOVER_MS / 1000);
+			rx->refused = 1;
+			break;
 		}
 		failures++;
 		stats_end(&rx->st);

@@ -29,12 +29,13 @@ rc=$?
 check "server certificate not trusted: exit 69" [ $rc -eq 69 ]
 check "... saying so" grep -q "certificate verify failed" "$T/err"
 
-# The key of another certificate: TLS cannot be set up.
+# The key of another certificate: a local mistake, found before connecting.
 timeout 30 flespi-to-aws --endpoint localhost --port "$BROKER_PORT" \
     --cafile "$D/ca.pem" --cert "$D/client.pem" --key "$D/other.key" \
     <"$T/in" 2>"$T/err"
 rc=$?
-check "key does not match the certificate: exit 69" [ $rc -eq 69 ]
+check "key does not match the certificate: exit 64" [ $rc -eq 64 ]
+check "... naming the key file" grep -q -- "--key: '$D/other.key' is not the key" "$T/err"
 
 # An unreadable --cert, as a user who cannot read it: root reads
 # everything, so as root this part runs as nobody, on copies in a

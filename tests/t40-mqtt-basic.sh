@@ -7,8 +7,9 @@ source "$TESTS/tools/mqtt-standin.sh"
 export FLESPI_TOKEN=goodtoken
 TOPIC=flespi/message/gw/channels/7/352625066004561
 
-# Command line (no broker needed).
-MQ_PORT=1 MQ_CA=/dev/null
+# Command line (no broker needed; a CA file must hold a certificate).
+broker_certs "$T/mq" || notok "certificates"
+MQ_PORT=1 MQ_CA=$T/mq/ca.pem
 mq_cmd
 "${RECV[@]}" --help >"$T/help" 2>"$T/err"
 check "--help exits 0 with usage on stdout" \
