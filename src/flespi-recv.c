@@ -714,10 +714,12 @@ fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 		if (once[0] != '\0' && mono_ms() + d - first_fail >
 		    ONCE_FAIL_MS) {
 			savekey(r);
-			die(EXIT_TEMPFAIL, "channel %s: %s; gave up after "
-			    "%lld retries in %lld s%s", r->o->selector, why,
-			    failures, (long long)(mono_ms() - first_fail) / 1000,
-			    once);
+			snprintf(who, sizeof who, "channel %s", r->o->selector);
+			xwarn("%s (%lld s of failures)%s", giveup_text(msg,
+			    sizeof msg, who, failures, why),
+			    (long long)(mono_ms() - first_fail) / 1000, once);
+			totals(r, NULL);
+			exit(EXIT_TEMPFAIL);
 		}
 		failures++;
 		xwarn("channel %s: %s; retry %lld in %u ms", r->o->selector,
