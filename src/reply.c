@@ -1,4 +1,6 @@
+#include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,6 +75,54 @@ compact(char *b, size_t i, size_t e, size_t *w)
 			b[o++] = b[i++];
 	}
 	*w = o;
+}
+
+#define ONES	0x0101010101010101ULL
+#define HIGHS	0x8080808080808080ULL
+
+static int
+structural(char c)
+{
+	return c == '{' || c == '}' || c == '[' || c == ']' || c == ':' ||
+	    c == ',';
+}
+
+/*
+ * Can b[s..e), one valid object, hold whitespace outside its strings?
+ * In valid JSON no two neighbouring tokens are both other than {}[]:, so
+ * a run of whitespace between tokens touches one of those at one of its
+ * ends; and the only byte below 0x21 a string can hold is a space.  So a
+ * run of bytes below 0x21 with no structural character at either end is
+ * inside a string.  0 means there is surely no whitespace to remove: the
+ * span is its own compact form.  (1 may be wrong -- "a, b" -- and only
+ * costs the slow way.)  Eight bytes at a time while none is below 0x21.
+ */
+static int
+mayhavews(const char *b, size_t s, size_t e)
+{
+	uint64_t x;
+	size_t i = s, j, lim;
+
+	while (i < e) {
+		if (e - i >= 8) {
+			memcpy(&x, b + i, 8);
+			if (((x - ONES * 0x21) & ~x & HIGHS) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		for (lim = e - i >= 8 ? i + 8 : e; i < lim; i++) {
+			if ((unsigned char)b[i] > ' ')
+				continue;
+			for (j = i; j < e && (unsigned char)b[j] <= ' '; j++)
+				;
+			if (i == s || j == e || structural(b[i - 1]) ||
+			    structural(b[j]))
+				return 1;
+			i = j;
+		}
+	}
+	return 0;
 }
 
 /* Skip the value at b[i]; returns the index just past it. */
@@ -195,6 +245,11 @@ struct spans {
 
 /* Batches smaller than this are not worth a thread. */
 #define SPLIT_MIN	64
+/*
+ * Set in an element's end when jscan has accepted its span while the
+ * envelope was read: nothing left to check.
+ */
+#define SCANNED		((size_t)1 << (sizeof(size_t) * CHAR_BIT - 1))
 
 static void *
 checkspans(void *arg)
@@ -205,7 +260,7 @@ checkspans(void *arg)
 	sp->bad = sp->to;
 	sp->why[0] = '\0';
 	for (k = sp->from; k < sp->to; k++)
-		if (element(sp->b, sp->se[2 * k], sp->se[2 * k + 1], sp->ref,
+		if (!(sp->se[2 * k + 1] & SCANNED) && element(sp->b, sp->se[2 * k], sp->se[2 * k + 1], sp->ref,
 		    sp->why, sizeof sp->why) == -1) {
 			sp->bad = k;
 			break;
@@ -213,16 +268,21 @@ checkspans(void *arg)
 	return NULL;
 }
 
-/* Validate every span; 0, or -1 with the first failure in whybuf. */
+/*
+ * Validate every span not SCANNED (nleft of them); 0, or -1 with the
+ * first failure in whybuf.
+ */
 static int
-checkall(const char *b, const size_t *se, size_t count, int ref,
-    char *whybuf, size_t whylen)
+checkall(const char *b, const size_t *se, size_t count, size_t nleft,
+    int ref, char *whybuf, size_t whylen)
 {
 	struct spans lo = { b, se, 0, count, 0, ref, "" }, hi = lo;
 	pthread_t t;
 	int threaded = 0;
 
-	if (count >= SPLIT_MIN) {
+	if (nleft == 0)
+		return 0;
+	if (nleft >= SPLIT_MIN) {
 		json_object_seed(0);	/* before any second thread, once */
 		lo.to = hi.from = count / 2;
 		threaded = pthread_create(&t, NULL, checkspans, &hi) == 0;
@@ -337,7 +397,9 @@ static int
 parse(char *b, size_t n, struct reply *r, const char **why, char *whybuf,
     size_t whylen, int ref)
 {
-	size_t i, ks, ke, e, k, w = 0, cap = 0, *se = NULL, *nse;
+	size_t i, ks, ke, e, s, k, w = 0, cap = 0, nleft = 0, *se = NULL;
+	size_t *nse, flag;
+	const char *q;
 	int seen_res = 0, seen_key = 0;
 
 	memset(r, 0, sizeof *r);
@@ -384,9 +446,26 @@ parse(char *b, size_t n, struct reply *r, const char **why, char *whybuf,
 					    r->count + 1, i);
 					goto fail;
 				}
-				e = skipval(b, i, n);
-				if (e == i)
-					goto bad;
+				/*
+				 * A flat message ends at its first '}': when
+				 * jscan accepts the span up to there as one
+				 * object, it is the element (an object is no
+				 * prefix of a longer valid one) and it is
+				 * valid.  Else the slow way: find its end, and
+				 * check it after the envelope.
+				 */
+				if (!ref && (q = memchr(b + i, '}', n - i)) !=
+				    NULL && jscan_object(b + i, (size_t)(q - b) +
+				    1 - i, NULL, 0, NULL)) {
+					e = (size_t)(q - b) + 1;
+					flag = SCANNED;
+				} else {
+					e = skipval(b, i, n);
+					if (e == i)
+						goto bad;
+					flag = 0;
+					nleft++;
+				}
 				if (r->count == cap) {
 					cap = cap ? 2 * cap : 1024;
 					if ((nse = realloc(se, 2 * cap *
@@ -398,7 +477,7 @@ parse(char *b, size_t n, struct reply *r, const char **why, char *whybuf,
 					se = nse;
 				}
 				se[2 * r->count] = i;
-				se[2 * r->count + 1] = e;
+				se[2 * r->count + 1] = e | flag;
 				r->count++;
 				i = skipws(b, e, n);
 				if (i < n && b[i] == ',') {
@@ -446,10 +525,16 @@ parse(char *b, size_t n, struct reply *r, const char **why, char *whybuf,
 		    "answer has no result";
 		goto fail;
 	}
-	if (checkall(b, se, r->count, ref, whybuf, whylen) == -1)
+	if (checkall(b, se, r->count, nleft, ref, whybuf, whylen) == -1)
 		goto fail;
 	for (k = 0; k < r->count; k++) {
-		compact(b, se[2 * k], se[2 * k + 1], &w);
+		s = se[2 * k];
+		e = se[2 * k + 1] & ~SCANNED;
+		if (!ref && !mayhavews(b, s, e)) {
+			memmove(b + w, b + s, e - s);
+			w += e - s;
+		} else
+			compact(b, s, e, &w);
 		b[w++] = '\n';
 	}
 	free(se);

@@ -221,6 +221,13 @@ main(void)
 	    "{\"a\":12.64,\"b\":53.95692}\n{\"c\":1}\n", 3, 2,
 	    "compact answer");
 	GOOD("{\"next_key\":17,\"result\":[]}", "", 17, 0, "empty result");
+	/* Spaces in strings kept, beside structural characters or not. */
+	GOOD("{\"result\":[{\"a\":\"x, y\",\"b\" :[1, 2] ,\"c\":\"p q\"},"
+	    "{\"d\":\"Truck 01\",\"e\":\" { \"},{\"f\":\"a  b\",\"g\":\t1}],"
+	    "\"next_key\":4}",
+	    "{\"a\":\"x, y\",\"b\":[1,2],\"c\":\"p q\"}\n"
+	    "{\"d\":\"Truck 01\",\"e\":\" { \"}\n{\"f\":\"a  b\",\"g\":1}\n", 4, 3,
+	    "whitespace outside strings removed, spaces inside kept");
 	GOOD(" {\n \"next_key\" : 9 ,\n \"result\" : [\n  {\n   \"a b\" : "
 	    "[ 1 , 2 ] ,\n   \"s\" : \"x  y\\t\"\n  } ,\n  { }\n ]\n}\n",
 	    "{\"a b\":[1,2],\"s\":\"x  y\\t\"}\n{}\n", 9, 2,
