@@ -50,6 +50,7 @@ struct opts {
 	long long	retries;	/* -1 = unlimited */
 	unsigned	timeout;	/* long-poll seconds */
 	unsigned	limit_count;
+	int		count_fixed;	/* -c given: no adaptation */
 	size_t		limit_size;
 	long long	request_ms;	/* allowed on top of the long poll */
 	long long	wait_ms;	/* first retry delay */
@@ -71,6 +72,21 @@ struct opts {
 #define EMPTY_MIN_MS	1000
 /* After a stop request, a write to stdout may wait this long, no more. */
 #define STOP_GRACE_MS	1000
+/*
+ * Request sizing.  flespi documents no maximum for limit_count or
+ * limit_size of GET /gw/channels/{sel}/messages: neither its REST API
+ * guidelines (https://flespi.com/rest-api), its knowledge base
+ * (https://flespi.com/kb/messages-basic-information-units) nor its API
+ * changelog (https://forum.flespi.com/d/143) names one; known to work are
+ * 1000 messages (the old Python module) and 8 MiB.  So the batch starts
+ * at the known-good -c default and doubles while
+ * answers come back full, up to COUNT_MAX (the bound -c accepts) and
+ * within --limit-size; an answer asking for less than a quarter of it
+ * (the channel is live) halves it again, never below the start.  A 400
+ * or an oversized answer to a grown request halves it at once and caps
+ * it there for the run: the key has not moved, so nothing is skipped.
+ */
+#define COUNT_MAX	100000
 
 /* Everything the loop keeps between batches. */
 struct run {
@@ -82,6 +98,8 @@ struct run {
 	uint64_t	saved;		/* the key in the state file */
 	uint64_t	deleted;	/* flespi was asked to delete before it */
 	uint64_t	total;		/* messages written */
+	unsigned	cur;		/* limit_count of the next request */
+	unsigned	cap;		/* cur's bound (lowered by a refusal) */
 	int		soft;		/* fetch() returns failures, no exit */
 	int		outfile;	/* stdout is a regular file */
 	char	       *statepath;	/* plain --state, resolved: o->state */
@@ -317,6 +335,7 @@ parse_poll(int argc, char **argv, struct opts *o)
 		case O_LCOUNT:
 			o->limit_count = (unsigned)num_arg("--limit-count",
 			    optarg, 1, 100000);
+			o->count_fixed = 1;
 			break;
 		case O_LSIZE:
 			o->limit_size = (size_t)num_arg("--limit-size", optarg,
@@ -609,13 +628,67 @@ shownotes(struct run *r, const struct reply *rp)
 }
 
 /*
+ * A request for q->limit_count messages was refused (400) or answered
+ * with more than the buffer holds: when that count was grown by us, halve
+ * it (never below the start), cap the run's growth there and return 1 --
+ * the same key is asked again.  0 when the count is not ours to lower.
+ */
+static int
+fallback(struct run *r, struct fa_req *q, const char *why)
+{
+	unsigned was = q->limit_count;
+
+	/* Not for partial()'s or finaldelete()'s requests (r->soft). */
+	if (r->o->count_fixed || r->soft || was <= r->o->limit_count)
+		return 0;
+	q->limit_count = was / 2 > r->o->limit_count ? was / 2 :
+	    r->o->limit_count;
+	r->cur = r->cap = q->limit_count;
+	stats_end(&r->st);
+	xwarn("channel %s: %s; asking for %u messages instead of %u",
+	    r->o->selector, why, q->limit_count, was);
+	return 1;
+}
+
+/*
+ * After an answer to q: the size of the next request.  A full answer (as
+ * many messages as asked for) doubles it, up to r->cap and to what
+ * --limit-size holds at this answer's bytes per message; an answer of
+ * less than a quarter of it (the channel is live) halves it.  An answer
+ * cut by --limit-size is neither: the size is what binds then.
+ */
+static void
+resize(struct run *r, const struct fa_req *q, const struct reply *rp)
+{
+	uint64_t next, fit;
+
+	if (r->o->count_fixed)
+		return;
+	if (rp->count >= q->limit_count && q->limit_count == r->cur &&
+	    r->cur < r->cap) {
+		next = 2 * (uint64_t)r->cur;
+		fit = (uint64_t)r->o->limit_size * rp->count / (r->fa.len + 1);
+		if (next > fit)
+			next = fit;
+		if (next > r->cap)
+			next = r->cap;
+		if (next > r->cur)
+			r->cur = (unsigned)next;
+	} else if (rp->count < r->cur / 4 && r->cur > r->o->limit_count)
+		r->cur = r->cur / 2 > r->o->limit_count ? r->cur / 2 :
+		    r->o->limit_count;
+}
+
+/*
  * One request, retried with backoff until it gives a usable answer.
  * Returns FA_OK with *rp filled in, or FA_STOPPED; gives up with exit 69
  * (refused) or 75 (retries exhausted), saving the key first -- or, when
- * r->soft, returns FA_REFUSED or FA_RETRY instead.
+ * r->soft, returns FA_REFUSED or FA_RETRY instead.  A grown request
+ * that is refused as too large is made smaller (fallback()), so q's
+ * limit_count may be lower on return.
  */
 static int
-fetch(struct run *r, const struct fa_req *q, struct reply *rp)
+fetch(struct run *r, struct fa_req *q, struct reply *rp)
 {
 	char why[512], whybuf[256], st[32], who[300], msg[900], once[160];
 	const char *bad;
@@ -674,6 +747,9 @@ fetch(struct run *r, const struct fa_req *q, struct reply *rp)
 		}
 		if (s == FA_STOPPED)
 			return s;
+		if (((s == FA_REFUSED && r->fa.status == 400) ||
+		    (s == FA_RETRY && r->fa.too_large)) && fallback(r, q, why))
+			continue;
 		stats_end(&r->st);
 		/* --once must end, even when --retries was not given. */
 		limit = r->o->retries;
@@ -929,7 +1005,7 @@ loop(struct run *r)
 		if (o->count && r->total >= o->count)
 			break;
 		q.curr_key = r->key;
-		q.limit_count = o->limit_count;
+		q.limit_count = r->cur;
 		if (o->count && (left = o->count - r->total) < q.limit_count)
 			q.limit_count = (unsigned)left;
 		q.limit_size = o->limit_size;
@@ -947,6 +1023,7 @@ loop(struct run *r)
 			break;
 		if (q.del)
 			r->deleted = r->key;
+		resize(r, &q, &rp);
 		if (rp.count > 0)
 			emit(r, rp.lines, rp.len);
 		r->total += rp.count;
@@ -1137,6 +1214,8 @@ main(int argc, char **argv)
 	savekey(&r);
 	/* With --checkpoints what the pipeline saved may be deleted. */
 	r.deleted = o.checkpoints ? 0 : r.key;
+	r.cur = o.limit_count;
+	r.cap = o.count_fixed ? o.limit_count : COUNT_MAX;
 
 	snprintf(app, sizeof app, "flespi-recv/%s", VERSION);
 	if (fa_init(&r.fa, o.url, o.selector, token, app, o.cid,

@@ -1,9 +1,12 @@
+#include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "jscan.h"
 #include "reply.h"
 #include "vis.h"
 
@@ -72,6 +75,54 @@ compact(char *b, size_t i, size_t e, size_t *w)
 			b[o++] = b[i++];
 	}
 	*w = o;
+}
+
+#define ONES	0x0101010101010101ULL
+#define HIGHS	0x8080808080808080ULL
+
+static int
+structural(char c)
+{
+	return c == '{' || c == '}' || c == '[' || c == ']' || c == ':' ||
+	    c == ',';
+}
+
+/*
+ * Can b[s..e), one valid object, hold whitespace outside its strings?
+ * In valid JSON no two neighbouring tokens are both other than {}[]:, so
+ * a run of whitespace between tokens touches one of those at one of its
+ * ends; and the only byte below 0x21 a string can hold is a space.  So a
+ * run of bytes below 0x21 with no structural character at either end is
+ * inside a string.  0 means there is surely no whitespace to remove: the
+ * span is its own compact form.  (1 may be wrong -- "a, b" -- and only
+ * costs the slow way.)  Eight bytes at a time while none is below 0x21.
+ */
+static int
+mayhavews(const char *b, size_t s, size_t e)
+{
+	uint64_t x;
+	size_t i = s, j, lim;
+
+	while (i < e) {
+		if (e - i >= 8) {
+			memcpy(&x, b + i, 8);
+			if (((x - ONES * 0x21) & ~x & HIGHS) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		for (lim = e - i >= 8 ? i + 8 : e; i < lim; i++) {
+			if ((unsigned char)b[i] > ' ')
+				continue;
+			for (j = i; j < e && (unsigned char)b[j] <= ' '; j++)
+				;
+			if (i == s || j == e || structural(b[i - 1]) ||
+			    structural(b[j]))
+				return 1;
+			i = j;
+		}
+	}
+	return 0;
 }
 
 /* Skip the value at b[i]; returns the index just past it. */
@@ -159,22 +210,46 @@ valid(const char *b, size_t i, size_t e, char *whybuf, size_t whylen)
 }
 
 /*
- * The elements of "result", validated by jansson.  Validation is nearly
- * all of flespi-recv's work, and the elements are independent, so a batch
- * is split between this thread and one helper thread: on two cores that
- * is almost twice the rate of one jansson.  (The threads share nothing but
- * the read-only body; jansson values are per thread.)
+ * One element of "result", b[i..e).  The strict scanner jscan answers
+ * "valid" only for what jansson accepts too, and "don't know" for
+ * anything invalid or unusual (escapes it cannot judge, exponents, deep
+ * nesting); then jansson decides and says why.  So acceptance is
+ * jansson's, at a fraction of its cost, and no tree is built for the
+ * common message.  ref: jansson alone (the reference the tests compare
+ * the fast path against).
+ */
+static int
+element(const char *b, size_t i, size_t e, int ref, char *whybuf,
+    size_t whylen)
+{
+	if (!ref && jscan_object(b + i, e - i, NULL, 0, NULL))
+		return 0;
+	return valid(b, i, e, whybuf, whylen);
+}
+
+/*
+ * The elements of "result", validated.  The elements are independent, so
+ * a big batch is split between this thread and one helper thread.  (The
+ * threads share nothing but the read-only body; jansson values are per
+ * thread.)  Either half stops at its first bad element, so the failure
+ * reported is the first bad element of the batch.
  */
 struct spans {
 	const char     *b;
 	const size_t   *se;		/* start, end pairs */
 	size_t		from, to;	/* elements to check */
 	size_t		bad;		/* first bad element, or to */
+	int		ref;		/* jansson alone */
 	char		why[160];
 };
 
 /* Batches smaller than this are not worth a thread. */
 #define SPLIT_MIN	64
+/*
+ * Set in an element's end when jscan has accepted its span while the
+ * envelope was read: nothing left to check.
+ */
+#define SCANNED		((size_t)1 << (sizeof(size_t) * CHAR_BIT - 1))
 
 static void *
 checkspans(void *arg)
@@ -185,24 +260,29 @@ checkspans(void *arg)
 	sp->bad = sp->to;
 	sp->why[0] = '\0';
 	for (k = sp->from; k < sp->to; k++)
-		if (valid(sp->b, sp->se[2 * k], sp->se[2 * k + 1], sp->why,
-		    sizeof sp->why) == -1) {
+		if (!(sp->se[2 * k + 1] & SCANNED) && element(sp->b, sp->se[2 * k], sp->se[2 * k + 1], sp->ref,
+		    sp->why, sizeof sp->why) == -1) {
 			sp->bad = k;
 			break;
 		}
 	return NULL;
 }
 
-/* Validate every span; 0, or -1 with the first failure in whybuf. */
+/*
+ * Validate every span not SCANNED (nleft of them); 0, or -1 with the
+ * first failure in whybuf.
+ */
 static int
-checkall(const char *b, const size_t *se, size_t count, char *whybuf,
-    size_t whylen)
+checkall(const char *b, const size_t *se, size_t count, size_t nleft,
+    int ref, char *whybuf, size_t whylen)
 {
-	struct spans lo = { b, se, 0, count, 0, "" }, hi = lo;
+	struct spans lo = { b, se, 0, count, 0, ref, "" }, hi = lo;
 	pthread_t t;
 	int threaded = 0;
 
-	if (count >= SPLIT_MIN) {
+	if (nleft == 0)
+		return 0;
+	if (nleft >= SPLIT_MIN) {
 		json_object_seed(0);	/* before any second thread, once */
 		lo.to = hi.from = count / 2;
 		threaded = pthread_create(&t, NULL, checkspans, &hi) == 0;
@@ -307,17 +387,19 @@ classify(const char *b, size_t n, struct reply *r, const char **why,
 /*
  * The envelope {"result":[...],"next_key":N} is checked token by token
  * here; every value in it (each message, any other member) is validated
- * by jansson over its exact span.  Together they cover every byte of the
- * body, so the body as a whole is valid JSON -- while jansson only ever
- * holds one message's tree per thread, not a whole batch's.  The elements
+ * over its exact span: messages by element(), the rest by jansson.
+ * Together they cover every byte of the body, so the body as a whole is
+ * valid JSON -- while no tree of a whole batch is ever built.  The elements
  * are compacted in place only after all of them passed, so nothing is
  * moved in a body that is then refused.
  */
-int
-reply_parse(char *b, size_t n, struct reply *r, const char **why,
-    char *whybuf, size_t whylen)
+static int
+parse(char *b, size_t n, struct reply *r, const char **why, char *whybuf,
+    size_t whylen, int ref)
 {
-	size_t i, ks, ke, e, k, w = 0, cap = 0, *se = NULL, *nse;
+	size_t i, ks, ke, e, s, k, w = 0, cap = 0, nleft = 0, *se = NULL;
+	size_t *nse, flag;
+	const char *q;
 	int seen_res = 0, seen_key = 0;
 
 	memset(r, 0, sizeof *r);
@@ -364,9 +446,26 @@ reply_parse(char *b, size_t n, struct reply *r, const char **why,
 					    r->count + 1, i);
 					goto fail;
 				}
-				e = skipval(b, i, n);
-				if (e == i)
-					goto bad;
+				/*
+				 * A flat message ends at its first '}': when
+				 * jscan accepts the span up to there as one
+				 * object, it is the element (an object is no
+				 * prefix of a longer valid one) and it is
+				 * valid.  Else the slow way: find its end, and
+				 * check it after the envelope.
+				 */
+				if (!ref && (q = memchr(b + i, '}', n - i)) !=
+				    NULL && jscan_object(b + i, (size_t)(q - b) +
+				    1 - i, NULL, 0, NULL)) {
+					e = (size_t)(q - b) + 1;
+					flag = SCANNED;
+				} else {
+					e = skipval(b, i, n);
+					if (e == i)
+						goto bad;
+					flag = 0;
+					nleft++;
+				}
 				if (r->count == cap) {
 					cap = cap ? 2 * cap : 1024;
 					if ((nse = realloc(se, 2 * cap *
@@ -378,7 +477,7 @@ reply_parse(char *b, size_t n, struct reply *r, const char **why,
 					se = nse;
 				}
 				se[2 * r->count] = i;
-				se[2 * r->count + 1] = e;
+				se[2 * r->count + 1] = e | flag;
 				r->count++;
 				i = skipws(b, e, n);
 				if (i < n && b[i] == ',') {
@@ -426,10 +525,16 @@ reply_parse(char *b, size_t n, struct reply *r, const char **why,
 		    "answer has no result";
 		goto fail;
 	}
-	if (checkall(b, se, r->count, whybuf, whylen) == -1)
+	if (checkall(b, se, r->count, nleft, ref, whybuf, whylen) == -1)
 		goto fail;
 	for (k = 0; k < r->count; k++) {
-		compact(b, se[2 * k], se[2 * k + 1], &w);
+		s = se[2 * k];
+		e = se[2 * k + 1] & ~SCANNED;
+		if (!ref && !mayhavews(b, s, e)) {
+			memmove(b + w, b + s, e - s);
+			w += e - s;
+		} else
+			compact(b, s, e, &w);
 		b[w++] = '\n';
 	}
 	free(se);
@@ -449,6 +554,20 @@ fail:
 }
 
 int
+reply_parse(char *b, size_t n, struct reply *r, const char **why,
+    char *whybuf, size_t whylen)
+{
+	return parse(b, n, r, why, whybuf, whylen, 0);
+}
+
+int
+reply_parse_ref(char *b, size_t n, struct reply *r, const char **why,
+    char *whybuf, size_t whylen)
+{
+	return parse(b, n, r, why, whybuf, whylen, 1);
+}
+
+int
 reply_message(const char *p, size_t n, char *whybuf, size_t whylen)
 {
 	json_error_t err;
@@ -463,6 +582,9 @@ reply_message(const char *p, size_t n, char *whybuf, size_t whylen)
 		snprintf(whybuf, whylen, "not a JSON object");
 		return -1;
 	}
+	/* jscan's "valid" is jansson's too; anything else, jansson decides. */
+	if (jscan_object(p, n, NULL, 0, NULL))
+		return 0;
 	v = json_loadb(p, n, flags, &err);
 	if (v == NULL && json_error_code(&err) == json_error_numeric_overflow)
 		v = json_loadb(p, n, flags | JSON_DECODE_INT_AS_REAL, &err);

@@ -4,9 +4,10 @@
  *
  * The whole body is validated before reply_parse() returns, so a truncated
  * or garbage answer is rejected before the caller writes a single line: a
- * small scanner checks the envelope token by token and jansson validates
- * every value in it over its exact span (one message's tree at a time per
- * thread, two threads for a big batch, never a whole batch's tree).
+ * small scanner checks the envelope token by token and every value in it
+ * is validated over its exact span -- each message by the strict scanner
+ * jscan, which builds no tree, and by jansson where jscan cannot judge
+ * (so acceptance is exactly jansson's; two threads for a big batch).
  * Each element of "result" comes out as its original
  * bytes with the insignificant whitespace outside strings removed (numbers
  * stay exactly as flespi wrote them), one element per line, and next_key is
@@ -45,6 +46,13 @@ struct reply {
  * static string, or text in whybuf) saying what is wrong.
  */
 int	reply_parse(char *body, size_t len, struct reply *r,
+	    const char **why, char *whybuf, size_t whylen);
+/*
+ * reply_parse() with every value validated by jansson alone: the
+ * reference the tests and the fuzzer hold the fast path to (same
+ * outcome, same lines, same reasons).  Not for production use.
+ */
+int	reply_parse_ref(char *body, size_t len, struct reply *r,
 	    const char **why, char *whybuf, size_t whylen);
 
 /*

@@ -31,6 +31,9 @@ Options:
                       a fault N times;
                       after the list every request is answered normally
   --delay SECS        wait this long before every answer (slow server)
+  --max-count N       a request with limit_count above N is answered 400
+                      ("limit_count: value is too large"), as a server
+                      with a maximum might
   --prebuild N        build the answers for batches of N from key 1 at
                       start (benchmarks: serve precomputed bytes)
   --pretty            answers indented and spread over lines (still the
@@ -254,6 +257,11 @@ class Handler(BaseHTTPRequestHandler):
                 return
         key = int(q.get("curr_key", 0))
         count = int(q.get("limit_count", 1000))
+        if opts.max_count and count > opts.max_count:
+            rec["status"] = 400
+            self.error(400, "limit_count: value is too large (max %d)"
+                       % opts.max_count)
+            return
         size = int(q.get("limit_size", 8 << 20))
         timeout = float(q.get("timeout", 0))
         if fault == "extra":
@@ -355,6 +363,7 @@ def main():
     ap.add_argument("--faults", default="")
     ap.add_argument("--pretty", action="store_true")
     ap.add_argument("--delay", type=float, default=0)
+    ap.add_argument("--max-count", type=int, default=0)
     ap.add_argument("--prebuild", type=int, default=0)
     ap.add_argument("--log")
     ap.add_argument("--tls")

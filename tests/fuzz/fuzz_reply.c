@@ -13,6 +13,11 @@
  * is an object.  The same input as one MQTT payload: reply_message()
  * accepts it exactly when jansson accepts it as an object (no raw NUL),
  * and reply_compact() then gives a line jansson finds equal.
+ *
+ * And the fast path against the reference: reply_parse() (jscan, jansson
+ * where jscan cannot judge) and reply_parse_ref() (jansson alone) must
+ * come to the same outcome on every input -- accepted or refused, the
+ * same reason, shape, notes, next_key and byte-identical lines.
  */
 #define _GNU_SOURCE	/* memmem */
 #include <stdint.h>
@@ -106,6 +111,40 @@ payload(const uint8_t *data, size_t size)
 	free(p);
 }
 
+/* reply_parse() and reply_parse_ref() on their own copies of the input. */
+static void
+sameasref(const uint8_t *data, size_t size)
+{
+	struct reply a, b;
+	const char *wa, *wb;
+	char ba[256], bb[256], *ca, *cb;
+	int ra, rb;
+
+	if ((ca = malloc(size ? size : 1)) == NULL ||
+	    (cb = malloc(size ? size : 1)) == NULL) {
+		free(ca);
+		return;
+	}
+	memcpy(ca, data, size);
+	memcpy(cb, data, size);
+	ra = reply_parse(ca, size, &a, &wa, ba, sizeof ba);
+	rb = reply_parse_ref(cb, size, &b, &wb, bb, sizeof bb);
+	if (ra != rb)
+		fail(ra == 0 ? "scan path accepts what jansson refuses" :
+		    "scan path refuses what jansson accepts", 0);
+	if (ra == -1) {
+		if (strcmp(wa, wb) != 0 || a.shape != b.shape) {
+			fprintf(stderr, "scan: %s\nref:  %s\n", wa, wb);
+			fail("scan path refuses for another reason", 0);
+		}
+	} else if (a.count != b.count || a.next_key != b.next_key ||
+	    a.len != b.len || memcmp(a.lines, b.lines, a.len) != 0 ||
+	    strcmp(a.notes, b.notes) != 0)
+		fail("scan path's lines differ from jansson's", a.count);
+	free(ca);
+	free(cb);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -123,6 +162,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(body, data, size);
 	payload(data, size);
+	sameasref(data, size);
 	rc = reply_parse(body, size, &r, &why, whybuf, sizeof whybuf);
 	j = load((const char *)data, size, 0, &asreal);
 

@@ -54,23 +54,22 @@ parse(const char *s, struct reply *r, char **buf, const char **why)
  * then yields as many lines as result has elements.
  */
 static void
-test_mutations(void)
+test_mutations(const char *base)
 {
-	static const char base[] = "{\"result\":[{\"a\":12.64,\"s\":"
-	    "\"x\\\" ]}\",\"n\":[1,{\"b\":null}]},{\"c\":true}],"
-	    "\"next_key\":42}";
-	static const char alphabet[] = "{}[]\",:\\ 0-.eE9tnfu\n";
-	char body[sizeof base + 8], orig[sizeof base + 8], whybuf[256];
-	const char *why;
-	struct reply r;
-	json_t *v, *res;
+	static const char alphabet[] = "{}[]\",:\\ 0-.eE9tnfu\n\xc3\xa9";
+	char body[512], orig[512], whybuf[256];
+	char refbody[512], refwhy[256];
+	const char *why, *rwhy;
+	struct reply r, rr;
+	json_t *v, *res, *nk;
+	json_error_t jerr;
 	uint64_t rng = 88172645463325252ULL;
-	size_t n, agree = 0, accepted = 0, i;
-	int rc, want, k;
+	size_t n, agree = 0, accepted = 0, same = 0, i;
+	int rc, rrc, want, k, nkok;
 
 	for (i = 0; i < 20000; i++) {
-		memcpy(body, base, sizeof base);
-		n = sizeof base - 1;
+		n = strlen(base);
+		memcpy(body, base, n + 1);
 		for (k = 0; k < 1 + (int)(i % 3) && n > 0; k++) {
 			rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
 			size_t pos = (size_t)(rng >> 8) % n;
@@ -88,11 +87,25 @@ test_mutations(void)
 			}
 		}
 		memcpy(orig, body, n);
-		v = json_loadb(body, n, 0, NULL);
+		memcpy(refbody, body, n);
+		rrc = reply_parse_ref(refbody, n, &rr, &rwhy, refwhy,
+		    sizeof refwhy);
+		/* As reply.c reads it: integers past 64 bits as reals. */
+		if ((v = json_loadb(body, n, 0, &jerr)) == NULL &&
+		    json_error_code(&jerr) == json_error_numeric_overflow) {
+			v = json_loadb(body, n, JSON_DECODE_INT_AS_REAL, NULL);
+			/* Every number a real now: next_key one written whole. */
+			nk = json_object_get(v, "next_key");
+			nkok = json_is_real(nk) && json_real_value(nk) >= 0 &&
+			    json_real_value(nk) < 1e15 &&
+			    json_real_value(nk) == (double)(uint64_t)
+			    json_real_value(nk);
+		} else {
+			nk = json_object_get(v, "next_key");
+			nkok = json_is_integer(nk) && json_integer_value(nk) >= 0;
+		}
 		res = json_object_get(v, "result");
-		want = json_is_array(res) && json_is_integer(json_object_get(v,
-		    "next_key")) && json_integer_value(json_object_get(v,
-		    "next_key")) >= 0 && json_object_size(v) == 2;
+		want = json_is_array(res) && nkok && json_object_size(v) == 2;
 		rc = reply_parse(body, n, &r, &why, whybuf, sizeof whybuf);
 		if ((rc == 0) == want && (rc != 0 ||
 		    r.count == json_array_size(res)))
@@ -101,10 +114,23 @@ test_mutations(void)
 			printf("#   disagree (rc %d, want %d): %.*s\n", rc, want,
 			    (int)n, orig);
 		accepted += rc == 0;
+		/* The scan path and the jansson reference: the same outcome. */
+		if (rc == rrc && (rc == 0 ? r.count == rr.count &&
+		    r.next_key == rr.next_key && r.len == rr.len &&
+		    memcmp(r.lines, rr.lines, r.len) == 0 :
+		    strcmp(why, rwhy) == 0 && r.shape == rr.shape))
+			same++;
+		else
+			printf("#   scan path differs from jansson (rc %d/%d: "
+			    "%s / %s): %.*s\n", rc, rrc, rc ? why : "",
+			    rrc ? rwhy : "", (int)n, orig);
 		json_decref(v);
 	}
 	CHECK(agree == 20000, "mutations: reply_parse agrees with jansson "
 	    "on %zu of 20000 bodies (%zu accepted)", agree, accepted);
+	CHECK(same == 20000, "mutations: the scan path and the jansson "
+	    "reference agree on %zu of 20000 bodies, reasons and lines "
+	    "included", same);
 }
 
 static void
@@ -195,6 +221,13 @@ main(void)
 	    "{\"a\":12.64,\"b\":53.95692}\n{\"c\":1}\n", 3, 2,
 	    "compact answer");
 	GOOD("{\"next_key\":17,\"result\":[]}", "", 17, 0, "empty result");
+	/* Spaces in strings kept, beside structural characters or not. */
+	GOOD("{\"result\":[{\"a\":\"x, y\",\"b\" :[1, 2] ,\"c\":\"p q\"},"
+	    "{\"d\":\"Truck 01\",\"e\":\" { \"},{\"f\":\"a  b\",\"g\":\t1}],"
+	    "\"next_key\":4}",
+	    "{\"a\":\"x, y\",\"b\":[1,2],\"c\":\"p q\"}\n"
+	    "{\"d\":\"Truck 01\",\"e\":\" { \"}\n{\"f\":\"a  b\",\"g\":1}\n", 4, 3,
+	    "whitespace outside strings removed, spaces inside kept");
 	GOOD(" {\n \"next_key\" : 9 ,\n \"result\" : [\n  {\n   \"a b\" : "
 	    "[ 1 , 2 ] ,\n   \"s\" : \"x  y\\t\"\n  } ,\n  { }\n ]\n}\n",
 	    "{\"a b\":[1,2],\"s\":\"x  y\\t\"}\n{}\n", 9, 2,
@@ -279,7 +312,13 @@ main(void)
 	CHECK(reply_lines_in("a\nb\n", 4) == 2, "lines_in: whole lines");
 	CHECK(reply_lines_in("", 0) == 0, "lines_in: nothing");
 
-	test_mutations();
+	test_mutations("{\"result\":[{\"a\":12.64,\"s\":\"x\\\" ]}\","
+	    "\"n\":[1,{\"b\":null}]},{\"c\":true}],\"next_key\":42}");
+	/* A flespi-like message: escapes, UTF-8, a counter past 64 bits. */
+	test_mutations("{\"result\":[{\"ident\":\"3526\",\"timestamp\":"
+	    "1764000001.801826,\"device.name\":\"Gr\xc3\xbcn \\u00e9\\n\","
+	    "\"can.x\":18446744073709551616,\"v\":-0.5,\"ok\":false,"
+	    "\"a\":[1,\"\\ud83d\\ude00\"]},{}],\"next_key\":7}");
 	test_state();
 	free(buf);
 	threaded();
