@@ -58,7 +58,7 @@ check "no --cid, no x-flespi-cid" grep -q '"cid": null' "$T/a.log"
 
 # -n: never more than asked, and batches do not overshoot.
 : >"$T/a.log"
-flespi-recv --url "$URL" -n 250 -c 100 1 >"$T/out" 2>"$T/err"; rc=$?
+flespi-recv --url "$URL" -n 250 --limit-count 100 1 >"$T/out" 2>"$T/err"; rc=$?
 check "-n 250 exits 0" test $rc -eq 0
 head -n 250 "$T/in" >"$T/want"
 diff_ok "-n 250 writes the first 250 messages" "$T/want" "$T/out"

@@ -18,7 +18,7 @@ export FLESPI_TOKEN=test-token
 # Long polling: an empty channel, then messages arrive.
 python3 "$TESTS/genmsgs.py" 3 --seed 7 >"$T/three"
 standin a
-flespi-recv --url "$URL" -t 20 -n 3 1 >"$T/out" 2>"$T/err" &
+flespi-recv --url "$URL" --timeout 20 -n 3 1 >"$T/out" 2>"$T/err" &
 pid=$!
 wait_for 5 polling || notok "long poll: no request waiting in the stand-in"
 t0=$(date +%s%N)
@@ -61,7 +61,7 @@ check "the state file is 0600" test "$(stat -c %a "$T/st")" = 600
 python3 "$TESTS/genmsgs.py" 20000 --seed 3 >"$T/in"
 standin b --messages "$T/in" --delay 0.003
 rm -f "$T/st"
-flespi-recv --url "$URL" -c 25 --state "$T/st" 1 >"$T/out1" 2>"$T/err1" &
+flespi-recv --url "$URL" --limit-count 25 --state "$T/st" 1 >"$T/out1" 2>"$T/err1" &
 pid=$!
 wait_for 20 atleast "$T/out1" 3000
 kill -TERM $pid
@@ -70,7 +70,7 @@ check "mid-stream SIGTERM: exit 0" test $rc -eq 0
 n1=$(lines "$T/out1")
 check "mid-stream SIGTERM: key file names the next message ($n1 written)" \
     test "$(cat "$T/st")" -eq $((n1 + 1))
-flespi-recv --url "$URL" -c 500 --state "$T/st" --once 1 >"$T/out2" 2>"$T/err"
+flespi-recv --url "$URL" --limit-count 500 --state "$T/st" --once 1 >"$T/out2" 2>"$T/err"
 cat "$T/out1" "$T/out2" >"$T/out"
 if cmp -s "$T/in" "$T/out"; then
 	ok "SIGTERM and resume: every message exactly once ($n1 + $(lines "$T/out2"))"
@@ -83,7 +83,7 @@ fi
 # the background job's redirection, which may run after wait_for looks.
 rm -f "$T/st"
 : >"$T/out1"
-flespi-recv --url "$URL" -c 25 --state "$T/st" 1 >"$T/out1" 2>"$T/err1" &
+flespi-recv --url "$URL" --limit-count 25 --state "$T/st" 1 >"$T/out1" 2>"$T/err1" &
 pid=$!
 wait_for 20 atleast "$T/out1" 3000
 kill -KILL $pid
@@ -91,7 +91,7 @@ wait $pid 2>/dev/null
 rc1=$?
 n1=$(lines "$T/out1")
 k=$(cat "$T/st")
-flespi-recv --url "$URL" -c 500 --state "$T/st" --once 1 >"$T/out2" 2>"$T/err"
+flespi-recv --url "$URL" --limit-count 500 --state "$T/st" --once 1 >"$T/out2" 2>"$T/err"
 n2=$(lines "$T/out2")
 head -n "$n1" "$T/in" >"$T/want1"
 tail -n +"$k" "$T/in" >"$T/want2"

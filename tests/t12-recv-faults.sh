@@ -11,7 +11,7 @@ faults() {	# faults LIST: the next requests get these faults
 }
 logged() { [ "$(wc -l <"$T/a.log")" -ge "$1" ]; }	# requests logged
 export FLESPI_TOKEN=test-token
-RECV="--retry-wait 0.02 --request-timeout 0.5 -c 100 --once"
+RECV="--retry-wait 0.02 --request-timeout 0.5 --limit-count 100 --once"
 
 python3 "$TESTS/genmsgs.py" 300 >"$T/in"
 standin a --messages "$T/in"
@@ -72,7 +72,7 @@ check "429 with Retry-After: the retry names the delay" grep -q 'retry 1 in 1000
 
 # SIGTERM during a backoff wait ends it at once, exit 0, key saved.
 faults "ok,500,500,500"
-flespi-recv --url "$URL" --retry-wait 20 -c 100 --state "$T/st2" 1 \
+flespi-recv --url "$URL" --retry-wait 20 --limit-count 100 --state "$T/st2" 1 \
     >"$T/out" 2>"$T/err2" &
 pid=$!
 wait_for 5 grep -q 'retry 1 in' "$T/err2"

@@ -64,7 +64,7 @@ else notok "cut-off write: whole lines plus rerun = input, exactly once" \
 
 # --delete: deletes before the key of what was written, never more.
 standin d --messages "$T/in"
-flespi-recv --url "$URL" --delete -n 250 -c 100 1 >"$T/out" 2>"$T/err"; rc=$?
+flespi-recv --url "$URL" --delete -n 250 --limit-count 100 1 >"$T/out" 2>"$T/err"; rc=$?
 check "--delete -n 250: exit 0" test $rc -eq 0
 check "--delete: first request deletes nothing" \
     grep -q '"curr_key": 0, .*"delete": false' "$T/d.log"

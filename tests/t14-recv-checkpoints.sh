@@ -29,7 +29,7 @@ PY
 python3 "$TESTS/genmsgs.py" 25 --seed 5 >"$T/in"
 standin a --messages "$T/in"
 
-flespi-recv --url "$URL" --once -c 10 --checkpoints 1 >"$T/out" 2>"$T/err"
+flespi-recv --url "$URL" --once --limit-count 10 --checkpoints 1 >"$T/out" 2>"$T/err"
 rc=$?
 check "--checkpoints --once: exit 0, rc $rc" test $rc -eq 0
 want 1 25 10 >"$T/want"
@@ -47,7 +47,7 @@ diff_ok "jq -c select(has(\"@checkpoint\") or ...) keeps them byte for byte" \
 echo 11 >"$T/k"
 cp "$T/k" "$T/k.orig"
 touch -d '2001-01-01' "$T/k"
-flock "$T/k.lock" flespi-recv --url "$URL" --once -c 10 --checkpoints \
+flock "$T/k.lock" flespi-recv --url "$URL" --once --limit-count 10 --checkpoints \
     --state "$T/k" 1 >"$T/out" 2>"$T/err"
 rc=$?
 check "--checkpoints --state: exit 0 while the file's lock is held, rc $rc" \
@@ -60,7 +60,7 @@ check "--checkpoints --state: the file is not written" \
     [ \$(stat -c %Y '$T/k') = \$(date -d 2001-01-01 +%s) ] &&
     [ ! -e '$T/k.tmp' ]"
 rm -f "$T/none"
-flespi-recv --url "$URL" --once -c 10 --checkpoints --state "$T/none" 1 \
+flespi-recv --url "$URL" --once --limit-count 10 --checkpoints --state "$T/none" 1 \
     >"$T/out" 2>"$T/err"
 check "--checkpoints --state: a missing file is not created" \
     test ! -e "$T/none" -a ! -e "$T/none.tmp"
@@ -70,11 +70,11 @@ diff_ok "--checkpoints --state: a missing file means from the start" \
 
 # Several --state files: the oldest key wins; a missing one means 0.
 echo 21 >"$T/k1"; echo 7 >"$T/k2"; echo 16 >"$T/k3"
-flespi-recv --url "$URL" --once -c 10 --checkpoints --state "$T/k1" \
+flespi-recv --url "$URL" --once --limit-count 10 --checkpoints --state "$T/k1" \
     --state "$T/k2" --state "$T/k3" 1 >"$T/out" 2>"$T/err"
 want 7 25 10 >"$T/want"
 diff_ok "three --state files: resumes from the oldest (7)" "$T/want" "$T/out"
-flespi-recv --url "$URL" --once -c 10 --checkpoints --state "$T/k1" \
+flespi-recv --url "$URL" --once --limit-count 10 --checkpoints --state "$T/k1" \
     --state "$T/none" 1 >"$T/out" 2>"$T/err"
 want 1 25 10 >"$T/want"
 diff_ok "a missing one of two --state files: from the start" \
@@ -121,7 +121,7 @@ for l in open(sys.argv[1]):
 }
 standin del --messages "$T/in" --delay 0.05
 rm -f "$T/dk"
-flespi-recv --url "$URL" --once -c 10 --checkpoints --delete --state "$T/dk" 1 |
+flespi-recv --url "$URL" --once --limit-count 10 --checkpoints --delete --state "$T/dk" 1 |
     python3 "$T/sink.py" "$T/dk" 31
 check "the sink saved key 31" test "$(cat "$T/dk")" = 31
 deletes "$T/del.log" >"$T/dels"
@@ -136,7 +136,7 @@ check "the channel still holds everything from key 31 on" \
     grep -q '"first": \(1\|11\|21\|31\),' "$T/st"
 # A second run: the saved key is deleted up to with its first request.
 : >"$T/del.log"
-flespi-recv --url "$URL" --once -c 100 --checkpoints --delete \
+flespi-recv --url "$URL" --once --limit-count 100 --checkpoints --delete \
     --state "$T/dk" 1 >"$T/out"
 curl -fsS "$URL/control/state" >"$T/st"
 check "a restart deletes exactly up to the saved key 31" \
@@ -148,7 +148,7 @@ diff_ok "... and writes from 31 on" "$T/want" "$T/out"
 # No key file at all: nothing is ever deleted.
 standin nodel --messages "$T/in"
 rm -f "$T/nk"
-flespi-recv --url "$URL" --once -c 10 --checkpoints --delete \
+flespi-recv --url "$URL" --once --limit-count 10 --checkpoints --delete \
     --state "$T/nk" 1 >/dev/null
 check "no key file saved: nothing deleted" \
     bash -c "! grep -q '\"delete\": true' '$T/nodel.log'"
@@ -157,7 +157,7 @@ check "no key file saved: nothing deleted" \
 # once, and the first one is not disturbed.
 standin lock --messages "$T/in"
 rm -f "$T/pk"
-flespi-recv --url "$URL" -t 20 --state "$T/pk" 1 >"$T/out1" 2>"$T/err1" &
+flespi-recv --url "$URL" --timeout 20 --state "$T/pk" 1 >"$T/out1" 2>"$T/err1" &
 pid=$!
 wait_for 10 test -s "$T/pk"
 wait_for 10 grep -q 101 "$T/pk"

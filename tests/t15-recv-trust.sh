@@ -76,7 +76,7 @@ check "... the violation is named" grep -q 'backwards' "$T/err"
 for f in stuck extra; do
 	faults "$f*1000"
 	t0=$(date +%s%N)
-	timeout 20 flespi-recv --url "$URL" $F --retries 3 -c 2 1 \
+	timeout 20 flespi-recv --url "$URL" $F --retries 3 --limit-count 2 1 \
 	    >"$T/out" 2>"$T/err"
 	rc=$?
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -85,14 +85,14 @@ for f in stuck extra; do
 	n=$(grep -c '"fault": "'$f'"' "$T/a.log")
 	check "... after 4 requests ($n)" test "$n" -eq 4
 	check "... nothing written" test ! -s "$T/out"
-	timeout 20 flespi-recv --url "$URL" $F --once -c 2 1 >"$T/out" 2>"$T/err"
+	timeout 20 flespi-recv --url "$URL" $F --once --limit-count 2 1 >"$T/out" 2>"$T/err"
 	rc=$?
 	check "$f for ever, --once without --retries: ends with 75 (rc $rc)" \
 	    test $rc -eq 75
 done
 faults "stuck*6"
 timeout 20 flespi-recv --url "$URL" --retry-wait 0.02 --retries 5 --once \
-    -c 2 1 >"$T/out" 2>"$T/err"
+    --limit-count 2 1 >"$T/out" 2>"$T/err"
 python3 - "$T/err" <<'PY' >"$T/delays"
 import re, sys
 print(" ".join(re.findall(r"retry \d+ in (\d+) ms", open(sys.argv[1]).read())))
@@ -105,7 +105,7 @@ sys.exit(not (len(d) == 5 and d[-1] > 2 * d[0]))' "$T/delays"
 # --- -t 0 without --once: not a hot loop --------------------------------
 faults ""
 n0=$(wc -l <"$T/a.log")
-timeout 2 flespi-recv --url "$URL" -t 0 --from 6 1 >"$T/out" 2>"$T/err"
+timeout 2 flespi-recv --url "$URL" --timeout 0 --from 6 1 >"$T/out" 2>"$T/err"
 n=$(( $(wc -l <"$T/a.log") - n0 ))
 check "-t 0 on an empty channel: at most 4 requests in 2 s ($n)" test "$n" -le 4
 
@@ -173,7 +173,7 @@ standin full --messages "$T/big"
 mkfifo "$T/fifo"
 exec 3<>"$T/fifo"	# a reader that is alive but does not read
 rm -f "$T/st"
-flespi-recv --url "$URL" --once -c 3000 --state "$T/st" 1 >"$T/fifo" \
+flespi-recv --url "$URL" --once --limit-count 3000 --state "$T/st" 1 >"$T/fifo" \
     2>"$T/err" &
 pid=$!
 wait_for 10 grep -q pipe_write "/proc/$pid/wchan"
@@ -261,7 +261,7 @@ FLESPI_TOKEN= flespi-recv --url "$URL" --once --token-file "$T/tok" 1 \
     >"$T/out" 2>"$T/err"
 check "a 0600 token file: no warning" test ! -s "$T/err"
 faults ""
-FLESPI_TOKEN=test-token flespi-recv --url "$URL" -t 20 --from 6 1 \
+FLESPI_TOKEN=test-token flespi-recv --url "$URL" --timeout 20 --from 6 1 \
     >"$T/out" 2>"$T/err" &
 pid=$!
 wait_for 10 bash -c "curl -fsS '$A/control/state' | grep -q '\"waiting\": 1'"

@@ -42,7 +42,7 @@ kill $sp; wait $sp 2>/dev/null
 # -c: fixed, no adaptation.
 standin b --messages "$T/in"
 sp=$!
-flespi-recv --url "$URL" --once -c 1000 1 >"$T/out" 2>"$T/err"; rc=$?
+flespi-recv --url "$URL" --once --limit-count 1000 1 >"$T/out" 2>"$T/err"; rc=$?
 check "-c 1000: exits 0" test $rc -eq 0
 diff_ok "-c 1000: byte for byte" "$T/in" "$T/out"
 check "-c 1000: every request asks for 1000" \
@@ -63,7 +63,7 @@ check "400 to a grown request: 4000 refused, 2000 from then on ($c)" \
 check "400 to a grown request: said on stderr" \
     grep -q 'asking for 2000 messages instead of 4000' "$T/err"
 # -c above the maximum: the user's number, refused as before.
-flespi-recv --url "$URL" --once -c 5000 1 >"$T/out" 2>"$T/err"; rc=$?
+flespi-recv --url "$URL" --once --limit-count 5000 1 >"$T/out" 2>"$T/err"; rc=$?
 check "400 to -c 5000: exit 69, nothing written" test $rc -eq 69 -a ! -s "$T/out"
 kill $sp; wait $sp 2>/dev/null
 
@@ -86,7 +86,7 @@ kill $sp; wait $sp 2>/dev/null
 
 # Live: once answers are small, the batch shrinks back to the start.
 standin e --messages "$T/in"
-flespi-recv --url "$URL" -t 0 1 >"$T/out" 2>"$T/err" &
+flespi-recv --url "$URL" --timeout 0 1 >"$T/out" 2>"$T/err" &
 rp=$!
 check "live: shrinks back to 1000 after the backlog" wait_for 20 \
     sh -c "tail -n 1 '$T/e.log' | grep -q '\"count\": 0' &&

@@ -40,7 +40,7 @@ nbad=$(wc -l <"$H/recvbad.ndjson")
 for i in $(seq 1 "$nbad"); do
 	good=$(sed -n "$((2 * i - 1))p" "$T/mixed")
 	echo $((2 * i - 1)) >"$T/state"
-	timeout 30 flespi-recv --url "$URL" $RECV -c 1 --retries 2 \
+	timeout 30 flespi-recv --url "$URL" $RECV --limit-count 1 --retries 2 \
 	    --state "$T/state" 1 >"$T/out" 2>"$T/err"
 	rc=$?
 	what=$(sed -n "$((2 * i))p" "$T/mixed" | tr -d '\n' | head -c 40 | tr -c '[:print:]' '?')

@@ -39,7 +39,7 @@ for l in inp:
 out.close()
 ' "$T/kout" "$T/go" <"$T/rfifo" &
 rdpid=$!
-flespi-recv --url "$URL" -c 25 --state "$T/kst" 1 >"$T/rfifo" 2>"$T/kerr" &
+flespi-recv --url "$URL" --limit-count 25 --state "$T/kst" 1 >"$T/rfifo" 2>"$T/kerr" &
 kpid=$!
 wait_for 20 has_lines "$T/kout" 2000 || notok "recv: 2000 lines not read in time"
 wait_for 10 grep -q pipe_write "/proc/$kpid/wchan" ||
@@ -57,7 +57,7 @@ check "recv, SIGKILL while blocked: the output is a prefix ($n1 whole lines)" \
     cmp -s "$T/kwant" "$T/kgot"
 check "recv, SIGKILL while blocked: the key ($k) is not past what was written" \
     test "$k" -ge 1 -a "$k" -le $((n1 + 1))
-timeout 60 flespi-recv --url "$URL" -c 1000 --state "$T/kst" --once 1 \
+timeout 60 flespi-recv --url "$URL" --limit-count 1000 --state "$T/kst" --once 1 \
     >"$T/kout2" 2>"$T/kerr2"
 tail -n +"$k" "$T/in" >"$T/kwant2"
 check "recv, SIGKILL while blocked: the resumed run has the rest, no gap" \
