@@ -243,7 +243,7 @@ parse(int argc, char **argv, struct opts *o)
 	o->cf.connect_timeout_ms = o->fc.connect_ms;
 	o->cf.retries = o->fc.retries;
 	o->cf.retry_wait_ms = (unsigned)o->fc.retry_wait_ms;
-	o->fc.inflight = (size_t)MC_RING(&o->cf) * o->nconns;
+	o->fc.inflight = (size_t)o->cf.window * o->nconns;
 }
 
 /*

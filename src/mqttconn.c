@@ -40,7 +40,7 @@ static void
 pop_acked(struct mconn *c)
 {
 	while (c->count > 0 && c->ring[c->head].acked) {
-		c->head = (c->head + 1) % MC_RING(c->cf);
+		c->head = (c->head + 1) % c->cf->window;
 		c->count--;
 	}
 }
@@ -68,7 +68,7 @@ on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
 	backoff_reset(&c->bo);
 	/* Resent messages get a fresh watchdog period. */
 	for (i = 0; i < c->count; i++)
-		c->ring[(c->head + i) % MC_RING(c->cf)].sent_ms = now;
+		c->ring[(c->head + i) % c->cf->window].sent_ms = now;
 	vlog("%s: connected to %s:%d%s", c->id, c->cf->host, c->cf->port,
 	    c->outstanding ? ", resending what was outstanding" : "");
 }
@@ -84,7 +84,7 @@ on_publish(struct mosquitto *mosq, void *arg, int mid, int reason,
 	(void)mosq;
 	(void)props;
 	for (i = 0; i < c->count; i++) {
-		e = &c->ring[(c->head + i) % MC_RING(c->cf)];
+		e = &c->ring[(c->head + i) % c->cf->window];
 		if (e->acked || e->mid != mid)
 			continue;
 		e->acked = 1;
@@ -131,19 +131,14 @@ mc_init(struct mconn *c, const struct mconf *cf, const char *id)
 	c->state = MC_IDLE;
 	backoff_init(&c->bo, cf->retry_wait_ms, 30000, 0);
 	tb_init(&c->tb, cf->rate, cf->burst, mono_ms());
-	if ((c->ring = calloc(MC_RING(cf), sizeof *c->ring)) == NULL ||
+	if ((c->ring = calloc(cf->window, sizeof *c->ring)) == NULL ||
 	    (c->mosq = m = mosquitto_new(c->id, true, c)) == NULL) {
 		snprintf(c->why, sizeof c->why, "out of memory");
 		return -1;
 	}
 	mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION,
 	    cf->mqtt5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
-	/*
-	 * The window on the wire is the library's: it sends at most window
-	 * publishes awaiting PUBACK (MQTT 5 may lower it, never raise it) and
-	 * queues the rest of the ring, sending the next one as each PUBACK
-	 * is read, without a turn of the caller's loop in between.
-	 */
+	/* The library's own window, never above ours (MQTT 5 may raise it). */
 	mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, (int)cf->window);
 	mosquitto_max_inflight_messages_set(m, cf->window);
 	/* Nagle would hold back the tail of a burst of publishes. */
@@ -443,7 +438,7 @@ int
 mc_ready(struct mconn *c, int64_t now, int64_t *wait_ms)
 {
 	*wait_ms = -1;
-	if (c->state != MC_UP || c->count >= MC_RING(c->cf))
+	if (c->state != MC_UP || c->count >= c->cf->window)
 		return 0;
 	/* QoS 0 has no window: stop while the socket cannot take more. */
 	if (c->cf->qos == 0 && mosquitto_want_write(c->mosq))
@@ -477,7 +472,7 @@ mc_publish(struct mconn *c, struct fwd_msg *m, int64_t now, char *why,
 		return -1;
 	}
 
-	e = &c->ring[(c->head + c->count) % MC_RING(c->cf)];
+	e = &c->ring[(c->head + c->count) % c->cf->window];
 	e->acked = 0;
 	e->mid = 0;
 	e->sent_ms = now;
@@ -537,7 +532,7 @@ mc_drop_outstanding(struct mconn *c)
 	unsigned i;
 
 	for (i = 0; i < c->count; i++) {
-		e = &c->ring[(c->head + i) % MC_RING(c->cf)];
+		e = &c->ring[(c->head + i) % c->cf->window];
 		if (e->acked)
 			continue;
 		e->m = NULL;

@@ -26,7 +26,7 @@ struct mconf {
 	int		mqtt5;		/* MQTT 5, else 3.1.1 */
 	int		keepalive;	/* seconds */
 	int		qos;		/* 0 or 1 */
-	unsigned	window;		/* awaiting PUBACK, 1..100 */
+	unsigned	window;		/* outstanding messages, 1..100 */
 	uint64_t	rate;		/* publishes a second; 0 = unlimited */
 	unsigned	burst;
 	int64_t		ack_timeout_ms;	/* PUBACK watchdog */
@@ -37,19 +37,6 @@ struct mconf {
 };
 
 enum { MC_IDLE, MC_CONNECTING, MC_UP };
-
-/*
- * A connection takes MC_HOLD x window messages: window of them on the
- * wire, the rest queued in the library until PUBACKs make room.  The
- * core hands over messages in input order and stops at the first one
- * whose connection cannot take it; with several connections, the one
- * whose window is full would otherwise hold up the others, whose PUBACKs
- * come at other times (at 100 ms, 4 connections reached 78 % of 4 x
- * window / RTT in steady state).  Queued messages were never written:
- * a reconnect resends no more than before.
- */
-#define MC_HOLD		2
-#define MC_RING(cf)	((cf)->window * MC_HOLD)
 
 struct outmsg {
 	int		mid;
@@ -68,7 +55,7 @@ struct mconn {
 	int64_t		deadline;	/* MC_CONNECTING: CONNACK is due by then */
 	struct backoff	bo;
 	struct tbucket	tb;
-	struct outmsg  *ring;		/* MC_RING entries, oldest at head */
+	struct outmsg  *ring;		/* window entries, oldest at head */
 	unsigned	head, count;	/* count includes acked entries not yet at head */
 	unsigned	outstanding;	/* entries not acked */
 	unsigned	fails;		/* failed connection attempts in a row */
