@@ -14,6 +14,7 @@
 #include "diag.h"
 #include "exits.h"
 #include "io.h"
+#include "vis.h"
 #include "wialontcp.h"
 
 #define LINGER_MS	2000	/* a closing connection is read this long */
@@ -55,6 +56,8 @@ struct wtcp {
 	struct backoff	bo;
 	unsigned	failures;	/* consecutive failed attempts */
 	int		conn_acked;	/* this connection got an ack */
+	unsigned	strangers;	/* connections in a row whose first
+					   byte back was not an ack */
 	int		ever_up;
 	int		fatal;
 	char		why[300];
@@ -382,29 +385,60 @@ wflush(struct wtcp *w, int64_t now)
 }
 
 /*
- * One acknowledgement came, rtt ms after its packet was written: grow
- * the adaptive window by one packet when at least half of it is in use
- * (the window, not the input, limits sending; as Linux's TCP judges its
- * congestion window in slow start) and the round trip is near the
- * shortest seen on this connection (the peer keeps pace: a longer one
- * means packets queue at the peer, and more of them would only wait).
+ * One acknowledgement came, rtt ms after its packet was written, with
+ * inflight packets unacknowledged before this turn's acks were taken:
+ * grow the adaptive window by one packet when at least half of it was
+ * in use (the window, not the input, limits sending; as Linux's TCP
+ * judges its congestion window in slow start) and the round trip is
+ * near the shortest seen on this connection (the peer keeps pace: a
+ * longer one means packets queue at the peer, and more of them would
+ * only wait).  The use is judged before the turn, not after each ack:
+ * a window's acks often come in one read, and nothing is sent between
+ * them, so the window left after each one would stop growth after a
+ * third of them (seen at 100 ms: 1.33 times a round trip, not 2).
  * Under WTCP_FLOOR_MS there is no link to cover (the window as it is
  * allows more than the mapping makes), and a larger one would only
  * take memory.
  */
 static void
-grow(struct wtcp *w, int64_t rtt)
+grow(struct wtcp *w, int64_t rtt, size_t inflight)
 {
 	if (rtt < 0)
 		rtt = 0;
 	if (w->minrtt < 0 || rtt < w->minrtt)
 		w->minrtt = rtt;
-	if (w->n * 2 < w->lim || w->lim >= w->size ||
+	if (inflight * 2 < w->lim || w->lim >= w->size ||
 	    rtt < WTCP_FLOOR_MS || rtt > 2 * w->minrtt + WTCP_SLACK_MS)
 		return;
 	w->lim++;
 	if (w->lim > w->largest)
 		w->largest = w->lim;
+}
+
+/*
+ * The first bytes back on this connection (len at s) are not an ack:
+ * after WTCP_STRANGERS such connections in a row, the peer is something
+ * else (an HTTP or TLS port answers its own protocol) and retrying will
+ * not change that: fatal, EXIT_REFUSED, with what it answered.
+ */
+static void
+stranger(struct wtcp *w, const char *s, size_t len)
+{
+	char said[80];
+	size_t i;
+
+	if (++w->strangers < WTCP_STRANGERS)
+		return;
+	/* Up to the end of the first line: "HTTP/1.1 400 Bad Request". */
+	for (i = 0; i < len && i < 48 && s[i] != '\r' && s[i] != '\n'; i++)
+		;
+	len = i;
+	snprintf(w->why, sizeof w->why, "%s does not speak Wialon "
+	    "Retranslator: %u connections in a row answered with something "
+	    "other than an acknowledgement (0x11), starting 0x%02X: \"%s\"",
+	    w->target, w->strangers, (unsigned char)s[0],
+	    vis(said, sizeof said, s, len));
+	w->fatal = EXIT_REFUSED;
 }
 
 /*
@@ -420,6 +454,7 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 	ssize_t n, i;
 	struct went *e;
 	int64_t t;
+	size_t inflight = w->n;	/* before this turn's acks */
 
 	for (;;) {
 		n = read(w->sock, buf, sizeof buf);
@@ -438,6 +473,9 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 		t = w->adapt ? mono_ms() : now;
 		for (i = 0; i < n; i++) {
 			if (buf[i] != 0x11) {
+				if (!w->conn_acked)
+					stranger(w, (char *)buf + i,
+					    (size_t)(n - i));
 				snprintf(wrong, sizeof wrong,
 				    "wrong acknowledgement byte 0x%02X", buf[i]);
 				*why = wrong;
@@ -457,7 +495,7 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 			}
 			e = ent(w, 0);
 			if (w->adapt)
-				grow(w, t - e->at);
+				grow(w, t - e->at, inflight);
 			w->head = w->head + 1 == w->size ? 0 : w->head + 1;
 			w->n--;
 			w->nsent--;
@@ -467,6 +505,7 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 			if (!w->conn_acked) {
 				/* The peer works: the next failure starts anew. */
 				w->conn_acked = 1;
+				w->strangers = 0;
 				w->failures = 0;
 				backoff_reset(&w->bo);
 			}
@@ -586,7 +625,9 @@ w_handle(void *t, struct pollfd *pfd, int n, int64_t now)
 		}
 		if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR) &&
 		    !acks(w, now, &why, &polite)) {
-			drop(w, why, now, polite);
+			/* Fatal: abandon() closes; nothing is sent again. */
+			if (!w->fatal)
+				drop(w, why, now, polite);
 			continue;
 		}
 		if (pfd[i].revents & POLLOUT && wflush(w, now) == -1)

@@ -19,17 +19,25 @@ struct wtcp;
 /*
  * The adaptive window (window 0 to wtcp_new): it starts at WTCP_START
  * packets and grows by one packet per acknowledgement while the window
- * is what limits sending and acknowledgements keep pace (a packet's
+ * is what limits sending (at least half of it was in use when a read's
+ * acknowledgements came) and acknowledgements keep pace (a packet's
  * round trip within twice the connection's shortest plus WTCP_SLACK_MS,
  * and at least WTCP_FLOOR_MS: 64 packets a millisecond are more than the
  * mapping makes), so it doubles every round trip up to WTCP_CAP; every
- * reconnect halves it (not below WTCP_START).  Duplicates after a reconnect are at most
- * the window at that moment, so at most WTCP_CAP.
+ * reconnect halves it (not below WTCP_START).  Duplicates after a
+ * reconnect are at most the window at that moment, so at most WTCP_CAP.
  */
 #define WTCP_START	64
 #define WTCP_CAP	4096
 #define WTCP_SLACK_MS	10
 #define WTCP_FLOOR_MS	2
+
+/*
+ * Connections in a row whose first byte back is not an ack (0x11) before
+ * the peer is taken for something that is not a Retranslator server and
+ * the transport is fatal (EXIT_REFUSED); an ack in between starts anew.
+ */
+#define WTCP_STRANGERS	3
 
 /*
  * A transport to host:port (target names it in diagnostics) with window

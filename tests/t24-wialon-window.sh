@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # flespi-to-wialon's adaptive window over a link with a round trip
-# (tests/tools/delayproxy, 40 ms): the default grows past its start of 64
-# and stays within the cap of 4096, -w N stays fixed, a reconnect halves
-# the window, and the duplicates after a reconnect are at most the window
-# at that moment.
+# (tests/tools/delayproxy, 40 ms): the default grows past its start of 64,
+# doubling every round trip, and stays within the cap of 4096, -w N stays
+# fixed, a reconnect halves the window, and the duplicates after a
+# reconnect are at most the window at that moment.
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/wialon.sh"
 
@@ -42,6 +42,19 @@ check "adaptive: all 6000 delivered, no duplicate ($n, $d)" all [ "$n" = 6000 ] 
 most=$(sed -n 's/.*window [0-9]* packets at the end, \([0-9]*\) at most.*/\1/p' "$T/grow.err")
 check "adaptive: the window grew past 64, within 4096 (${most:-none})" \
     all [ -n "$most" ] -- [ "${most:-0}" -gt 64 ] -- [ "${most:-0}" -le 4096 ]
+kill $ppid_ $rpid; wait $ppid_ $rpid 2>/dev/null
+
+# --- it doubles every round trip: 64 + 128 + 256 + 512 packets take 4
+# round trips, after which it is near 1000.  Growth judged after each ack
+# of a window acknowledged in one read stopped at a third of them (1.33
+# times a round trip: 410 here).
+start_recv dbl
+start_proxy dbl
+head -n 1000 "$T/m.json" | $F2W -v "127.0.0.1:$pport" 2>"$T/dbl.err"
+rc=$?
+most=$(sed -n 's/.*window [0-9]* packets at the end, \([0-9]*\) at most.*/\1/p' "$T/dbl.err")
+check "adaptive: doubles every round trip: ${most:-none} >= 700 after 1000 packets" \
+    all [ $rc = 0 ] -- [ -n "$most" ] -- [ "${most:-0}" -ge 700 ]
 kill $ppid_ $rpid; wait $ppid_ $rpid 2>/dev/null
 
 # --- -w N is a fixed window: no adapting
