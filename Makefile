@@ -141,7 +141,8 @@ uninstall:
 DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
        libmosquitto-dev mosquitto mosquitto-clients openssl python3 jq curl \
        mandoc valgrind clang libclang-rt-14-dev procps time \
-       zlib1g-dev nginx python3-requests strace systemd libssl-dev
+       zlib1g-dev nginx python3-requests strace systemd libssl-dev \
+       ca-certificates
 deps:
 	@missing=""; for p in $(DEBS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \

@@ -12,6 +12,10 @@ set -u
 TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export PATH="$FP_BIN:$PATH:/usr/sbin:/sbin"
 T=$(mktemp -d "${TMPDIR:-/tmp}/fp-test.XXXXXX")
+# Every curl a test runs to its stand-ins ends within a minute: a peer
+# that hangs fails the case instead of stalling the whole file.
+printf 'max-time = 60\n' >"$T/.curlrc"
+export CURL_HOME=$T
 _failed=0
 
 cleanup() {

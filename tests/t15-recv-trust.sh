@@ -18,7 +18,7 @@ python3 "$TESTS/genmsgs.py" 5 --seed 9 >"$T/in"
 standin a --messages "$T/in"
 A=$URL
 # faults LIST: what the next requests to stand-in a get (replaces the rest)
-faults() { curl -fsS --data-binary "$1" "$A/control/faults" >/dev/null; }
+faults() { curl -fsS -m 10 --data-binary "$1" "$A/control/faults" >/dev/null; }
 
 # --- closed descriptors: 74 at once, nothing read, nothing saved ---------
 for fd in 0 1 2; do
@@ -105,8 +105,10 @@ sys.exit(not (len(d) == 5 and d[-1] > 2 * d[0]))' "$T/delays"
 # --- -t 0 without --once: not a hot loop --------------------------------
 faults ""
 n0=$(wc -l <"$T/a.log")
-timeout 2 flespi-recv --url "$URL" --timeout 0 --from 6 1 >"$T/out" 2>"$T/err"
+timeout -k 5 2 flespi-recv --url "$URL" --timeout 0 --from 6 1 >"$T/out" 2>"$T/err"
+rc=$?
 n=$(( $(wc -l <"$T/a.log") - n0 ))
+check "-t 0: SIGTERM from timeout(1) ends it (rc $rc, 137: it had to be killed)" test $rc = 124
 check "-t 0 on an empty channel: at most 4 requests in 2 s ($n)" test "$n" -le 4
 
 # --- elements that are not objects ---------------------------------------
