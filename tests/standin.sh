@@ -10,3 +10,15 @@ standin() {
 	    --log "$T/$1.log" "${@:2}" &
 	URL=http://127.0.0.1:$(port_of "$T/$1.port")
 }
+
+# standin_tls NAME ARGS...: a stand-in over HTTPS with a fresh self-signed
+# certificate for 127.0.0.1 ($T/c.pem, its key $T/k.pem: trusted by
+# nobody unless a case says --cafile); sets tport.
+standin_tls() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+	    -addext subjectAltName=IP:127.0.0.1 -keyout "$T/k.pem" \
+	    -out "$T/c.pem" 2>/dev/null
+	python3 "$TESTS/flespi_standin.py" --port-file "$T/$1.port" \
+	    --tls "$T/c.pem:$T/k.pem" "${@:2}" &
+	tport=$(port_of "$T/$1.port")
+}

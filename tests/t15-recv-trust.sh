@@ -156,12 +156,7 @@ check "... no forged line" bash -c "! grep -q '^flespi-recv: forged' '$T/err'"
 check "... the reason is there, escaped" grep -q 'bad\\x1B\[2J' "$T/err"
 
 # --- TLS: an untrusted certificate is refused (69), saying why -----------
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
-    -addext subjectAltName=IP:127.0.0.1 -keyout "$T/k.pem" -out "$T/c.pem" \
-    2>/dev/null
-python3 "$TESTS/flespi_standin.py" --port-file "$T/tls.port" \
-    --tls "$T/c.pem:$T/k.pem" --messages "$T/in" &
-tport=$(port_of "$T/tls.port")
+standin_tls tls --messages "$T/in"
 timeout 20 flespi-recv --url "https://127.0.0.1:$tport" $F --retries 3 \
     --once 1 >"$T/out" 2>"$T/err"
 rc=$?

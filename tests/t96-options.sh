@@ -219,12 +219,7 @@ check "--help of both modes documents all" \
 # --cafile and --cacert reach libcurl in polling mode.
 source "$TESTS/standin.sh"
 python3 "$TESTS/genmsgs.py" 3 --seed 96 >"$T/in"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
-    -addext subjectAltName=IP:127.0.0.1 -keyout "$T/k.pem" -out "$T/c.pem" \
-    2>/dev/null
-python3 "$TESTS/flespi_standin.py" --port-file "$T/tls.port" \
-    --tls "$T/c.pem:$T/k.pem" --messages "$T/in" &
-tport=$(port_of "$T/tls.port")
+standin_tls tls --messages "$T/in"
 for o in --cafile --cacert; do
 	timeout 20 flespi-recv --url "https://127.0.0.1:$tport" --retries 0 \
 	    "$o" "$T/c.pem" --once 1 >"$T/out" 2>"$T/err"
