@@ -25,6 +25,26 @@ struct pemfile {
 };
 
 /*
+ * Double pf's buffer of *cap bytes, up to PEM_MAX + 1; the old one is
+ * wiped (it may hold a key), not left to realloc.  -1 when it is full.
+ */
+static int
+grow(struct pemfile *pf, size_t *cap)
+{
+	size_t ncap = *cap * 2 > PEM_MAX + 1 ? PEM_MAX + 1 : *cap * 2;
+	char *nb;
+
+	if (ncap <= *cap || (nb = malloc(ncap)) == NULL)
+		return -1;
+	memcpy(nb, pf->buf, pf->len);
+	explicit_bzero(pf->buf, pf->len);
+	free(pf->buf);
+	pf->buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
+/*
  * Read path whole.  Returns 0, or -1 with why naming opt and path: it
  * cannot be opened or read, is a directory, or is too big.
  */
@@ -34,6 +54,7 @@ slurp(const char *opt, const char *path, struct pemfile *pf, char *why,
 {
 	struct stat sb;
 	ssize_t n;
+	size_t cap;
 	int fd;
 
 	pf->buf = NULL;
@@ -55,13 +76,25 @@ slurp(const char *opt, const char *path, struct pemfile *pf, char *why,
 		close(fd);
 		return -1;
 	}
-	if ((pf->buf = malloc(PEM_MAX + 1)) == NULL) {
+	/* A regular file's size is known; a pipe's grows as it comes. */
+	cap = S_ISREG(sb.st_mode) && sb.st_size < PEM_MAX ?
+	    (size_t)sb.st_size + 1 : 65536;
+	if ((pf->buf = malloc(cap)) == NULL) {
 		snprintf(why, whysz, "out of memory");
 		close(fd);
 		return -1;
 	}
 	for (;;) {
-		n = read(fd, pf->buf + pf->len, PEM_MAX + 1 - pf->len);
+		if (pf->len + 1 == cap && grow(pf, &cap) == -1) {
+			if (cap < PEM_MAX + 1)
+				snprintf(why, whysz, "out of memory");
+			else
+				snprintf(why, whysz, "%s: '%s' is over %d MiB: "
+				    "not a PEM file", opt, path, PEM_MAX >> 20);
+			n = -1;
+			break;
+		}
+		n = read(fd, pf->buf + pf->len, cap - 1 - pf->len);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -72,12 +105,6 @@ slurp(const char *opt, const char *path, struct pemfile *pf, char *why,
 		if (n == 0)
 			break;
 		pf->len += (size_t)n;
-		if (pf->len > PEM_MAX) {
-			snprintf(why, whysz, "%s: '%s' is over %d MiB: not a "
-			    "PEM file", opt, path, PEM_MAX >> 20);
-			n = -1;
-			break;
-		}
 	}
 	close(fd);
 	if (n == -1) {
