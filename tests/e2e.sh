@@ -62,7 +62,10 @@ PY
 # e2e_pipeline NAME FILTERED ONCE: flespi-recv --checkpoints --state
 # NAME.key | jq (FILTERED=1: drops seq % 10 == 9) or cat | the test's own
 # e2e_forwarder NAME, joined by FIFOs; ONCE is "" or --once.  Sets rpid,
-# jpid and fpid.  Needs URL (standin.sh) and ANSWER (messages an answer).
+# jpid and fpid.  e2e_forwarder must exec the forwarder: a function run in
+# the background is a subshell, and fpid has to be the forwarder itself
+# (a SIGKILL of the subshell would leave it running, holding --state).
+# Needs URL (standin.sh) and ANSWER (messages an answer).
 e2e_pipeline() {
 	local n=$1 filtered=$2 once=$3
 	rm -f "$T/p1" "$T/p2"

@@ -18,9 +18,10 @@ ROUNDS=${E2E_ROUNDS:-6}
 msgs $N 7 >"$T/in"
 standin s --messages "$T/in"
 
-# The last stage, reading the pipeline on stdin.
+# The last stage, reading the pipeline on stdin; exec, so that $! is the
+# forwarder itself (SIGKILL must reach it, not a subshell).
 e2e_forwarder() {
-	flespi-to-wialon --state "$T/$1.key" -w $WINDOW --retry-wait 0.05 \
+	exec flespi-to-wialon --state "$T/$1.key" -w $WINDOW --retry-wait 0.05 \
 	    "127.0.0.1:$port"
 }
 

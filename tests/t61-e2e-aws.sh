@@ -22,9 +22,10 @@ ROUNDS=${E2E_ROUNDS:-6}
 msgs $N 7 >"$T/in"
 standin s --messages "$T/in"
 
-# The last stage, reading the pipeline on stdin.
+# The last stage, reading the pipeline on stdin; exec, so that $! is the
+# forwarder itself (SIGKILL must reach it, not a subshell).
 e2e_forwarder() {
-	flespi-to-aws $(broker_aws_args "$D") --rate 0 -w $WINDOW \
+	exec flespi-to-aws $(broker_aws_args "$D") --rate 0 -w $WINDOW \
 	    --retry-wait 0.05 --topic "$1/{ident}" --state "$T/$1.key"
 }
 
