@@ -10,7 +10,10 @@
 set -u
 : "${FP_BIN:=$(cd "$(dirname "$0")/../build" && pwd)}"
 TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-export PATH="$FP_BIN:$PATH:/usr/sbin:/sbin"
+# The system's own interpreters and tools first (Debian packages: python3
+# with python3-requests), before any per-user shims in PATH: a pyenv shim
+# costs half a second per python3 start.
+export PATH="$FP_BIN:/usr/bin:/bin:$PATH:/usr/sbin:/sbin"
 T=$(mktemp -d "${TMPDIR:-/tmp}/fp-test.XXXXXX")
 # Every curl a test runs to its stand-ins ends within a minute: a peer
 # that hangs fails the case instead of stalling the whole file.
