@@ -95,6 +95,10 @@ struct rx {
 	int		werr;		/* errno of a failed stdout write */
 	int		done;		/* -n reached */
 	int		refused;	/* the broker refused us for good */
+	const char     *fail;		/* a local failure ended the run
+					   ("out of memory", "poll"), with
+					   failerr its errno: exit 75 */
+	int		failerr;
 	int		online;		/* CONNACK accepted since the last dial() */
 	int64_t		online_ms;	/* when */
 	int		session_present;	/* in that CONNACK */
@@ -242,6 +246,10 @@ recvmqtt_url(const char *url, char *host, size_t hostsize, int *port)
 
 /* ---- output ---- */
 
+/*
+ * Room for n more bytes and a newline in the output buffer.  Returns 0,
+ * or -1 (out of memory) with the run marked to end.
+ */
 static int
 append(struct rx *rx, const char *p, size_t n)
 {
@@ -252,8 +260,11 @@ append(struct rx *rx, const char *p, size_t n)
 		cap = rx->outcap ? rx->outcap : 65536;
 		while (cap < rx->outlen + n + 1)
 			cap *= 2;
-		if ((nb = realloc(rx->out, cap)) == NULL)
-			die(EXIT_TEMPFAIL, "out of memory");
+		if ((nb = realloc(rx->out, cap)) == NULL) {
+			rx->fail = "out of memory";
+			rx->failerr = ENOMEM;
+			return -1;
+		}
 		rx->out = nb;
 		rx->outcap = cap;
 	}
@@ -287,7 +298,12 @@ take(struct rx *rx, const struct mosquitto_message *msg)
 		return;
 	}
 	start = rx->outlen;
-	append(rx, p, n);
+	if (append(rx, p, n) == -1) {
+		/* Its PUBACK must not leave: the broker sends it again. */
+		if (msg->qos > 0)
+			rx->unacked_skips++;
+		return;
+	}
 	/* Compact the line in place; its newline follows. */
 	rx->outlen = start + reply_compact(rx->out + start, n);
 	rx->out[rx->outlen++] = '\n';
@@ -406,7 +422,7 @@ on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg,
 	 * The library has already queued this message's PUBACK (see the top
 	 * of the file); it leaves the process only with our loop_write.
 	 */
-	if (rx->done || rx->werr || rx->refused) {
+	if (rx->done || rx->werr || rx->refused || rx->fail) {
 		if (msg->qos > 0)
 			rx->unacked_skips++;
 		return;
@@ -484,7 +500,8 @@ enum { P_STOP, P_LOST };
 
 /*
  * Serve one connection until it is lost (P_LOST, *rc says why) or we are
- * to stop (P_STOP: signal, -n reached, write error, refusal).
+ * to stop (P_STOP: signal, -n reached, write error, refusal, a local
+ * failure).
  */
 static int
 pump(struct rx *rx, int *rc)
@@ -501,7 +518,8 @@ pump(struct rx *rx, int *rc)
 	pfd[1].fd = STDOUT_FILENO;
 	pfd[1].events = 0;
 	for (;;) {
-		if (stop_requested || rx->done || rx->werr || rx->refused)
+		if (stop_requested || rx->done || rx->werr || rx->refused ||
+		    rx->fail)
 			return P_STOP;
 		if ((pfd[0].fd = mosquitto_socket(rx->m)) < 0) {
 			*rc = MOSQ_ERR_NO_CONN;
@@ -522,8 +540,11 @@ pump(struct rx *rx, int *rc)
 				wait = (int)left;
 		}
 		n = poll(pfd, 2, wait);
-		if (n == -1 && errno != EINTR)
-			dieerr(EXIT_TEMPFAIL, "poll");
+		if (n == -1 && errno != EINTR) {
+			rx->fail = "poll";
+			rx->failerr = errno;
+			return P_STOP;
+		}
 		if (n > 0 && (pfd[1].revents & POLLERR)) {
 			rx->werr = EPIPE;
 			return P_STOP;
@@ -535,7 +556,8 @@ pump(struct rx *rx, int *rc)
 				if (*rc != MOSQ_ERR_SUCCESS)
 					break;
 				if (errno == EAGAIN || errno == EWOULDBLOCK ||
-				    rx->done || rx->werr || rx->refused)
+				    rx->done || rx->werr || rx->refused ||
+				    rx->fail)
 					break;
 			}
 			/* Lines first, then (below) their PUBACKs. */
@@ -739,8 +761,12 @@ run(struct rx *rx)
 		xwarn("%s:%d: %s; retrying in %.1f s", rx->o->host, rx->o->port,
 		    why(rx, rc, err), delay / 1000.0);
 		/* poll() with no descriptors sleeps; a signal ends it early. */
-		if (poll(NULL, 0, (int)delay) == -1 && errno != EINTR)
-			dieerr(EXIT_TEMPFAIL, "poll");
+		if (poll(NULL, 0, (int)delay) == -1 && errno != EINTR) {
+			rx->fail = "poll";
+			rx->failerr = errno;
+		}
+		if (rx->fail != NULL)
+			break;
 		if (stop_requested)
 			break;
 	}
@@ -755,6 +781,10 @@ run(struct rx *rx)
 		    (unsigned long long)rx->lines, plural(rx->lines));
 	if (status != EXIT_OK)
 		return status;
+	if (rx->fail != NULL) {
+		xwarn("%s: %s", rx->fail, strerror(rx->failerr));
+		return EXIT_TEMPFAIL;
+	}
 	if (rx->refused)
 		return EXIT_REFUSED;
 	if (rx->werr && rx->werr != EPIPE) {
