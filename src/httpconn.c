@@ -363,8 +363,8 @@ retry(struct lane *l, size_t n, const char *reason, long ra_secs,
 			wait = ra;
 	}
 	l->retry_at = now + wait;
-	xwarn("%s %s: %s; retry %u in %.1f s", hc->cf->method, hc->showurl,
-	    reason, l->fails, wait / 1000.0);
+	xwarn("%s %s: %s; retry %u in %lld ms", hc->cf->method, hc->showurl,
+	    reason, l->fails, (long long)wait);
 }
 
 /* The server refused the content of the request's n messages. */

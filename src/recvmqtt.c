@@ -758,8 +758,8 @@ run(struct rx *rx)
 			break;
 		}
 		delay = backoff_next(&bo);
-		xwarn("%s:%d: %s; retrying in %.1f s", rx->o->host, rx->o->port,
-		    why(rx, rc, err), delay / 1000.0);
+		xwarn("%s:%d: %s; retry %lld in %u ms", rx->o->host,
+		    rx->o->port, why(rx, rc, err), failures, delay);
 		/* poll() with no descriptors sleeps; a signal ends it early. */
 		if (poll(NULL, 0, (int)delay) == -1 && errno != EINTR) {
 			rx->fail = "poll";

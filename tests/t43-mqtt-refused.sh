@@ -71,7 +71,7 @@ refuser connack 136
 : >"$T/err"
 "${RECV[@]}" 7 >/dev/null 2>"$T/err" &
 pid=$!
-wait_for 10 grep -q 'retrying in' "$T/err"
+wait_for 10 grep -q '; retry [0-9]* in [0-9]* ms' "$T/err"
 kill -TERM $pid; mq_wait $pid; rc=$?
 check "SIGTERM during the backoff: exit 0" test $rc -eq 0
 

@@ -150,6 +150,8 @@ check "flespi-recv --mqtt --retries 1: exit 75" test $? = 75
 check "... the same wording" \
     has "^flespi-recv: 127.0.0.1:$DEAD: giving up after 1 retry: " "$T/m.err"
 check "... the totals after it" has '^flespi-recv: 0 messages written$' "$T/m.err"
+check "... its retry in the suite's words" \
+    has "^flespi-recv: 127.0.0.1:$DEAD: .*; retry 1 in [0-9]* ms$" "$T/m.err"
 
 http_standin h --faults 500,500,500,500
 echo "$one" | flespi-to-http --retries 2 --retry-wait 0.05 \
@@ -157,6 +159,8 @@ echo "$one" | flespi-to-http --retries 2 --retry-wait 0.05 \
 check "flespi-to-http --retries 2: exit 75" test $? = 75
 check "... the same wording" \
     has "^flespi-to-http: POST http://127.0.0.1:$HTTP_PORT/in: giving up after 2 retries: HTTP 500" "$T/h.err"
+check "... its retries in the suite's words" \
+    has "^flespi-to-http: POST http://127.0.0.1:$HTTP_PORT/in: HTTP 500.*; retry 2 in [0-9]* ms$" "$T/h.err"
 kill $HTTP_PID; wait $HTTP_PID 2>/dev/null
 http_standin h2
 printf '%s\n%s\n' "$one" "$one" | flespi-to-http -v "http://127.0.0.1:$HTTP_PORT/in" 2>"$T/h2.err"
