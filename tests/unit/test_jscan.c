@@ -135,17 +135,6 @@ members(void)
 	}
 }
 
-static uint64_t rng = 88172645463325252ULL;
-
-static unsigned
-rnd(unsigned n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (unsigned)(rng % n);
-}
-
 int
 main(void)
 {
@@ -269,12 +258,12 @@ main(void)
 	for (iter = 0; iter < 200000; iter++) {
 		memcpy(buf, base, blen);
 		len = blen;
-		n = 1 + rnd(3);
+		n = 1 + unit_rnd(3);
 		for (k = 0; k < n; k++) {
-			i = rnd((unsigned)len);
-			switch (rnd(3)) {
+			i = unit_rnd((unsigned)len);
+			switch (unit_rnd(3)) {
 			case 0:		/* replace */
-				buf[i] = alphabet[rnd(sizeof alphabet - 1)];
+				buf[i] = alphabet[unit_rnd(sizeof alphabet - 1)];
 				break;
 			case 1:		/* delete */
 				memmove(buf + i, buf + i + 1, len - i - 1);
@@ -284,7 +273,7 @@ main(void)
 				if (len + 1 >= sizeof buf)
 					break;
 				memmove(buf + i + 1, buf + i, len - i);
-				buf[i] = alphabet[rnd(sizeof alphabet - 1)];
+				buf[i] = alphabet[unit_rnd(sizeof alphabet - 1)];
 				len++;
 			}
 		}

@@ -63,7 +63,7 @@ test_mutations(const char *base)
 	struct reply r, rr;
 	json_t *v, *res, *nk;
 	json_error_t jerr;
-	uint64_t rng = 88172645463325252ULL;
+	uint64_t rng;
 	size_t n, agree = 0, accepted = 0, same = 0, i;
 	int rc, rrc, want, k, nkok;
 
@@ -71,7 +71,7 @@ test_mutations(const char *base)
 		n = strlen(base);
 		memcpy(body, base, n + 1);
 		for (k = 0; k < 1 + (int)(i % 3) && n > 0; k++) {
-			rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+			rng = unit_next();
 			size_t pos = (size_t)(rng >> 8) % n;
 			switch ((rng >> 40) % 3) {
 			case 0:	/* replace a byte */

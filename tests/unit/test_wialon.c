@@ -373,17 +373,6 @@ scan1(const struct pmap *p, const char *uf, const char *line, size_t len,
 
 #define S(take, json)	scan1(&sp, "ident", json, strlen(json), take, 0)
 
-static uint64_t rng = 88172645463325252ULL;
-
-static unsigned
-rnd(unsigned n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (unsigned)(rng % n);
-}
-
 /* A random flespi-like message from pools of awkward keys and values. */
 static size_t
 genmsg(char *buf, size_t cap)
@@ -415,8 +404,8 @@ genmsg(char *buf, size_t cap)
 		"\"352625066004561\"", "\"u\"", "12", "-0",
 		"\"0123456789012345678901234567890\"", "\" ~\"",
 	};
-	size_t len = 0, i, n = 1 + rnd(12), iu = rnd((unsigned)n + 2),
-	    it = rnd((unsigned)n + 2);
+	size_t len = 0, i, n = 1 + unit_rnd(12), iu = unit_rnd((unsigned)n + 2),
+	    it = unit_rnd((unsigned)n + 2);
 	char num[64], used[sizeof keys / sizeof keys[0]] = { 0 };
 	unsigned j, dot, k;
 	size_t q;
@@ -425,41 +414,41 @@ genmsg(char *buf, size_t cap)
 	for (i = 0; i < n + 2 && len + 200 < cap; i++) {
 		if (i == iu || i == it) {
 			/* The uid and timestamp, now and then missing. */
-			if (rnd(40) == 0)
+			if (unit_rnd(40) == 0)
 				continue;
 			len += (size_t)snprintf(buf + len, cap - len,
 			    "%s\"%s\":%s", len > 1 ? "," : "", i == iu ?
-			    "ident" : "timestamp", i == iu ? uids[rnd(
-			    sizeof uids / sizeof uids[0])] : rnd(2) ?
+			    "ident" : "timestamp", i == iu ? uids[unit_rnd(
+			    sizeof uids / sizeof uids[0])] : unit_rnd(2) ?
 			    "1764000001.209955" : "7");
 			if (iu != it)
 				continue;
 		}
 		/* Keys repeat only now and then (the jansson path's case). */
 		do
-			k = rnd(sizeof keys / sizeof keys[0]);
-		while (used[k] && rnd(30) != 0);
+			k = unit_rnd(sizeof keys / sizeof keys[0]);
+		while (used[k] && unit_rnd(30) != 0);
 		used[k] = 1;
 		len += (size_t)snprintf(buf + len, cap - len, "%s\"%s\":",
-		    len > 1 ? "," : "", rnd(60) == 0 ? "ident" : keys[k]);
-		if (rnd(4) == 0) {
+		    len > 1 ? "," : "", unit_rnd(60) == 0 ? "ident" : keys[k]);
+		if (unit_rnd(4) == 0) {
 			/* A random decimal: up to 25 digits, a point or not. */
 			q = 0;
-			if (rnd(3) == 0)
+			if (unit_rnd(3) == 0)
 				num[q++] = '-';
-			num[q++] = (char)('1' + rnd(9));
-			for (j = rnd(25), dot = 0; j > 0; j--) {
-				if (!dot && rnd(6) == 0) {
+			num[q++] = (char)('1' + unit_rnd(9));
+			for (j = unit_rnd(25), dot = 0; j > 0; j--) {
+				if (!dot && unit_rnd(6) == 0) {
 					num[q++] = '.';
 					dot = 1;
 				}
-				num[q++] = (char)('0' + rnd(10));
+				num[q++] = (char)('0' + unit_rnd(10));
 			}
 			num[q] = '\0';
 			len += (size_t)snprintf(buf + len, cap - len, "%s", num);
 		} else {
 			len += (size_t)snprintf(buf + len, cap - len, "%s",
-			    vals[rnd(sizeof vals / sizeof vals[0])]);
+			    vals[unit_rnd(sizeof vals / sizeof vals[0])]);
 		}
 	}
 	len += (size_t)snprintf(buf + len, cap - len, "}");
@@ -648,11 +637,11 @@ scanpath(void)
 
 		memcpy(buf, real, n);
 		len = n;
-		for (k = 1 + rnd(3); k > 0; k--) {
-			i = rnd((unsigned)len);
-			switch (rnd(3)) {
+		for (k = 1 + unit_rnd(3); k > 0; k--) {
+			i = unit_rnd((unsigned)len);
+			switch (unit_rnd(3)) {
 			case 0:
-				buf[i] = alphabet[rnd(sizeof alphabet - 1)];
+				buf[i] = alphabet[unit_rnd(sizeof alphabet - 1)];
 				break;
 			case 1:
 				memmove(buf + i, buf + i + 1, len - i - 1);
@@ -660,7 +649,7 @@ scanpath(void)
 				break;
 			default:
 				memmove(buf + i + 1, buf + i, len - i);
-				buf[i] = alphabet[rnd(sizeof alphabet - 1)];
+				buf[i] = alphabet[unit_rnd(sizeof alphabet - 1)];
 				len++;
 			}
 		}

@@ -6,6 +6,7 @@
 #ifndef UNIT_H
 #define UNIT_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +44,28 @@ unit_hex(const char *label, const void *p, size_t n)
 		unit_hex("want", (want), (wantlen));			\
 	}								\
 } while (0)
+
+/*
+ * A repeatable pseudo-random sequence (xorshift64, one per test program)
+ * for generated and mutated cases: the same run every time.
+ */
+static inline uint64_t
+unit_next(void)
+{
+	static uint64_t x = 88172645463325252ULL;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x;
+}
+
+/* 0 to n - 1 from that sequence. */
+static inline unsigned
+unit_rnd(unsigned n)
+{
+	return (unsigned)(unit_next() % n);
+}
 
 #define UNIT_END() (fflush(stdout), unit_failed ? 1 : 0)
 
