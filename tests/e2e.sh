@@ -112,3 +112,21 @@ e2e_rounds() {
 	RC=$?
 	wait $rpid $jpid 2>/dev/null
 }
+
+# e2e_judge NAME KIND FILTERED: after e2e_rounds, the last run ended with
+# 0, the key reached the end (N + 1), and the receiver's record (KIND as
+# for e2e_verify) holds every message, with at most one answer plus the
+# window (ANSWER + WINDOW) duplicates per round.
+e2e_judge() {
+	local n=$1 kind=$2 filtered=$3 res
+	check "$n: the last run ends with exit 0 ($RC)" test "$RC" = 0
+	check "$n: the key reached the end ($((N + 1)))" \
+	    test "$(cat "$T/$n.key" 2>/dev/null)" = $((N + 1))
+	if res=$(e2e_verify "$T/$n.out" "$kind" "$N" \
+	    $((ROUNDS * (ANSWER + WINDOW))) "$filtered"); then
+		ok "$n: $ROUNDS SIGKILLs ($KILLS ): every message at least once; $res"
+	else
+		notok "$n: $ROUNDS SIGKILLs ($KILLS ): $res" \
+		    "$(tail -3 "$T/$n.fwd.err")"
+	fi
+}

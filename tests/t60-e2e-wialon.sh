@@ -26,17 +26,10 @@ e2e_forwarder() {
 }
 
 one_case() {
-	local n=$1 usejq=$2 rc
+	local n=$1 usejq=$2
 	start_recv $n
 	e2e_rounds $n $usejq
-	rc=$RC
-	check "$n: the last run ends with exit 0 ($rc)" test $rc = 0
-	check "$n: the key reached the end ($((N + 1)))" test "$(cat "$T/$n.key" 2>/dev/null)" = $((N + 1))
-	if res=$(e2e_verify "$T/$n.out" wialon $N $((ROUNDS * (ANSWER + WINDOW))) $usejq); then
-		ok "$n: $ROUNDS SIGKILLs ($KILLS ): every message at least once; $res"
-	else
-		notok "$n: $ROUNDS SIGKILLs ($KILLS ): $res" "$(tail -3 "$T/$n.fwd.err")"
-	fi
+	e2e_judge $n wialon $usejq
 	kill $rpid 2>/dev/null
 }
 
