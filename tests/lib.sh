@@ -80,6 +80,26 @@ port_of() {
 	cat "$1"
 }
 
+# msgs COUNT DEVICES [EVERY]: COUNT small flespi messages (seq 0 to
+# COUNT - 1, ident dev0 to devDEVICES-1 in turn); with EVERY, a checkpoint
+# line after every EVERY of them whose key is how many came before it.
+msgs() {
+	python3 -c '
+import sys
+n, d = int(sys.argv[1]), int(sys.argv[2])
+k = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+w = sys.stdout.write
+for i in range(n):
+    w("{\"ident\":\"dev%d\",\"timestamp\":%d,\"seq\":%d}\n" % (i % d, 1700000000 + i, i))
+    if k and (i + 1) % k == 0:
+        w("{\"@checkpoint\":\"%d\"}\n" % (i + 1))
+' "$@"
+}
+ckmsgs() { msgs "$1" 3 "$2"; }
+
+# lines FILE: how many lines FILE has (0 when it does not exist).
+lines() { [ -f "$1" ] && wc -l <"$1" | tr -d ' ' || echo 0; }
+
 finish() {
 	[ $_failed -eq 0 ]
 }

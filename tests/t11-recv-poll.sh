@@ -11,7 +11,6 @@ append() {	# append FILE: give the running stand-in more messages
 polling() {	# a long poll is waiting in the stand-in
 	curl -fsS "$URL/control/state" | grep -q '"waiting": 1'
 }
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 atleast() { [ "$(lines "$1")" -ge "$2" ]; }	# atleast FILE N
 export FLESPI_TOKEN=test-token
 

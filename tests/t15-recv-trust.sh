@@ -10,7 +10,6 @@ source "$(dirname "$0")/lib.sh"
 source "$TESTS/standin.sh"
 export FLESPI_TOKEN=test-token
 F="--retry-wait 0.02 --request-timeout 2"
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 # raw FILE: no control byte (ESC, BEL, CR) in FILE
 raw() { ! LC_ALL=C grep -q "$(printf '[\033\007\r]')" "$1"; }
 

@@ -14,7 +14,6 @@ for line in open(sys.argv[1]):
 ' "$1"
 }
 
-lines() { wc -l <"$1" | tr -d ' '; }
 
 # --- bad lines between good ones: diagnosed, skipped, the rest delivered
 msgs 1000 3 | awk '{ print } NR % 100 == 0 { print "garbage " NR }' >"$T/mixed.json"

@@ -7,19 +7,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/wialon.sh"
 
-# ckmsgs COUNT EVERY: COUNT messages (seq 0..COUNT-1), after every EVERY
-# of them a checkpoint whose key is how many messages came before it.
-ckmsgs() {
-	python3 -c '
-import sys
-n, k = int(sys.argv[1]), int(sys.argv[2])
-w = sys.stdout.write
-for i in range(n):
-    w("{\"ident\":\"dev%d\",\"timestamp\":%d,\"seq\":%d}\n" % (i % 3, 1700000000 + i, i))
-    if (i + 1) % k == 0:
-        w("{\"@checkpoint\":\"%d\"}\n" % (i + 1))
-' "$@"
-}
 seqs() {
 	python3 -c '
 import json, sys
@@ -27,7 +14,6 @@ for line in open(sys.argv[1]):
     print([p[2] for p in json.loads(line)["params"] if p[0] == "seq"][0])
 ' "$1"
 }
-lines() { wc -l <"$1" | tr -d ' '; }
 key_is() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 
 # --- a whole run: checkpoints never forwarded, the last key saved

@@ -10,19 +10,6 @@ D=$T/b
 broker_certs "$D" && broker_start "$D" || { notok "broker"; finish; exit 1; }
 A=$(broker_aws_args "$D")
 
-# ckmsgs COUNT EVERY: messages with a "seq", a checkpoint after every EVERY.
-ckmsgs() {
-	python3 -c '
-import sys
-n, k = int(sys.argv[1]), int(sys.argv[2])
-w = sys.stdout.write
-for i in range(n):
-    w("{\"ident\":\"dev%d\",\"timestamp\":%d,\"seq\":%d}\n" % (i % 3, 1700000000 + i, i))
-    if (i + 1) % k == 0:
-        w("{\"@checkpoint\":\"%d\"}\n" % (i + 1))
-' "$@"
-}
-lines() { wc -l <"$1" | tr -d ' '; }
 received() { [ "$(lines "$1")" -ge "$2" ]; }
 
 # --- checkpoints: not published, the last key saved

@@ -13,7 +13,6 @@ source "$(dirname "$0")/lib.sh"
 source "$TESTS/standin.sh"
 source "$TESTS/wialon.sh"
 export FLESPI_TOKEN=test-token
-lines() { [ -f "$1" ] && wc -l <"$1" | tr -d ' ' || echo 0; }
 seqs() {	# seqs FILE: the seq of every receiver record
 	python3 -c '
 import json, sys

@@ -16,13 +16,3 @@ start_recv() {
 	rpid=$!
 	port=$(port_of "$T/$n.port") || { notok "receiver $n did not start"; finish; exit 1; }
 }
-
-msgs() {
-	python3 -c '
-import sys
-n, d = int(sys.argv[1]), int(sys.argv[2])
-w = sys.stdout.write
-for i in range(n):
-    w("{\"ident\":\"dev%d\",\"timestamp\":%d,\"seq\":%d}\n" % (i % d, 1700000000 + i, i))
-' "$@"
-}
