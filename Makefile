@@ -57,7 +57,7 @@ $(O)/test_%: tests/unit/test_%.c tests/unit/unit.h tests/jscanref.h $(O)/libfp.a
 	$(CC) $(FP_CPPFLAGS) -Itests/unit $(FP_CFLAGS) $(CPPFLAGS) $(CFLAGS) \
 	    $(LDFLAGS) -o $@ $< $(O)/libfp.a $(FP_LDLIBS) $(LDLIBS)
 
-$(O)/%: tests/tools/%.c $(O)/libfp.a
+$(O)/%: tests/tools/%.c tests/tools/listen.h $(O)/libfp.a
 	$(CC) $(FP_CPPFLAGS) $(FP_CFLAGS) $(CPPFLAGS) $(CFLAGS) \
 	    $(LDFLAGS) -o $@ $< $(O)/libfp.a $(FP_LDLIBS) $(LDLIBS)
 

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "diag.h"
 #include "io.h"
 #include "num.h"
@@ -271,14 +272,11 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof sa;
 	struct epoll_event ev, evs[64];
 	struct side *sd;
-	const char *portfile = NULL;
+	const char *portfile = NULL, *what;
 	char host[64], *colon;
-	FILE *f;
-	int s, n, i, ch, one = 1;
+	int s, n, i, ch;
 
 	diag_init(argv[0]);
 	/* A side that closed while bytes were due must not kill the proxy. */
@@ -305,20 +303,8 @@ main(int argc, char **argv)
 	    host, &target.sin_addr) != 1)
 		die(64, "%s: not a numeric IPv4 address", host);
 
-	s = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s == -1 || bind(s, (struct sockaddr *)&sa, sizeof sa) == -1 ||
-	    listen(s, 64) == -1 ||
-	    getsockname(s, (struct sockaddr *)&sa, &sl) == -1)
-		dieerr(71, "listen");
-	if ((f = fopen(portfile, "w")) == NULL)
-		dieerr(74, "%s", portfile);
-	fprintf(f, "%d\n", ntohs(sa.sin_port));
-	if (fclose(f) == EOF)
-		dieerr(74, "%s", portfile);
+	if ((s = listen_local(portfile, 64, &what)) == -1)
+		dieerr(what == portfile ? 74 : 71, "%s", what);
 	if ((ep = epoll_create1(0)) == -1)
 		dieerr(71, "epoll");
 	ev.events = EPOLLIN;

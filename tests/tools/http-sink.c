@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "diag.h"
 #include "io.h"
 
@@ -211,12 +212,9 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof sa;
 	struct epoll_event ev, evs[64];
-	const char *portfile = NULL;
+	const char *portfile = NULL, *what;
 	struct conn *c;
-	FILE *f;
 	int s, fd, ep, n, i, ch, one = 1;
 	ssize_t r;
 
@@ -232,21 +230,10 @@ main(int argc, char **argv)
 	}
 	if (portfile == NULL || optind != argc)
 		usage(64);
-	s = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s == -1 || bind(s, (struct sockaddr *)&sa, sizeof sa) == -1 ||
-	    listen(s, 64) == -1 ||
-	    getsockname(s, (struct sockaddr *)&sa, &sl) == -1)
-		dieerr(71, "listen");
+	/* The stats file is there before the port file says we are. */
 	writestats();
-	if ((f = fopen(portfile, "w")) == NULL)
-		dieerr(74, "%s", portfile);
-	fprintf(f, "%d\n", ntohs(sa.sin_port));
-	if (fclose(f) == EOF)
-		dieerr(74, "%s", portfile);
+	if ((s = listen_local(portfile, 64, &what)) == -1)
+		dieerr(what == portfile ? 74 : 71, "%s", what);
 	if ((ep = epoll_create1(0)) == -1)
 		dieerr(71, "epoll");
 	ev.events = EPOLLIN;

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "io.h"
 
 #define BUFSZ	(1 << 20)
@@ -68,29 +69,15 @@ serve(int c)
 int
 main(int argc, char **argv)
 {
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof sa;
-	FILE *f;
-	int s, c, one = 1;
+	const char *what;
+	int s, c;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: wialon-ack PORTFILE\n");
 		return 64;
 	}
-	s = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s == -1 || bind(s, (struct sockaddr *)&sa, sizeof sa) == -1 ||
-	    listen(s, 4) == -1 ||
-	    getsockname(s, (struct sockaddr *)&sa, &sl) == -1) {
-		perror("wialon-ack");
-		return 1;
-	}
-	if ((f = fopen(argv[1], "w")) == NULL ||
-	    fprintf(f, "%u\n", ntohs(sa.sin_port)) < 0 || fclose(f) != 0) {
-		perror(argv[1]);
+	if ((s = listen_local(argv[1], 4, &what)) == -1) {
+		perror(what == argv[1] ? argv[1] : "wialon-ack");
 		return 1;
 	}
 	for (;;) {
