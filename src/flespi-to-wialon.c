@@ -44,9 +44,9 @@ help(void)
 {
 	printf("%s%s%s%s", synopsis,
 "Forward flespi messages (NDJSON on stdin) to Wialon over Retranslator 1.0.\n"
-"  -w, --window N          unacknowledged packets in flight, 1-4096 "
-"(default:\n"
-"                          adapts to the link, 64 up to 4096)\n"
+"  -w, --window N          unacknowledged packets in flight, 1-16384\n"
+"                          (default: adapts to the link, 256 up to 16384\n"
+"                          or 7 MiB of lines)\n"
 "  --uid-field NAME        field holding the unit id (default ident)\n"
 "  --rename FROM=TO        send parameter FROM as TO (TO empty or -: drop)\n"
 "  --map FILE              FROM=TO rules, one per line\n"
@@ -128,7 +128,7 @@ parse(int argc, char **argv, struct opts *o, struct pmap *pm)
 			continue;
 		switch (c) {
 		case 'w':
-			o->window = (size_t)num_arg("--window", optarg, 1, 4096);
+			o->window = (size_t)num_arg("--window", optarg, 1, WTCP_CAP);
 			break;
 		case O_UID:
 			if (*optarg == '\0')

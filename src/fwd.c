@@ -27,7 +27,8 @@
 
 #define MAXPFD		257	/* stdin and the transport's descriptors */
 #define READ_TURN	4096	/* input lines per loop turn at most */
-#define BIG_LINE	(256 * 1024)	/* a slot keeps no bigger buffer */
+#define POOL		512	/* spare buffers kept, of each kind, at most */
+#define POOL_BYTES	(256 * 1024)	/* and their bytes at most */
 #define REST_QUIET_MS	1500	/* leftovers: input silent this long ends */
 #define REST_MAX_MS	3000	/* leftovers: read stdin this long at most */
 
@@ -42,6 +43,20 @@ struct slot {
 	char	       *buf;		/* line, NUL, uid, NUL */
 	size_t		bufcap;
 	int		state;
+};
+
+/*
+ * Spare buffers (lines, the mappings' results), newest last.  A slot
+ * holds buffers only while it holds a message: a retired one gives them
+ * back here, so that the memory follows the messages in flight, not the
+ * ledger's size, and a steady stream mallocs nothing.
+ */
+struct pool {
+	struct pbuf {
+		void	       *p;
+		size_t		cap;
+	}		v[POOL];
+	size_t		n, bytes;
 };
 
 /* A checkpoint: key, saved once the seq messages before it are done. */
@@ -85,6 +100,7 @@ struct fwd {
 	void	       *maparg;
 
 	struct slot    *s;		/* the ledger: a ring */
+	struct pool	lines, maps;	/* spare slot buffers */
 	size_t		cap, head, n;
 	uint64_t	base;		/* messages retired so far */
 	int		held;		/* the newest slot waits for ready() */
@@ -300,6 +316,10 @@ fwd_free(struct fwd *f)
 			free(f->s[i].m.tp);
 		}
 	free(f->s);
+	for (i = 0; i < f->lines.n; i++)
+		free(f->lines.v[i].p);
+	for (i = 0; i < f->maps.n; i++)
+		free(f->maps.v[i].p);
 	free(f->ck);
 	if (f->lockfd != -1)
 		close(f->lockfd);
@@ -312,6 +332,62 @@ slot(struct fwd *f, size_t i)
 	size_t k = f->head + i;
 
 	return &f->s[k >= f->cap ? k - f->cap : k];
+}
+
+/* Give a buffer back: kept spare, or freed. */
+static void
+pool_put(struct pool *pl, void *p, size_t cap)
+{
+	if (p == NULL)
+		return;
+	if (pl->n == POOL || pl->bytes + cap > POOL_BYTES) {
+		free(p);
+		return;
+	}
+	pl->v[pl->n].p = p;
+	pl->v[pl->n++].cap = cap;
+	pl->bytes += cap;
+}
+
+/* The newest spare buffer and its size in *cap, or NULL (*cap stays). */
+static void *
+pool_get(struct pool *pl, size_t *cap)
+{
+	if (pl->n == 0)
+		return NULL;
+	pl->n--;
+	*cap = pl->v[pl->n].cap;
+	pl->bytes -= *cap;
+	return pl->v[pl->n].p;
+}
+
+void
+fwd_unmap(struct fwd *f, struct fwd_msg *m)
+{
+	pool_put(&f->maps, m->tp, m->tpcap);
+	m->tp = NULL;
+	m->tplen = m->tpcap = 0;
+}
+
+int
+fwd_remap(struct fwd *f, struct fwd_msg *m)
+{
+	struct msg in;
+	char why[300];
+	int r;
+
+	if (m->tp != NULL || f->map == NULL)
+		return 0;
+	m->tp = pool_get(&f->maps, &m->tpcap);
+	memset(&in, 0, sizeof in);
+	in.line = m->line;
+	in.len = m->len;
+	in.lineno = m->lineno;
+	if (msgin_parse(&f->in, &in, why, sizeof why) == -1)
+		return -1;
+	r = f->map(f->maparg, m, &in, why, sizeof why);
+	json_decref(in.obj);
+	return r;
 }
 
 void
@@ -521,16 +597,10 @@ retire(struct fwd *f)
 		if (f->ops->release != NULL)
 			f->ops->release(f->t, &s->m);
 		s->state = 0;
-		if (s->bufcap > BIG_LINE) {
-			free(s->buf);
-			s->buf = NULL;
-			s->bufcap = 0;
-		}
-		if (s->m.tpcap > BIG_LINE) {
-			free(s->m.tp);
-			s->m.tp = NULL;
-			s->m.tpcap = 0;
-		}
+		pool_put(&f->lines, s->buf, s->bufcap);
+		s->buf = NULL;
+		s->bufcap = 0;
+		fwd_unmap(f, &s->m);
 		f->head = f->head + 1 == f->cap ? 0 : f->head + 1;
 		f->n--;
 		f->base++;
@@ -558,6 +628,10 @@ take(struct fwd *f, const struct msg *in)
 	size_t ulen = strlen(in->uid), need = in->len + ulen + 2;
 	char *nb;
 
+	if (s->buf == NULL)
+		s->buf = pool_get(&f->lines, &s->bufcap);
+	if (s->m.tp == NULL)
+		s->m.tp = pool_get(&f->maps, &s->m.tpcap);
 	if (s->bufcap < need) {
 		if ((nb = realloc(s->buf, need)) == NULL)
 			return NULL;

@@ -47,10 +47,11 @@ struct fwd_msg {
 	double		timestamp;	/* "timestamp", Unix seconds */
 	/*
 	 * The mapping's result (the encoded packet, the topic): tplen
-	 * bytes at tp.  The buffer belongs to the ledger slot and outlives
-	 * the message: the mapping may reuse what a previous message left
-	 * there (tpcap bytes, from malloc), growing it with realloc.  The
-	 * core free()s it with the core.
+	 * bytes at tp.  The core hands the mapping a spare buffer that a
+	 * previous message left (tpcap bytes, from malloc; or NULL, 0),
+	 * which it may grow with realloc or swap for one of its own; the
+	 * core takes the buffer back when the message leaves the ledger
+	 * (or at fwd_unmap) and free()s it in the end.
 	 */
 	void	       *tp;
 	size_t		tplen, tpcap;
@@ -210,6 +211,17 @@ struct msgin *fwd_input(struct fwd *);
 int	fwd_run(struct fwd *, const struct fwd_ops *, void *t,
 	    fwd_map_fn *map, void *maparg);
 void	fwd_free(struct fwd *);
+
+/*
+ * A transport that holds many messages may give a message's mapping back
+ * once it has used it (written the packet), so that the message holds
+ * only its line, and have it made again from the line, byte for byte,
+ * before using it again (a resend).  fwd_remap does nothing while
+ * m->tp is there; it returns 0, or -1 when out of memory.  Call it from
+ * the transport's callbacks, never between mappings of the core's own.
+ */
+void	fwd_unmap(struct fwd *, struct fwd_msg *);
+int	fwd_remap(struct fwd *, struct fwd_msg *);
 
 /* The transport reports a message done (ACKED, or REJECTED with why). */
 void	fwd_done(struct fwd *, struct fwd_msg *, enum fwd_outcome,

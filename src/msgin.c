@@ -373,11 +373,36 @@ loadwide(const char *line, size_t len, json_error_t *err)
 }
 
 int
-msgin_next(struct msgin *in, struct msg *m)
+msgin_parse(struct msgin *in, struct msg *m, char *why, size_t whysz)
 {
 	json_error_t err;
-	const char *why;
-	char whybuf[160];
+	const char *r;
+
+	if (in->fast != NULL && in->fast(in->fast_arg, m))
+		return 0;
+	m->obj = json_loadb(m->line, m->len, 0, &err);
+	if (m->obj == NULL &&
+	    json_error_code(&err) == json_error_numeric_overflow)
+		m->obj = loadwide(m->line, m->len, &err);
+	if (m->obj == NULL) {
+		snprintf(why, whysz, "not JSON: %s at column %d", err.text,
+		    err.column);
+		return -1;
+	}
+	if ((r = check(in, m, why, whysz)) != NULL) {
+		if (r != why)
+			snprintf(why, whysz, "%s", r);
+		json_decref(m->obj);
+		m->obj = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+msgin_next(struct msgin *in, struct msg *m)
+{
+	char why[300];
 	char *line;
 	size_t len;
 	int r, run = 0;
@@ -428,26 +453,11 @@ msgin_next(struct msgin *in, struct msg *m)
 				return MSG_BAD;
 			continue;
 		}
-		if (in->fast != NULL && in->fast(in->fast_arg, m)) {
+		if (msgin_parse(in, m, why, sizeof why) == 0) {
 			in->good++;
 			return MSG_OK;
 		}
-		m->obj = json_loadb(line, len, 0, &err);
-		if (m->obj == NULL &&
-		    json_error_code(&err) == json_error_numeric_overflow)
-			m->obj = loadwide(line, len, &err);
-		if (m->obj == NULL) {
-			msgin_reject(in, m->lineno, line, len,
-			    "not JSON: %s at column %d", err.text, err.column);
-		} else if ((why = check(in, m, whybuf, sizeof whybuf)) !=
-		    NULL) {
-			msgin_reject(in, m->lineno, line, len, "%s", why);
-			json_decref(m->obj);
-			m->obj = NULL;
-		} else {
-			in->good++;
-			return MSG_OK;
-		}
+		msgin_reject(in, m->lineno, line, len, "%s", why);
 		if (in->strict)
 			return MSG_BAD;
 	}

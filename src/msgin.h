@@ -97,6 +97,15 @@ int	msgin_open_rejected(struct msgin *, const char *path);
  */
 int	msgin_next(struct msgin *, struct msg *);
 /*
+ * What msgin_next does with a line that is neither a checkpoint nor
+ * holds a NUL: the fast path, else jansson and the flespi message
+ * checks, without counting or diagnosing.  The caller zeroes *m and sets
+ * m->line, m->len and m->lineno.  Returns 0 with *m filled as MSG_OK
+ * does (the same line gives the same result every time), or -1 with the
+ * reason in why.
+ */
+int	msgin_parse(struct msgin *, struct msg *, char *why, size_t whysz);
+/*
  * Reject a line that parsed but cannot be sent (topic too long, payload
  * over the limit, refused by the peer): diagnose with its line number,
  * count it as bad, copy it to the rejected file.

@@ -44,6 +44,7 @@ struct wtcp {
 	struct went    *e;
 	size_t		size, head, n, nsent, woff;
 	size_t		lim, largest;	/* the window now, its largest */
+	size_t		bytes;		/* line bytes in the window */
 	int		adapt;		/* lim follows the link */
 	int64_t		minrtt;		/* this connection's shortest, or -1 */
 	int		sock, state;
@@ -344,14 +345,22 @@ wflush(struct wtcp *w, int64_t now)
 	ssize_t n;
 	int64_t t;
 
-	while (w->nsent < w->n) {
+	while (w->nsent < w->n && !w->fatal) {
 		for (cnt = 0, i = w->nsent; i < w->n && cnt < WTCP_IOV;
 		    i++, cnt++) {
 			e = ent(w, i);
+			/* Written before, given back: a resend makes it again. */
+			if (e->m->tp == NULL && fwd_remap(w->core, e->m) == -1) {
+				snprintf(w->why, sizeof w->why, "out of memory");
+				w->fatal = EXIT_TEMPFAIL;
+				break;
+			}
 			iov[cnt].iov_base = (char *)e->m->tp +
 			    (cnt == 0 ? w->woff : 0);
 			iov[cnt].iov_len = e->m->tplen - (cnt == 0 ? w->woff : 0);
 		}
+		if (cnt == 0)
+			return 0;
 		n = writev(w->sock, iov, (int)cnt);
 		if (n == -1) {
 			if (errno == EINTR)
@@ -375,6 +384,8 @@ wflush(struct wtcp *w, int64_t now)
 			w->woff = 0;
 			w->nsent++;
 			e->at = t;
+			/* Only the line stays in flight (see WTCP_PENDING). */
+			fwd_unmap(w->core, e->m);
 			if (e->sends++ == 0)
 				w->sent++;
 			else
@@ -387,7 +398,7 @@ wflush(struct wtcp *w, int64_t now)
 /*
  * One acknowledgement came, rtt ms after its packet was written, with
  * inflight packets unacknowledged before this turn's acks were taken:
- * grow the adaptive window by one packet when at least half of it was
+ * grow the adaptive window by WTCP_GROW packets when at least half of it was
  * in use (the window, not the input, limits sending; as Linux's TCP
  * judges its congestion window in slow start) and the round trip is
  * near the shortest seen on this connection (the peer keeps pace: a
@@ -398,7 +409,8 @@ wflush(struct wtcp *w, int64_t now)
  * third of them (seen at 100 ms: 1.33 times a round trip, not 2).
  * Under WTCP_FLOOR_MS there is no link to cover (the window as it is
  * allows more than the mapping makes), and a larger one would only
- * take memory.
+ * take memory; so would one past WTCP_BYTES of lines at their average
+ * size in flight.
  */
 static void
 grow(struct wtcp *w, int64_t rtt, size_t inflight)
@@ -407,10 +419,14 @@ grow(struct wtcp *w, int64_t rtt, size_t inflight)
 		rtt = 0;
 	if (w->minrtt < 0 || rtt < w->minrtt)
 		w->minrtt = rtt;
+	/* lim times the lines' average size reaches WTCP_BYTES: enough. */
 	if (inflight * 2 < w->lim || w->lim >= w->size ||
+	    (uint64_t)w->lim * w->bytes >= (uint64_t)WTCP_BYTES * w->n ||
 	    rtt < WTCP_FLOOR_MS || rtt > 2 * w->minrtt + WTCP_SLACK_MS)
 		return;
-	w->lim++;
+	w->lim += WTCP_GROW;
+	if (w->lim > w->size)
+		w->lim = w->size;
 	if (w->lim > w->largest)
 		w->largest = w->lim;
 }
@@ -499,6 +515,7 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 			w->head = w->head + 1 == w->size ? 0 : w->head + 1;
 			w->n--;
 			w->nsent--;
+			w->bytes -= e->m->len;
 			w->acked++;
 			fwd_done(w->core, e->m, FWD_ACKED, NULL);
 			e->m = NULL;
@@ -525,7 +542,13 @@ w_ready(void *t, const struct fwd_msg *m, int64_t now, int64_t *wait_ms)
 	(void)m;
 	(void)now;
 	*wait_ms = -1;
-	return w->state == W_UP && w->n < w->lim;
+	/* The lines' bytes are what limits: that is the window then. */
+	if (w->adapt && w->bytes >= WTCP_BYTES && w->lim > w->n) {
+		w->lim = w->n < WTCP_START ? WTCP_START : w->n;
+		return 0;
+	}
+	return w->state == W_UP && w->n < w->lim &&
+	    w->n - w->nsent < WTCP_PENDING;
 }
 
 static void
@@ -537,6 +560,7 @@ w_send(void *t, struct fwd_msg *m, int64_t now)
 	e->m = m;
 	e->sends = 0;
 	w->n++;
+	w->bytes += m->len;
 	/* Write every WTCP_IOV packets: never encode a window before a byte. */
 	if (w->n - w->nsent >= WTCP_IOV && wflush(w, now) == -1)
 		drop(w, strerror(errno), now, 0);
@@ -662,7 +686,7 @@ w_abandon(void *t)
 		close(w->sock);
 	w->sock = -1;
 	w->state = W_DOWN;
-	w->n = w->nsent = w->woff = 0;
+	w->n = w->nsent = w->woff = w->bytes = 0;
 	if (w->lingerfd != -1)
 		close(w->lingerfd);
 	w->lingerfd = -1;

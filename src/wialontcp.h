@@ -18,17 +18,30 @@ struct wtcp;
 
 /*
  * The adaptive window (window 0 to wtcp_new): it starts at WTCP_START
- * packets and grows by one packet per acknowledgement while the window
- * is what limits sending (at least half of it was in use when a read's
- * acknowledgements came) and acknowledgements keep pace (a packet's
- * round trip within twice the connection's shortest plus WTCP_SLACK_MS,
- * and at least WTCP_FLOOR_MS: 64 packets a millisecond are more than the
- * mapping makes), so it doubles every round trip up to WTCP_CAP; every
- * reconnect halves it (not below WTCP_START).  Duplicates after a
- * reconnect are at most the window at that moment, so at most WTCP_CAP.
+ * packets and grows by WTCP_GROW packets per acknowledgement while the
+ * window is what limits sending (at least half of it was in use when a
+ * read's acknowledgements came) and acknowledgements keep pace (a
+ * packet's round trip within twice the connection's shortest plus
+ * WTCP_SLACK_MS, and at least WTCP_FLOOR_MS: 64 packets a millisecond
+ * are more than the mapping makes), so it quadruples every round trip up
+ * to WTCP_CAP packets or WTCP_BYTES of their lines, whichever comes
+ * first; every reconnect halves it (not below WTCP_START).  Duplicates
+ * after a reconnect are at most the window at that moment, so at most
+ * WTCP_CAP.  TCP below does its own congestion control: this window only
+ * has to cover the round trip, and a backlog drained over 100 ms pays
+ * every round trip of its growth.
+ *
+ * Memory: a packet is given back to the core once written whole
+ * (fwd_unmap) and made again from its line for a resend, so the window
+ * holds lines, and at most WTCP_PENDING packets wait to be written
+ * (more input waits while the socket takes no more).  At 700-byte lines
+ * the whole is about 14 MiB at most.
  */
-#define WTCP_START	64
-#define WTCP_CAP	4096
+#define WTCP_START	256
+#define WTCP_GROW	3
+#define WTCP_CAP	16384
+#define WTCP_BYTES	(7 * 1024 * 1024)
+#define WTCP_PENDING	256
 #define WTCP_SLACK_MS	10
 #define WTCP_FLOOR_MS	2
 

@@ -159,7 +159,7 @@ check "[::1]:1: the failure names the target" grep -q "^flespi-to-wialon: \[::1\
 $F2W --help >"$T/help" 2>&1
 check "--help: exit 0, usage on stdout" test $? = 0 -a -s "$T/help"
 check "--version" sh -c "$F2W --version | grep -q '^flespi-to-wialon '"
-for args in "" "--bogus x:1" "--window 0 x:1" "--window 5000 x:1" \
+for args in "" "--bogus x:1" "--window 0 x:1" "--window 16385 x:1" \
     "--ack-timeout abc x:1" "x:0" "x:65536" "x:port" "[::1 " "a:1 b:2" \
     "--dump x:1" "--rename nothing x:1" "--map /nonexistent x:1" \
     "--uid-field= x:1" "--retries -1 x:1"; do
