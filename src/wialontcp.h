@@ -35,12 +35,12 @@ struct wtcp;
  * (fwd_unmap) and made again from its line for a resend, so the window
  * holds lines, and at most WTCP_PENDING packets wait to be written
  * (more input waits while the socket takes no more).  At 700-byte lines
- * the whole is about 14 MiB at most.
+ * the whole is about 15 MiB at most.
  */
 #define WTCP_START	256
 #define WTCP_GROW	3
 #define WTCP_CAP	16384
-#define WTCP_BYTES	(7 * 1024 * 1024)
+#define WTCP_BYTES	(8 * 1024 * 1024)
 #define WTCP_PENDING	256
 #define WTCP_SLACK_MS	10
 #define WTCP_FLOOR_MS	2
