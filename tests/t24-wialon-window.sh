@@ -124,7 +124,12 @@ most=$(sed -n 's/.*window [0-9]* packets at the end, \([0-9]*\) at most.*/\1/p' 
 rss=$(tail -n 1 "$T/big.rss")
 check "8 KiB lines: exit 0, the window grew to ${most:-none} <= 1100 (8 MiB / 8 KiB)" \
     all [ $rc = 0 ] -- [ "${most:-0}" -gt 256 ] -- [ "${most:-0}" -le 1100 ]
-check "8 KiB lines: peak memory ${rss:-?} KiB < 16 MiB" test "${rss:-99999}" -lt 16384
+# The promise is the plain build's: ASan keeps what is freed in quarantine.
+case $FP_BIN in
+*asan*)	skip "8 KiB lines: peak memory (not under ASan)" ;;
+*)	check "8 KiB lines: peak memory ${rss:-?} KiB < 16 MiB" \
+	    test "${rss:-99999}" -lt 16384 ;;
+esac
 kill $ppid_ $rpid; wait $ppid_ $rpid 2>/dev/null
 
 # --- the help and the man page say what the default is
