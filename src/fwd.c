@@ -27,8 +27,9 @@
 
 #define MAXPFD		257	/* stdin and the transport's descriptors */
 #define READ_TURN	4096	/* input lines per loop turn at most */
-#define POOL		512	/* spare buffers kept, of each kind, at most */
+#define POOL		512	/* spare mapping buffers kept at most */
 #define POOL_BYTES	(256 * 1024)	/* and their bytes at most */
+#define CHUNK		(64 * 1024)	/* bytes of lines a chunk holds */
 #define REST_QUIET_MS	1500	/* leftovers: input silent this long ends */
 #define REST_MAX_MS	3000	/* leftovers: read stdin this long at most */
 
@@ -36,20 +37,34 @@ enum { S_HELD = 1, S_SENT, S_DONE };
 
 struct fwd;
 static void	saver_stop(struct fwd *);
+struct slot;
+static void	line_free(struct fwd *, struct slot *);
+
+/*
+ * The lines in the ledger live in chunks, filled in input order: a line
+ * (line, NUL, uid, NUL) takes the next bytes of the newest chunk, and a
+ * chunk goes when its last line has left the ledger.  Lines leave in
+ * about the order they came, so memory follows the bytes in flight, with
+ * no allocation or header per line.
+ */
+struct chunk {
+	size_t		cap, used;
+	size_t		live;		/* lines in it still in the ledger */
+	char		data[];
+};
 
 /* A ledger slot: fwd_msg first, so that fwd_done can find its slot. */
 struct slot {
 	struct fwd_msg	m;
-	char	       *buf;		/* line, NUL, uid, NUL */
-	size_t		bufcap;
+	struct chunk   *ck;		/* m.line's chunk, or NULL */
 	int		state;
 };
 
 /*
- * Spare buffers (lines, the mappings' results), newest last.  A slot
- * holds buffers only while it holds a message: a retired one gives them
- * back here, so that the memory follows the messages in flight, not the
- * ledger's size, and a steady stream mallocs nothing.
+ * Spare buffers for the mappings' results, newest last.  A slot holds one
+ * only while it holds a message: a retired one gives it back here, so
+ * that the memory follows the messages in flight, not the ledger's size,
+ * and a steady stream mallocs nothing.
  */
 struct pool {
 	struct pbuf {
@@ -100,7 +115,9 @@ struct fwd {
 	void	       *maparg;
 
 	struct slot    *s;		/* the ledger: a ring */
-	struct pool	lines, maps;	/* spare slot buffers */
+	struct chunk   *tail;		/* lines are added here */
+	struct chunk   *spare;		/* an empty chunk, kept */
+	struct pool	maps;		/* spare mapping buffers */
 	size_t		cap, head, n;
 	uint64_t	base;		/* messages retired so far */
 	int		held;		/* the newest slot waits for ready() */
@@ -312,12 +329,12 @@ fwd_free(struct fwd *f)
 	msgin_free(&f->in);
 	if (f->s != NULL)
 		for (i = 0; i < f->cap; i++) {
-			free(f->s[i].buf);
+			line_free(f, &f->s[i]);
 			free(f->s[i].m.tp);
 		}
 	free(f->s);
-	for (i = 0; i < f->lines.n; i++)
-		free(f->lines.v[i].p);
+	free(f->tail);
+	free(f->spare);
 	for (i = 0; i < f->maps.n; i++)
 		free(f->maps.v[i].p);
 	free(f->ck);
@@ -332,6 +349,58 @@ slot(struct fwd *f, size_t i)
 	size_t k = f->head + i;
 
 	return &f->s[k >= f->cap ? k - f->cap : k];
+}
+
+/*
+ * Room for need bytes of a line in the newest chunk, or a new one.
+ * Returns it, or NULL when out of memory.
+ */
+static char *
+line_alloc(struct fwd *f, struct slot *s, size_t need)
+{
+	struct chunk *c = f->tail;
+	size_t cap;
+
+	if (c == NULL || c->cap - c->used < need) {
+		cap = need > CHUNK ? need : CHUNK;
+		if (f->spare != NULL && f->spare->cap >= cap) {
+			c = f->spare;
+			f->spare = NULL;
+		} else if ((c = malloc(sizeof *c + cap)) == NULL)
+			return NULL;
+		else
+			c->cap = cap;
+		c->used = c->live = 0;
+		/* The old tail goes with its last line (or now). */
+		if (f->tail != NULL && f->tail->live == 0)
+			free(f->tail);
+		f->tail = c;
+	}
+	s->ck = c;
+	c->live++;
+	c->used += need;
+	return c->data + c->used - need;
+}
+
+/* The slot's line leaves the ledger; so does its chunk with the last. */
+static void
+line_free(struct fwd *f, struct slot *s)
+{
+	struct chunk *c = s->ck;
+
+	if (c == NULL)
+		return;
+	s->ck = NULL;
+	if (--c->live > 0)
+		return;
+	if (c == f->tail) {
+		c->used = 0;	/* empty: fill it again */
+		return;
+	}
+	if (f->spare == NULL && c->cap == CHUNK)
+		f->spare = c;
+	else
+		free(c);
 }
 
 /* Give a buffer back: kept spare, or freed. */
@@ -597,9 +666,7 @@ retire(struct fwd *f)
 		if (f->ops->release != NULL)
 			f->ops->release(f->t, &s->m);
 		s->state = 0;
-		pool_put(&f->lines, s->buf, s->bufcap);
-		s->buf = NULL;
-		s->bufcap = 0;
+		line_free(f, s);
 		fwd_unmap(f, &s->m);
 		f->head = f->head + 1 == f->cap ? 0 : f->head + 1;
 		f->n--;
@@ -626,25 +693,19 @@ take(struct fwd *f, const struct msg *in)
 {
 	struct slot *s = slot(f, f->n);
 	size_t ulen = strlen(in->uid), need = in->len + ulen + 2;
-	char *nb;
+	char *b;
 
-	if (s->buf == NULL)
-		s->buf = pool_get(&f->lines, &s->bufcap);
+	if ((b = line_alloc(f, s, need)) == NULL)
+		return NULL;
 	if (s->m.tp == NULL)
 		s->m.tp = pool_get(&f->maps, &s->m.tpcap);
-	if (s->bufcap < need) {
-		if ((nb = realloc(s->buf, need)) == NULL)
-			return NULL;
-		s->buf = nb;
-		s->bufcap = need;
-	}
-	memcpy(s->buf, in->line, in->len);
-	s->buf[in->len] = '\0';
-	memcpy(s->buf + in->len + 1, in->uid, ulen + 1);
+	memcpy(b, in->line, in->len);
+	b[in->len] = '\0';
+	memcpy(b + in->len + 1, in->uid, ulen + 1);
 	s->m.lineno = in->lineno;
-	s->m.line = s->buf;
+	s->m.line = b;
 	s->m.len = in->len;
-	s->m.uid = s->buf + in->len + 1;
+	s->m.uid = b + in->len + 1;
 	s->m.timestamp = in->timestamp;
 	s->m.tplen = 0;
 	s->state = S_HELD;
@@ -734,6 +795,7 @@ readin(struct fwd *f, int64_t now, int *timeout)
 		    sizeof why) == -1) {
 			json_decref(m.obj);
 			s->state = 0;
+			line_free(f, s);
 			stats_end(&f->st);
 			msgin_reject(&f->in, m.lineno, m.line, m.len, "%s", why);
 			if (f->cf.strict)
