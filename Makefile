@@ -11,7 +11,7 @@ PKG_CONFIG ?= pkg-config
 O         ?= build
 
 CFLAGS    ?= -O2 -g
-PKGS       = libcurl jansson libmosquitto zlib libcrypto
+PKGS       = libcurl jansson libmosquitto zlib libssl libcrypto
 WARN       = -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith \
              -Wstrict-prototypes -Wmissing-prototypes -Wcast-qual \
              -Wvla -Wno-missing-field-initializers

@@ -5,17 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <openssl/ssl.h>
 
 #include "diag.h"
 #include "exits.h"
 #include "io.h"
 #include "mqttconn.h"
 
-#define SSL_VERIFY_PEER	1
 #define EARLY_CLOSES	3	/* closed before CONNACK this often: refused */
-#define DRY_LOSSES	3	/* lost this often without a PUBACK: refused */	/* OpenSSL's value; mosquitto_tls_opts_set takes an int */
+#define DRY_LOSSES	3	/* lost this often without a PUBACK: refused */
 
 /* CONNACK refusals worth retrying: the broker is there but busy. */
 static int
@@ -336,10 +339,63 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 	retry_later(c, now, what, 0);
 }
 
+/*
+ * An errno that says why a connect(2) failed, as libmosquitto's first
+ * TLS write can leave it (the write takes the socket's error, so that
+ * SO_ERROR no longer has it); 0 for anything else.
+ */
+static int
+connect_errno(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case ECONNABORTED:
+	case ENETUNREACH:
+	case ENETDOWN:
+	case EHOSTUNREACH:
+	case ETIMEDOUT:
+	case EADDRNOTAVAIL:
+	case EPIPE:
+		return err;
+	}
+	return 0;
+}
+
+/* The socket's pending error (SO_ERROR), or 0. */
+static int
+sock_error(const struct mconn *c)
+{
+	int fd = mosquitto_socket(c->mosq), err = 0;
+	socklen_t len = sizeof err;
+
+	if (fd == -1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) ==
+	    -1)
+		return 0;
+	return err;
+}
+
+/* True once the TLS handshake is over (or there is none). */
+static int
+tls_done(const struct mconn *c)
+{
+	SSL *ssl = mosquitto_ssl_get(c->mosq);
+
+	return ssl == NULL || SSL_is_init_finished(ssl);
+}
+
+/*
+ * Start a connection attempt without blocking: libmosquitto's async
+ * connect returns with the TCP connect under way (only the name lookup
+ * blocks, and a numeric or local name does not), and the TLS handshake
+ * and CONNECT go on from mc_handle().  So several connections come up at
+ * once, and one that cannot connect holds up no other; --connect-timeout
+ * (c->deadline) bounds the whole of it, TCP connect included.
+ */
 static void
 start(struct mconn *c, int64_t now)
 {
-	int rc;
+	int rc, err;
 
 	c->lastlog[0] = '\0';
 	c->connack_rc = 0;
@@ -347,18 +403,20 @@ start(struct mconn *c, int64_t now)
 	mosquitto_log_callback_set(c->mosq, on_log);
 	errno = 0;
 	if (!c->started)
-		rc = mosquitto_connect(c->mosq, c->cf->host, c->cf->port,
-		    c->cf->keepalive);
+		rc = mosquitto_connect_async(c->mosq, c->cf->host,
+		    c->cf->port, c->cf->keepalive);
 	else
-		rc = mosquitto_reconnect(c->mosq);
+		rc = mosquitto_reconnect_async(c->mosq);
+	err = errno;
 	c->started = 1;
-	if (rc == MOSQ_ERR_SUCCESS) {
-		c->state = MC_CONNECTING;
-		c->deadline = now + c->cf->connect_timeout_ms;
+	c->state = MC_CONNECTING;
+	if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_CONN_PENDING) {
+		lost(c, rc, err, now);
 		return;
 	}
-	c->state = MC_CONNECTING;
-	lost(c, rc, errno, now);
+	c->deadline = now + c->cf->connect_timeout_ms;
+	c->tcpwait = 1;
+	c->connerr = connect_errno(err);
 }
 
 void
@@ -406,7 +464,13 @@ mc_prepare(struct mconn *c, int64_t now, struct pollfd *pfd, int *timeout_ms)
 	} else {
 		pfd->fd = mosquitto_socket(c->mosq);
 		pfd->events = POLLIN;
-		if (mosquitto_want_write(c->mosq))
+		/*
+		 * While the TLS handshake is under way the library may say
+		 * it wants to write when it does not (a write tried before
+		 * the TCP connect was complete): POLLOUT then would spin.
+		 */
+		if (mosquitto_want_write(c->mosq) && (c->state == MC_UP ||
+		    c->tcpwait || tls_done(c)))
 			pfd->events |= POLLOUT;
 		t = 1000;	/* keepalive */
 		if (c->state == MC_CONNECTING && c->deadline - now < t)
@@ -424,20 +488,104 @@ mc_prepare(struct mconn *c, int64_t now, struct pollfd *pfd, int *timeout_ms)
 		*timeout_ms = (int)t;
 }
 
-void
-mc_handle(struct mconn *c, short revents, int64_t now)
+/*
+ * Connecting: has the TCP connect failed?  Then say why (0 if not).  The
+ * first event on the socket tells: writable once connected, POLLHUP or
+ * POLLERR when refused (the reason in SO_ERROR, or taken from it by the
+ * library's first write: c->connerr).
+ */
+static int
+tcp_failed(struct mconn *c, short revents)
+{
+	int err;
+
+	c->tcpwait = 0;
+	if ((err = sock_error(c)) != 0)
+		return err;
+	if (revents & (POLLERR | POLLHUP))
+		return c->connerr ? c->connerr : ECONNREFUSED;
+	return 0;
+}
+
+/* How many addresses the endpoint's name has (a lookup, as the library's). */
+static int
+naddrs(const char *host)
+{
+	struct addrinfo hints, *res, *ai;
+	int n = 0;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return 0;
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		n++;
+	freeaddrinfo(res);
+	return n;
+}
+
+/*
+ * The async connect tries the name's first address only (it does not
+ * wait to see it fail).  When that one refused us and the name has more
+ * (localhost as ::1 and 127.0.0.1, with the broker on one of them), the
+ * library's blocking connect tries them all in turn, as before; a refusal
+ * takes one round trip, so this blocks briefly, and only then.
+ */
+static void
+try_every_address(struct mconn *c, int err, int64_t now)
 {
 	int rc;
 
+	if (naddrs(c->cf->host) < 2) {
+		lost(c, MOSQ_ERR_ERRNO, err, now);
+		return;
+	}
+	vlog("%s: %s port %d, first address: %s; trying every address",
+	    c->id, c->cf->host, c->cf->port, strerror(err));
+	errno = 0;
+	rc = mosquitto_reconnect(c->mosq);
+	err = errno;
+	if (rc != MOSQ_ERR_SUCCESS)
+		lost(c, rc, err, now);
+}
+
+void
+mc_handle(struct mconn *c, short revents, int64_t now)
+{
+	int rc, err;
+
 	if (c->state == MC_IDLE || revents == 0)
 		return;
-	if (revents & (POLLIN | POLLERR | POLLHUP)) {
+	if (c->state == MC_CONNECTING && c->tcpwait &&
+	    (err = tcp_failed(c, revents)) != 0) {
+		try_every_address(c, err, now);
+		return;
+	}
+	/* Connecting, any event may move the TLS handshake on: read drives it. */
+	if ((revents & (POLLIN | POLLERR | POLLHUP)) ||
+	    c->state == MC_CONNECTING) {
 		int was = c->state;
 
 		errno = 0;
 		rc = mosquitto_loop_read(c->mosq, 1);
+		err = errno;
 		if (rc != MOSQ_ERR_SUCCESS) {
-			lost(c, rc, errno, now);
+			lost(c, rc, err, now);
+			return;
+		}
+		/*
+		 * A reset in the middle of the TLS handshake leaves the
+		 * library waiting for more (it takes SSL_ERROR_SYSCALL for
+		 * "try again"): a dead socket ends the attempt here.
+		 */
+		if (c->state == MC_CONNECTING && (revents & (POLLERR |
+		    POLLHUP))) {
+			if ((rc = sock_error(c)) != 0)
+				err = rc;
+			else if (connect_errno(err) == 0)
+				err = ECONNRESET;
+			lost(c, MOSQ_ERR_ERRNO, err, now);
 			return;
 		}
 		/*

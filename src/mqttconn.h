@@ -50,7 +50,11 @@ struct mconn {
 	struct mosquitto *mosq;
 	char		id[129];
 	int		state;
-	int		started;	/* mosquitto_connect has been called */
+	int		started;	/* mosquitto_connect_async was called */
+	int		tcpwait;	/* MC_CONNECTING: TCP connect not yet
+					   seen to complete */
+	int		connerr;	/* errno a refused connect(2) left,
+					   or 0 */
 	int64_t		retry_at;	/* MC_IDLE: when to connect */
 	int64_t		deadline;	/* MC_CONNECTING: CONNACK is due by then */
 	struct backoff	bo;
