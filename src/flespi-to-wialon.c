@@ -45,7 +45,7 @@ help(void)
 	printf("%s%s%s%s", synopsis,
 "Forward flespi messages (NDJSON on stdin) to Wialon over Retranslator 1.0.\n"
 "  -w, --window N          unacknowledged packets in flight, 1-16384\n"
-"                          (default: adapts to the link, 256 up to 16384\n"
+"                          (default: adapts to the link, 1024 up to 16384\n"
 "                          or 8 MiB of lines)\n"
 "  --uid-field NAME        field holding the unit id (default ident)\n"
 "  --rename FROM=TO        send parameter FROM as TO (TO empty or -: drop)\n"

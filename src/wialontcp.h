@@ -37,7 +37,7 @@ struct wtcp;
  * (more input waits while the socket takes no more).  At 700-byte lines
  * the whole is about 15 MiB at most.
  */
-#define WTCP_START	256
+#define WTCP_START	1024
 #define WTCP_GROW	3
 #define WTCP_CAP	16384
 #define WTCP_BYTES	(8 * 1024 * 1024)

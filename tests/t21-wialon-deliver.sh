@@ -58,7 +58,7 @@ check "100k with drops: resends logged" grep -q 'unacknowledged packets again' "
 kill $rpid
 
 # --- a stalled receiver: no ack within --ack-timeout, reconnect, resend
-# (duplicates: at most the window then, which starts at 256)
+# (duplicates: at most the window then, which starts at 1024)
 msgs 200 2 >"$T/stall.json"
 start_recv stall --stall-after 50
 $F2W --ack-timeout 0.5 --retry-wait 0.05 "127.0.0.1:$port" \
@@ -66,7 +66,7 @@ $F2W --ack-timeout 0.5 --retry-wait 0.05 "127.0.0.1:$port" \
 rc=$?
 check "stalled receiver: exit 0 ($rc)" test $rc = 0
 check "stalled receiver: ack timeout reported" grep -q 'no acknowledgement within 500 ms' "$T/stall.err"
-if res=$(verify "$T/stall.out" 200 256); then ok "stalled receiver: all delivered; $res"
+if res=$(verify "$T/stall.out" 200 1024); then ok "stalled receiver: all delivered; $res"
 else notok "stalled receiver: $res"; fi
 kill $rpid
 
@@ -76,7 +76,7 @@ $F2W --retry-wait 0.05 "127.0.0.1:$port" <"$T/stall.json" 2>"$T/wrong.err"
 rc=$?
 check "wrong ack byte: exit 0 ($rc)" test $rc = 0
 check "wrong ack byte: reported" grep -q 'wrong acknowledgement byte 0x00' "$T/wrong.err"
-if res=$(verify "$T/wrong.out" 200 256); then ok "wrong ack byte: all delivered; $res"
+if res=$(verify "$T/wrong.out" 200 1024); then ok "wrong ack byte: all delivered; $res"
 else notok "wrong ack byte: $res"; fi
 kill $rpid
 
