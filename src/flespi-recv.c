@@ -680,6 +680,33 @@ resize(struct run *r, const struct fa_req *q, const struct reply *rp)
 		    r->o->limit_count;
 }
 
+/* The HTTP status of the last request for -v, into buf: "HTTP 200". */
+static const char *
+status_text(const struct flespiapi *fa, char *buf, size_t sz)
+{
+	if (fa->status > 0)
+		snprintf(buf, sz, "HTTP %ld", fa->status);
+	else
+		snprintf(buf, sz, "no answer");
+	return buf;
+}
+
+/*
+ * Retries ran out: save the key, say so in the one wording of every tool
+ * (then more), show the totals and exit 75.
+ */
+static void __attribute__((noreturn))
+giveup(struct run *r, long long failures, const char *why, const char *more)
+{
+	char who[300], msg[900];
+
+	savekey(r);
+	snprintf(who, sizeof who, "channel %s", r->o->selector);
+	xwarn("%s%s", giveup_text(msg, sizeof msg, who, failures, why), more);
+	totals(r, NULL);
+	exit(EXIT_TEMPFAIL);
+}
+
 /*
  * One request, retried with backoff until it gives a usable answer.
  * Returns FA_OK with *rp filled in, or FA_STOPPED; gives up with exit 69
@@ -691,7 +718,7 @@ resize(struct run *r, const struct fa_req *q, const struct reply *rp)
 static int
 fetch(struct run *r, struct fa_req *q, struct reply *rp)
 {
-	char why[512], whybuf[256], st[32], who[300], msg[900], once[160];
+	char why[512], whybuf[256], st[32], once[160], more[200];
 	const char *bad;
 	long long failures = 0, limit;
 	int64_t t0, first_fail = 0;
@@ -727,18 +754,14 @@ fetch(struct run *r, struct fa_req *q, struct reply *rp)
 			size_t nm = s == FA_OK ? rp->count : 0;
 
 			stats_end(&r->st);
-			if (r->fa.status > 0)
-				snprintf(st, sizeof st, "HTTP %ld",
-				    r->fa.status);
-			else
-				snprintf(st, sizeof st, "no answer");
 			vlog("GET %.*s curr_key=%" PRIu64 " limit_count=%u "
 			    "timeout=%u%s: %s, %zu message%s, %zu byte%s, "
 			    "%" PRId64 " ms%s%s",
 			    (int)(strlen(r->fa.urlbase) - strlen("?data=")),
 			    r->fa.urlbase, q->curr_key,
 			    q->limit_count, q->timeout, q->del ? " delete" : "",
-			    st, nm, plural(nm), r->fa.len, plural(r->fa.len),
+			    status_text(&r->fa, st, sizeof st), nm, plural(nm),
+			    r->fa.len, plural(r->fa.len),
 			    mono_ms() - t0, s == FA_OK ? "" : ": ",
 			    s == FA_OK ? "" : why);
 		}
@@ -774,14 +797,8 @@ fetch(struct run *r, struct fa_req *q, struct reply *rp)
 			totals(r, NULL);
 			exit(EXIT_REFUSED);
 		}
-		if (limit >= 0 && failures >= limit) {
-			savekey(r);
-			snprintf(who, sizeof who, "channel %s", r->o->selector);
-			xwarn("%s%s", giveup_text(msg, sizeof msg, who, failures,
-			    why), once);
-			totals(r, NULL);
-			exit(EXIT_TEMPFAIL);
-		}
+		if (limit >= 0 && failures >= limit)
+			giveup(r, failures, why, once);
 		d = backoff_next(&r->bo);
 		/* A server's Retry-After is honoured, up to five minutes. */
 		if (r->fa.retry_after > 0 && (unsigned long)r->fa.retry_after *
@@ -790,13 +807,9 @@ fetch(struct run *r, struct fa_req *q, struct reply *rp)
 			    (unsigned)r->fa.retry_after * 1000;
 		if (once[0] != '\0' && mono_ms() + d - first_fail >
 		    ONCE_FAIL_MS) {
-			savekey(r);
-			snprintf(who, sizeof who, "channel %s", r->o->selector);
-			xwarn("%s (%lld s of failures)%s", giveup_text(msg,
-			    sizeof msg, who, failures, why),
+			snprintf(more, sizeof more, " (%lld s of failures)%s",
 			    (long long)(mono_ms() - first_fail) / 1000, once);
-			totals(r, NULL);
-			exit(EXIT_TEMPFAIL);
+			giveup(r, failures, why, more);
 		}
 		failures++;
 		xwarn("channel %s: %s; retry %lld in %u ms", r->o->selector,
@@ -870,11 +883,8 @@ delete_before(struct run *r, uint64_t key)
 	int s;
 
 	s = fa_get(&r->fa, &q, why, sizeof why);
-	if (r->fa.status > 0)
-		snprintf(st, sizeof st, "HTTP %ld", r->fa.status);
-	else
-		snprintf(st, sizeof st, "no answer");
-	vlog("delete before key %" PRIu64 ": %s%s%s", key, st,
+	vlog("delete before key %" PRIu64 ": %s%s%s", key,
+	    status_text(&r->fa, st, sizeof st),
 	    s == FA_OK ? "" : ": ", s == FA_OK ? "" : why);
 	if (s == FA_OK)
 		r->deleted = key;
