@@ -260,8 +260,9 @@ checkspans(void *arg)
 	sp->bad = sp->to;
 	sp->why[0] = '\0';
 	for (k = sp->from; k < sp->to; k++)
-		if (!(sp->se[2 * k + 1] & SCANNED) && element(sp->b, sp->se[2 * k], sp->se[2 * k + 1], sp->ref,
-		    sp->why, sizeof sp->why) == -1) {
+		if (!(sp->se[2 * k + 1] & SCANNED) && element(sp->b,
+		    sp->se[2 * k], sp->se[2 * k + 1], sp->ref, sp->why,
+		    sizeof sp->why) == -1) {
 			sp->bad = k;
 			break;
 		}
