@@ -18,6 +18,11 @@ start_proxy() {
 	pport=$(port_of "$T/$1.pport") || { notok "proxy $1 did not start"; finish; exit 1; }
 }
 
+# largest ERR: the largest window -v logged at the end ("N at most").
+largest() {
+	sed -n 's/.*window [0-9]* packets at the end, \([0-9]*\) at most.*/\1/p' "$1"
+}
+
 # dups OUT: records whose seq was seen before.
 dups() {
 	python3 -c '
@@ -40,7 +45,7 @@ rc=$?
 check "adaptive: exit 0 ($rc)" test $rc = 0
 read -r d n < <(dups "$T/grow.out")
 check "adaptive: all 6000 delivered, no duplicate ($n, $d)" all [ "$n" = 6000 ] -- [ "$d" = 0 ]
-most=$(sed -n 's/.*window [0-9]* packets at the end, \([0-9]*\) at most.*/\1/p' "$T/grow.err")
+most=$(largest "$T/grow.err")
 check "adaptive: the window grew past 1024, within 16384 (${most:-none})" \
     all [ -n "$most" ] -- [ "${most:-0}" -gt 1024 ] -- [ "${most:-0}" -le 16384 ]
 kill $ppid_ $rpid; wait $ppid_ $rpid 2>/dev/null
@@ -55,7 +60,7 @@ start_recv dbl
 start_proxy dbl
 $F2W -v "127.0.0.1:$pport" <"$T/q.json" 2>"$T/dbl.err"
 rc=$?
-most=$(sed -n 's/.*window [0-9]* packets at the end, \([0-9]*\) at most.*/\1/p' "$T/dbl.err")
+most=$(largest "$T/dbl.err")
 check "adaptive: quadruples every round trip: ${most:-none} >= 12000 after 12000 packets" \
     all [ $rc = 0 ] -- [ -n "$most" ] -- [ "${most:-0}" -ge 12000 ]
 kill $ppid_ $rpid; wait $ppid_ $rpid 2>/dev/null
@@ -98,7 +103,7 @@ drops=$(grep -c 'to be sent again' "$T/drop.err")
 # at most the largest window so far: the one before the drop, or an
 # earlier larger one whose packets a halving kept in flight.
 bound=$(awk '/unacknowledged, to be sent again/ { b += $(NF - 5) } END { print b + 0 }' "$T/drop.err")
-most=$(sed -n 's/.*window [0-9]* packets at the end, \([0-9]*\) at most.*/\1/p' "$T/drop.err")
+most=$(largest "$T/drop.err")
 over=$(awk -v m="${most:-0}" '/unacknowledged, to be sent again/ && $(NF - 5) > m { n++ } END { print n + 0 }' "$T/drop.err")
 check "drops: $drops reconnects, the window halved ($(grep -c 'window now' "$T/drop.err") times)" \
     all [ "$drops" -ge 2 ] -- grep -q 'window now' "$T/drop.err"
@@ -132,7 +137,7 @@ case $FP_BIN in *asan*) lim=49152 ;; esac
 ASAN_OPTIONS=${ASAN_OPTIONS:-}:quarantine_size_mb=1 \
 /usr/bin/time -f '%M' -o "$T/big.rss" $F2W -v "127.0.0.1:$pport" <"$T/big.json" 2>"$T/big.err"
 rc=$?
-most=$(sed -n 's/.*window [0-9]* packets at the end, \([0-9]*\) at most.*/\1/p' "$T/big.err")
+most=$(largest "$T/big.err")
 rss=$(tail -n 1 "$T/big.rss")
 check "8 KiB lines: exit 0, the window at most ${most:-none} <= 1100 (8 MiB / 8 KiB)" \
     all [ $rc = 0 ] -- [ -n "$most" ] -- [ "${most:-0}" -le 1100 ]
