@@ -396,31 +396,34 @@ wflush(struct wtcp *w, int64_t now)
 }
 
 /*
- * One acknowledgement came, rtt ms after its packet was written, with
- * inflight packets unacknowledged before this turn's acks were taken:
- * grow the adaptive window by WTCP_GROW packets when at least half of it was
- * in use (the window, not the input, limits sending; as Linux's TCP
- * judges its congestion window in slow start) and the round trip is
+ * One acknowledgement came, rtt ms after its packet was written; full
+ * says at least half of the window was in use before this turn's acks
+ * were taken (the window, not the input, limits sending; as Linux's TCP
+ * judges its congestion window in slow start).  Grow the adaptive
+ * window by WTCP_GROW packets when it was full and the round trip is
  * near the shortest seen on this connection (the peer keeps pace: a
  * longer one means packets queue at the peer, and more of them would
- * only wait).  The use is judged before the turn, not after each ack:
- * a window's acks often come in one read, and nothing is sent between
- * them, so the window left after each one would stop growth after a
- * third of them (seen at 100 ms: 1.33 times a round trip, not 2).
+ * only wait).  Both the use and the window it is held against are
+ * taken before the turn, not after each ack: a window's acks often
+ * come in one read, nothing is sent between them, and judging each
+ * against the packets left, or against the window grown so far, would
+ * stop growth after a third of them (seen at 100 ms: 1.33 times a round
+ * trip, not 4) or at twice the window (seen on a loaded machine, where
+ * reads gather more acks: 2 times, not 4).
  * Under WTCP_FLOOR_MS there is no link to cover (the window as it is
  * allows more than the mapping makes), and a larger one would only
  * take memory; so would one past WTCP_BYTES of lines at their average
  * size in flight.
  */
 static void
-grow(struct wtcp *w, int64_t rtt, size_t inflight)
+grow(struct wtcp *w, int64_t rtt, int full)
 {
 	if (rtt < 0)
 		rtt = 0;
 	if (w->minrtt < 0 || rtt < w->minrtt)
 		w->minrtt = rtt;
 	/* lim times the lines' average size reaches WTCP_BYTES: enough. */
-	if (inflight * 2 < w->lim || w->lim >= w->size ||
+	if (!full || w->lim >= w->size ||
 	    (uint64_t)w->lim * w->bytes >= (uint64_t)WTCP_BYTES * w->n ||
 	    rtt < WTCP_FLOOR_MS || rtt > 2 * w->minrtt + WTCP_SLACK_MS)
 		return;
@@ -470,7 +473,7 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 	ssize_t n, i;
 	struct went *e;
 	int64_t t;
-	size_t inflight = w->n;	/* before this turn's acks */
+	int full = w->n * 2 >= w->lim;	/* before this turn's acks */
 
 	for (;;) {
 		n = read(w->sock, buf, sizeof buf);
@@ -511,7 +514,7 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 			}
 			e = ent(w, 0);
 			if (w->adapt)
-				grow(w, t - e->at, inflight);
+				grow(w, t - e->at, full);
 			w->head = w->head + 1 == w->size ? 0 : w->head + 1;
 			w->n--;
 			w->nsent--;

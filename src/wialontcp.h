@@ -23,9 +23,10 @@ struct wtcp;
  * read's acknowledgements came) and acknowledgements keep pace (a
  * packet's round trip within twice the connection's shortest plus
  * WTCP_SLACK_MS, and at least WTCP_FLOOR_MS: the start's 1024 packets
- * in 3 ms are more than the mapping makes), so it quadruples every round trip up
- * to WTCP_CAP packets or WTCP_BYTES of their lines, whichever comes
- * first; every reconnect halves it (not below WTCP_START).  Duplicates
+ * in 3 ms are more than the mapping makes), so it quadruples every
+ * round trip up to WTCP_CAP packets or WTCP_BYTES of their lines,
+ * whichever comes first; every reconnect halves it (not below
+ * WTCP_START).  Duplicates
  * after a reconnect are at most the window at that moment, so at most
  * WTCP_CAP.  TCP below does its own congestion control: this window only
  * has to cover the round trip, and a backlog drained over 100 ms pays
