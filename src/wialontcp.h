@@ -22,16 +22,15 @@ struct wtcp;
  * window is what limits sending (at least half of it was in use when a
  * read's acknowledgements came) and acknowledgements keep pace (a
  * packet's round trip within twice the connection's shortest plus
- * WTCP_SLACK_MS, and at least WTCP_FLOOR_MS: the start's 1024 packets
- * in 3 ms are more than the mapping makes), so it quadruples every
- * round trip up to WTCP_CAP packets or WTCP_BYTES of their lines,
- * whichever comes first; every reconnect halves it (not below
- * WTCP_START).  Duplicates
- * after a reconnect are at most the window at that moment, so at most
- * WTCP_CAP.  TCP below does its own congestion control: this window only
- * has to cover the round trip, and a backlog drained over 100 ms pays
- * every round trip of its growth.  (The window starts large for that
- * reason; the old 64 took 6 round trips to reach 4096.)
+ * WTCP_SLACK_MS, and at least WTCP_FLOOR_MS: the start's 1024 packets in
+ * 3 ms are more than the mapping makes), so it quadruples every round
+ * trip up to WTCP_CAP packets or WTCP_BYTES of their lines, whichever
+ * comes first; every reconnect halves it (not below WTCP_START).
+ * Duplicates after a reconnect are at most the window at that moment, so
+ * at most WTCP_CAP.  TCP below does its own congestion control: this
+ * window only has to cover the round trip, and a backlog drained over
+ * 100 ms pays every round trip of its growth.  (The window starts large
+ * for that reason; the old 64 took 6 round trips to reach 4096.)
  *
  * Memory: a packet is given back to the core once written whole
  * (fwd_unmap) and made again from its line for a resend, so the window

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "listen.h"
@@ -26,15 +25,6 @@
 #define BUFSZ	(1 << 20)
 
 static unsigned char acks[BUFSZ / 4 + 1];
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ack C N: write N acks; -1 on error. */
 static int
@@ -64,7 +54,7 @@ serve(int c, int gather)
 	memset(acks, 0x11, sizeof acks);
 	for (;;) {
 		if (owed > 0) {
-			left = since + gather - now_ms();
+			left = since + gather - mono_ms();
 			if (left <= 0 || poll(&p, 1, (int)left) == 0) {
 				if (ack(c, owed) == -1)
 					break;
@@ -103,7 +93,7 @@ serve(int c, int gather)
 		packets += nack;
 		if (gather > 0 && nack > 0) {
 			if (owed == 0)
-				since = now_ms();
+				since = mono_ms();
 			owed += nack;
 		} else if (ack(c, nack) == -1)
 			break;
