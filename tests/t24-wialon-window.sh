@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # flespi-to-wialon's adaptive window over a link with a round trip
-# (tests/tools/delayproxy, 40 ms): the default grows past its start of
-# 1024, quadrupling every round trip, and stays within its caps (16384 packets, 8
-# MiB of lines), -w N stays fixed, a reconnect halves the window, the
-# duplicates after a reconnect are at most the window at that moment, and
-# what is sent again is made again from its line byte for byte.
+# (tests/tools/delayproxy, 40 ms; 100 ms where it must quadruple): the
+# default grows past its start of 1024, quadrupling every round trip
+# (also when a window's acks come in one read), and stays within its caps
+# (16384 packets, 8 MiB of lines), -w N stays fixed, a reconnect halves
+# the window, the duplicates after a reconnect are at most the window at
+# that moment, and what is sent again is made again from its line byte
+# for byte.
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/wialon.sh"
 
