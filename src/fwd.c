@@ -1037,6 +1037,13 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		}
 
 		timeout = -1;
+		/*
+		 * What the transport finished leaves the ledger before new
+		 * lines come in: the transport takes as many new ones as it
+		 * finished, so retiring them only after the read held up to a
+		 * window's lines twice (16 MiB for flespi-to-wialon's 8).
+		 */
+		retire(f);
 		readin(f, now, &timeout);
 		retire(f);
 		if (f->eof && f->n == 0 && ops->idle(t)) {

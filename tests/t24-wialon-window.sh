@@ -167,6 +167,23 @@ check "8 KiB lines: exit 0, the window at most ${most:-none} <= 1100 (8 MiB / 8 
 check "8 KiB lines: peak memory ${rss:-?} KiB < $lim KiB" test "${rss:-999999}" -lt "$lim"
 kill $ppid_ $rpid; wait $ppid_ $rpid 2>/dev/null
 
+# --- the same when a window's acks come in one read (wialon-ack answering
+# every 50 ms): the lines acknowledged leave before new ones come in.
+# They left only after the next read, which took as many new lines as
+# were acknowledged: up to twice the window's lines (16-18 MiB here).
+rm -f "$T/bigb.port"
+wialon-ack "$T/bigb.port" 50 2>"$T/bigb.log" &
+rpid=$!
+port=$(port_of "$T/bigb.port") || { notok "wialon-ack did not start"; finish; exit 1; }
+start_proxy bigb
+ASAN_OPTIONS=${ASAN_OPTIONS:-}:quarantine_size_mb=1 \
+/usr/bin/time -f '%M' -o "$T/bigb.rss" $F2W -v "127.0.0.1:$pport" <"$T/big.json" 2>"$T/bigb.err"
+rc=$?
+rss=$(tail -n 1 "$T/bigb.rss")
+check "8 KiB lines, acks in batches: exit 0 ($rc), peak memory ${rss:-?} KiB < $lim KiB" \
+    all [ $rc = 0 ] -- [ "${rss:-999999}" -lt "$lim" ]
+kill $ppid_ $rpid; wait $ppid_ $rpid 2>/dev/null
+
 # --- the help and the man page say what the default is
 check "--help names the adaptive default" sh -c "$F2W -h | grep -q 'adapts to the link'"
 check "the man page bounds the duplicates by the window" \
