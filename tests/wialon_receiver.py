@@ -21,7 +21,8 @@ Faults, counted over all packets received (N >= 1):
   --stall-after N     after acknowledging packet N, stop reading and
                       acking that connection (once); later connections
                       are served normally
-  --wrong-ack-after N send 0x00 instead of 0x11 for packet N (once)
+  --wrong-ack-after N send 0x00 instead of 0x11 for packet N (once), and
+                      ignore the rest of that connection
   --double-ack        a broken peer: acknowledge every packet twice
 
 --decode-hex decodes hex packets (one per line, as flespi-to-wialon --dump
@@ -236,8 +237,14 @@ class Server:
                     while True:
                         time.sleep(3600)
                 if action == "wrong":
+                    # Nothing more on this connection counts: the sender
+                    # must drop it and send again.  (Framing on after the
+                    # rest of this read was cleared recorded packets of a
+                    # dead connection beside the new one's, out of order.)
                     log("%s: sent a wrong ack for packet %d" % (cid, self.count))
-                    buf.clear()
+                    while conn.recv(65536):
+                        pass
+                    return
         except OSError as e:
             log("%s: %s" % (cid, e))
         finally:
