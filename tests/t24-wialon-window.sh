@@ -20,6 +20,16 @@ start_proxy() {
 	pport=$(port_of "$T/$1.pport") || { notok "proxy $1 did not start"; finish; exit 1; }
 }
 
+# start_ack NAME [GATHER_MS]: tests/tools/wialon-ack (its acks held
+# GATHER_MS and written at once), its log in $T/NAME.log; sets port, rpid.
+start_ack() {
+	rm -f "$T/$1.port"
+	wialon-ack "$T/$1.port" ${2:-} 2>"$T/$1.log" &
+	rpid=$!
+	port=$(port_of "$T/$1.port") ||
+	    { notok "wialon-ack did not start"; finish; exit 1; }
+}
+
 # largest ERR: the largest window -v logged at the end ("N at most").
 largest() {
 	sed -n 's/.*window [0-9]* packets at the end, \([0-9]*\) at most.*/\1/p' "$1"
@@ -67,11 +77,7 @@ msgs 12000 3 >"$T/q.json"
 # quadruple NAME DESC [GATHER_MS]: 12000 packets into wialon-ack (its acks
 # held GATHER_MS and written at once) over a 100 ms round trip.
 quadruple() {
-	rm -f "$T/$1.port"
-	wialon-ack "$T/$1.port" ${3:-} 2>"$T/$1.log" &
-	rpid=$!
-	port=$(port_of "$T/$1.port") ||
-	    { notok "wialon-ack did not start"; finish; exit 1; }
+	start_ack "$1" ${3:-}
 	start_proxy "$1" 50
 	$F2W -v "127.0.0.1:$pport" <"$T/q.json" 2>"$T/$1.err"
 	rc=$?
@@ -171,10 +177,7 @@ kill $ppid_ $rpid; wait $ppid_ $rpid 2>/dev/null
 # every 50 ms): the lines acknowledged leave before new ones come in.
 # They left only after the next read, which took as many new lines as
 # were acknowledged: up to twice the window's lines (16-18 MiB here).
-rm -f "$T/bigb.port"
-wialon-ack "$T/bigb.port" 50 2>"$T/bigb.log" &
-rpid=$!
-port=$(port_of "$T/bigb.port") || { notok "wialon-ack did not start"; finish; exit 1; }
+start_ack bigb 50
 start_proxy bigb
 ASAN_OPTIONS=${ASAN_OPTIONS:-}:quarantine_size_mb=1 \
 /usr/bin/time -f '%M' -o "$T/bigb.rss" $F2W -v "127.0.0.1:$pport" <"$T/big.json" 2>"$T/bigb.err"
