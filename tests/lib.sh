@@ -65,6 +65,19 @@ diff_ok() {
 	else notok "$1" "$(head -20 "$T/diff")"; fi
 }
 
+# ms_since T0: whole milliseconds since T0 (a date +%s%N).
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+
+# timed CMD...: run CMD; sets rc to its exit status and ms to the
+# milliseconds it took.
+timed() {
+	local t0
+	t0=$(date +%s%N)
+	"$@"
+	rc=$?
+	ms=$(ms_since "$t0")
+}
+
 wait_for() {
 	local secs=$1 i=0; shift
 	while ! "$@" 2>/dev/null; do

@@ -64,9 +64,7 @@ else notok "oversized answer: every message once, in order" "$(head -3 "$T/err")
 
 # 429 with Retry-After: the server's delay wins over the short backoff.
 faults "429:1"
-t0=$(date +%s%N)
-flespi-recv --url "$URL" $RECV 1 >"$T/out" 2>"$T/err"; rc=$?
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+timed flespi-recv --url "$URL" $RECV 1 >"$T/out" 2>"$T/err"
 check "429 with Retry-After: 1 waits a second ($ms ms)" test $rc -eq 0 -a $ms -ge 1000
 check "429 with Retry-After: the retry names the delay" grep -q 'retry 1 in 1000 ms' "$T/err"
 
@@ -79,7 +77,7 @@ wait_for 5 grep -q 'retry 1 in' "$T/err2"
 t0=$(date +%s%N)
 kill -TERM $pid
 wait $pid; rc=$?
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+ms=$(ms_since $t0)
 check "SIGTERM during a backoff wait: exit 0 at once ($ms ms)" test $rc -eq 0 -a $ms -lt 2000
 check "SIGTERM during a backoff wait: key after the written batch" \
     test "$(cat "$T/st2")" = 101 -a "$(wc -l <"$T/out")" -eq 100

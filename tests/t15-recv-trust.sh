@@ -74,11 +74,8 @@ check "... nothing replayed" test ! -s "$T/out"
 check "... the violation is named" grep -q 'backwards' "$T/err"
 for f in stuck extra; do
 	faults "$f*1000"
-	t0=$(date +%s%N)
-	timeout 20 flespi-recv --url "$URL" $F --retries 3 --limit-count 2 1 \
-	    >"$T/out" 2>"$T/err"
-	rc=$?
-	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	timed timeout 20 flespi-recv --url "$URL" $F --retries 3 \
+	    --limit-count 2 1 >"$T/out" 2>"$T/err"
 	check "$f for ever, --retries 3: gives up with 75 (rc $rc, ${ms} ms)" \
 	    test $rc -eq 75
 	n=$(grep -c '"fault": "'$f'"' "$T/a.log")
@@ -122,10 +119,7 @@ check "... named as not a message" grep -q 'not an object' "$T/err"
 for f in nokey fractional; do
 	faults "$f*100"
 	n0=$(wc -l <"$T/a.log")
-	t0=$(date +%s%N)
-	timeout 10 flespi-recv --url "$URL" $F 1 >"$T/out" 2>"$T/err"
-	rc=$?
-	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	timed timeout 10 flespi-recv --url "$URL" $F 1 >"$T/out" 2>"$T/err"
 	n=$(( $(wc -l <"$T/a.log") - n0 ))
 	check "$f: exit 69 at once, not retried (rc $rc, ${ms} ms, $n requests)" \
 	    test $rc -eq 69 -a $n -eq 1
@@ -176,7 +170,7 @@ wait_for 10 grep -q pipe_write "/proc/$pid/wchan"
 t0=$(date +%s%N)
 kill -TERM $pid
 wait_for 5 bash -c "! kill -0 $pid"
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+ms=$(ms_since $t0)
 wait $pid; rc=$?
 check "SIGTERM with a write blocked on a full pipe: ends promptly (${ms} ms, rc $rc)" \
     test $ms -lt 3000 -a $rc -eq 0

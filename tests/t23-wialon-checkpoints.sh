@@ -104,11 +104,9 @@ touch "$T/lk.key"
 flock "$T/lk.key.lock" sleep 5 &
 lkpid=$!
 wait_for 5 sh -c "! flock -n '$T/lk.key.lock' true"
-s=$(date +%s%N)
-$F2W --state "$T/lk.key" 127.0.0.1:1 <"$T/ck.json" 2>"$T/lk.err"
-rc=$?
+timed $F2W --state "$T/lk.key" 127.0.0.1:1 <"$T/ck.json" 2>"$T/lk.err"
 check "--state locked: exit 73 ($rc)" test $rc = 73
-check "--state locked: at once" test $(( ($(date +%s%N) - s) / 1000000 )) -lt 1000
+check "--state locked: at once" test $ms -lt 1000
 check "--state locked: says so" grep -q "is in use by another run" "$T/lk.err"
 kill $lkpid; wait $lkpid 2>/dev/null
 
@@ -140,7 +138,7 @@ s=$(date +%s%N)
 kill -INT $fpid
 wait $fpid
 rc=$?
-ms=$(( ($(date +%s%N) - s) / 1000000 ))
+ms=$(ms_since $s)
 check "second SIGINT: exit 75 ($rc) at once ($ms ms < 2000)" test $rc = 75 -a $ms -lt 2000
 head -n 100 "$T/hup.json" | cat - "$T/int2.failed" >"$T/int2.all"
 diff_ok "second SIGINT: acknowledged + --failed = the input" "$T/hup.json" "$T/int2.all"
@@ -224,7 +222,7 @@ s=$(date +%s%N)
 kill -TERM $fpid
 wait $fpid
 rc=$?
-ms=$(( ($(date +%s%N) - s) / 1000000 ))
+ms=$(ms_since $s)
 check "endless bad lines, --drain-timeout 1: exit 75 ($rc) in $ms ms (< 5000)" \
     test $rc = 75 -a $ms -lt 5000
 kill $rpid

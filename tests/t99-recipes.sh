@@ -129,7 +129,7 @@ stop_unit() {
 	kill -TERM -- -"$upid"
 	wait "$upid"
 	rc=$?
-	ms=$(( ($(date +%s%N) - s) / 1000000 ))
+	ms=$(ms_since $s)
 }
 
 # seqs_of FILE: the distinct seq numbers the receiver recorded, sorted.
@@ -208,7 +208,7 @@ unit nowialon "$T/nowialon.conf"
 wait_for 10 sh -c "! kill -0 $upid" || notok "no WIALON: the unit still runs after 10 s"
 wait "$upid"
 rc=$?
-ms=$(( ($(date +%s%N) - s) / 1000000 ))
+ms=$(ms_since $s)
 check "forwarder exits 64: the unit fails with 64 ($rc) in $ms ms (< 5000), flespi-recv stopped" \
     test "$rc" = 64 -a "$ms" -lt 5000
 kill $rpid
@@ -301,10 +301,7 @@ if L=$(local_ "$W"); then
 	# with flock could take it from the first run).
 	wait_for 10 pgrep -f "^$FP_BIN/flespi-recv --url $URL " >/dev/null ||
 	    notok "overlap: the first run did not start"
-	s=$(date +%s%N)
-	cron "$L" >"$T/slow2.out" 2>&1
-	rc=$?
-	ms=$(( ($(date +%s%N) - s) / 1000000 ))
+	timed cron "$L" >"$T/slow2.out" 2>&1
 	check "overlap: the second run exits 1 ($rc) at once ($ms ms < 500), silently" \
 	    test $rc = 1 -a $ms -lt 500 -a ! -s "$T/slow2.out"
 	check "overlap: the first run goes on" kill -0 $cpid
