@@ -9,6 +9,7 @@
 
 const char *progname = "flespi-pipe";
 int verbose;
+int diag_progress;
 
 void
 diag_init(const char *argv0)
@@ -38,7 +39,8 @@ vdiag(int with_errno, int err, const char *fmt, va_list ap)
 	n = (int)strlen(msg);
 	if (with_errno)
 		snprintf(msg + n, sizeof msg - (size_t)n, ": %s", strerror(err));
-	fprintf(stderr, "%s\n", msg);
+	fprintf(stderr, "%s%s\n", diag_progress ? "\r\033[K" : "", msg);
+	diag_progress = 0;
 }
 
 void
@@ -100,6 +102,7 @@ vlog(const char *fmt, ...)
 void
 usage_fail(const char *synopsis)
 {
+	diag_progress = 0;
 	fprintf(stderr, "%sTry '%s --help'.\n", synopsis, progname);
 	exit(EXIT_USAGE);
 }

@@ -6,6 +6,12 @@
 
 extern const char *progname;	/* set by diag_init(), "flespi-recv" etc. */
 extern int verbose;		/* -v count; vlog() prints when > 0 */
+/*
+ * A progress line (stats.h) is on stderr, unterminated.  Its one owner
+ * is the terminal's last line: every diagnostic erases it first (the
+ * next redraw brings it back), so no warning is glued onto it.
+ */
+extern int diag_progress;
 
 void diag_init(const char *argv0);
 

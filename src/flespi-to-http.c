@@ -1,13 +1,12 @@
 /*
  * flespi-to-http: send flespi messages (NDJSON on stdin) to an HTTP
  * endpoint in batches, through the forwarder core (fwd.h) and the HTTP
- * transport (httpconn.h).  This file is the options and main: the
- * message lines go into request bodies exactly as read, so there is no
- * mapping.
+ * transport (httpconn.h).  This file is the command's options and main:
+ * the message lines go into request bodies exactly as read, so its
+ * mapping is msgin's fast check alone.
  */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,75 +22,93 @@
 #include "msgfast.h"
 #include "msgin.h"
 #include "num.h"
-#include "stdfds.h"
 #include "tlsfiles.h"
 
 #define HEADERS_MAX	64
 #define LINE_MAX_DEF	(1024 * 1024)
 
-static const char usage_text[] =
-"usage: flespi-to-http [-X METHOD] [-H 'Name: value'] [--header-file FILE]\n"
-"           [--format array|ndjson|single] [--gzip] [--batch N]\n"
-"           [--batch-bytes BYTES] [--linger MS] [--parallel N]\n"
-"           [--cafile FILE] [--cert FILE --key FILE] [--state FILE]\n"
-"           [--failed FILE] [--rejected FILE] [--retries N] [-q] [-v] URL\n";
+enum { O_REQUEST = 256, O_HEADER, O_HFILE, O_FORMAT, O_GZIP, O_BATCH,
+	O_BBYTES, O_LINGER, O_PARALLEL, O_CAFILE, O_CERT, O_KEY };
 
-static const char help_text[] =
-"Send flespi messages (NDJSON on stdin) to an HTTP endpoint in batches.\n"
-"\n"
-"  -X, --request METHOD    POST (default), PUT, PATCH...\n"
-"  -H, --header LINE       'Name: value', repeatable\n"
-"      --header-file FILE  more header lines from FILE (secrets: tokens)\n"
-"      --format FORMAT     array (default: a JSON array per request),\n"
-"                          ndjson (application/x-ndjson), single (one\n"
-"                          message per request)\n"
-"      --gzip              compress request bodies (Content-Encoding: gzip)\n"
-"      --batch N           messages a request at most; default 1000\n"
-"      --batch-bytes BYTES body bytes a request at most; default 1048576\n"
-"      --linger MS         a partial batch waits this long for more while\n"
-"                          input is live; default 100\n"
-"      --parallel N        requests in flight, 1..64; default 1 keeps input\n"
-"                          order, N > 1 keeps each device's order\n"
-"      --cafile FILE       CA certificates to verify the server;\n"
-"                          --cacert FILE (curl's name) is the same\n"
-"      --cert FILE         client certificate (mutual TLS)\n"
-"      --key FILE          its private key\n"
-"%s"
-"  -q, --quiet             no progress line on stderr\n"
-"  -v, --verbose           one line per request: method, URL, status,\n"
-"                          messages, bytes, milliseconds\n"
-"  -h, --help              this help\n"
-"  -V, --version           the version\n"
-"\n"
-"Exit status: 0 all delivered, 64 usage, 65 bad or refused lines,\n"
-"69 refused by the server (401/403, TLS), 73 --state in use, 74 local I/O\n"
-"error, 75 undelivered messages (gave up, or stopped by a signal).\n";
-
-enum { OPT_HFILE = 256, OPT_FORMAT, OPT_GZIP, OPT_BATCH, OPT_BBYTES,
-	OPT_LINGER, OPT_PARALLEL, OPT_CACERT, OPT_CERT, OPT_KEY };
-
-static const struct option own[] = {
-	{ "request",		required_argument, NULL, 'X' },
-	{ "header",		required_argument, NULL, 'H' },
-	{ "header-file",	required_argument, NULL, OPT_HFILE },
-	{ "format",		required_argument, NULL, OPT_FORMAT },
-	{ "gzip",		no_argument,	   NULL, OPT_GZIP },
-	{ "batch",		required_argument, NULL, OPT_BATCH },
-	{ "batch-bytes",	required_argument, NULL, OPT_BBYTES },
-	{ "linger",		required_argument, NULL, OPT_LINGER },
-	{ "parallel",		required_argument, NULL, OPT_PARALLEL },
-	{ "cafile",		required_argument, NULL, OPT_CACERT },
-	{ "cacert",		required_argument, NULL, OPT_CACERT },
-	{ "cert",		required_argument, NULL, OPT_CERT },
-	{ "key",		required_argument, NULL, OPT_KEY },
-	{ "verbose",		no_argument,	   NULL, 'v' },
-	{ "help",		no_argument,	   NULL, 'h' },
-	{ "version",		no_argument,	   NULL, 'V' },
+static const struct cli_opt opts[] = {
+	{ "request", 'X', CLI_ARG, O_REQUEST, "METHOD",
+	  "POST (default), PUT, PATCH...", NULL, 0 },
+	{ "header", 'H', CLI_ARG, O_HEADER, "LINE",
+	  "'Name: value', repeatable", NULL, 0 },
+	{ "header-file", 0, CLI_ARG, O_HFILE, "FILE",
+	  "more header lines from FILE (secrets: tokens)", NULL, 0 },
+	{ "format", 0, CLI_ARG, O_FORMAT, "FORMAT",
+	  "array (default: a JSON array per request),\n"
+	  "ndjson (application/x-ndjson), single (one\n"
+	  "message per request)", NULL, 0 },
+	{ "gzip", 0, CLI_FLAG, O_GZIP, NULL,
+	  "compress request bodies (Content-Encoding: gzip)", NULL, 0 },
+	{ "batch", 0, CLI_ARG, O_BATCH, "N",
+	  "messages a request at most; default 1000", NULL, 0 },
+	{ "batch-bytes", 0, CLI_ARG, O_BBYTES, "BYTES",
+	  "body bytes a request at most; default 1048576", NULL, 0 },
+	{ "linger", 0, CLI_ARG, O_LINGER, "MS",
+	  "a partial batch waits this long for more while\n"
+	  "input is live; default 100", NULL, 0 },
+	{ "parallel", 0, CLI_ARG, O_PARALLEL, "N",
+	  "requests in flight, 1..64; default 1 keeps input\n"
+	  "order, N > 1 keeps each device's order", NULL, 0 },
+	{ "cafile", 0, CLI_ARG, O_CAFILE, "FILE",
+	  "CA certificates to verify the server;\n"
+	  "--cacert FILE (curl's name) is the same", NULL, 0 },
+	{ "cacert", 0, CLI_ARG, O_CAFILE, "FILE", NULL, NULL, CLI_ALIAS },
+	{ "cert", 0, CLI_ARG, O_CERT, "FILE", "client certificate (mutual TLS)",
+	  NULL, 0 },
+	{ "key", 0, CLI_ARG, O_KEY, "FILE", "its private key", NULL, 0 },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
 };
-#define NOWN	(sizeof own / sizeof own[0])
 
-static const char *headers[HEADERS_MAX];
-static size_t nheaders;
+/* What curl users type that means something else here, or nothing. */
+static const struct cli_habit habits[] = {
+	{ "--fail", NULL, "an HTTP error is a failure here already: "
+	  "see the man page for what each status does" },
+	{ "-f", NULL, "curl's --fail: an HTTP error is a failure here "
+	  "already" },
+	{ "--data", NULL, "the bodies are the messages read on stdin" },
+	{ "-d", NULL, "curl's -d DATA: the bodies are the messages read on "
+	  "stdin" },
+	{ "--retry-delay", NULL, "curl's --retry-delay is --retry-wait "
+	  "SECS here (the first delay, doubling)" },
+	{ "--max-time", NULL, "a request's time is --ack-timeout SECS here" },
+	{ "-m", NULL, "curl's -m SECS is --ack-timeout SECS here" },
+	{ "-o", NULL, "answers are not kept: -v shows each request's status" },
+	{ "-s", NULL, "curl's -s is -q (--quiet) here" },
+	{ "--silent", NULL, "curl's --silent is -q (--quiet) here" },
+	{ "-k", NULL, "TLS verification cannot be turned off: give the "
+	  "server's CA with --cafile FILE" },
+	{ "--insecure", NULL, "TLS verification cannot be turned off: give "
+	  "the server's CA with --cafile FILE" },
+	{ NULL, NULL, NULL }
+};
+
+static void	option(void *, struct fwd_conf *, int, const char *);
+
+static const struct fwd_cmd cmd = {
+	.synopsis = "usage: flespi-to-http [options] URL\n",
+	.about = "Send flespi messages (NDJSON on stdin) to an HTTP endpoint "
+	    "in batches.",
+	.opts = opts,
+	.habits = habits,
+	.notes = "Defaults here: --max-line 1048576, --retry-wait 0.5, "
+	    "--connect-timeout 10;\n--ack-timeout is a whole request, "
+	    "answer included.\n",
+	.maxline = LINE_MAX_DEF,
+	.retry_wait_ms = 500,
+	.connect_ms = 10000,
+	.option = option,
+};
+
+/* The command's settings: the transport's, and the headers given. */
+struct conf {
+	struct hconf	hc;
+	const char     *headers[HEADERS_MAX];
+	size_t		nheaders;
+};
 
 /* A header line must be "Name: value" with a token for a name. */
 static int
@@ -111,13 +128,13 @@ goodheader(const char *h)
 }
 
 static void
-addheader(const char *h, const char *where)
+addheader(struct conf *c, const char *h, const char *where)
 {
 	if (!goodheader(h))
 		die(EXIT_USAGE, "%s: a header is 'Name: value'", where);
-	if (nheaders == HEADERS_MAX)
+	if (c->nheaders == HEADERS_MAX)
 		die(EXIT_USAGE, "more than %d headers", HEADERS_MAX);
-	headers[nheaders++] = h;
+	c->headers[c->nheaders++] = h;
 }
 
 /*
@@ -125,7 +142,7 @@ addheader(const char *h, const char *where)
  * with '#' skipped.  Their values are never printed.
  */
 static void
-headerfile(const char *path)
+headerfile(struct conf *c, const char *path)
 {
 	struct stat sb;
 	char *line = NULL, *h;
@@ -149,7 +166,7 @@ headerfile(const char *path)
 			    path, lineno);
 		if ((h = strdup(line)) == NULL)
 			die(EXIT_IOERR, "out of memory");
-		addheader(h, path);
+		addheader(c, h, path);
 	}
 	if (ferror(f))
 		dieerr(EXIT_IOERR, "%s", path);
@@ -158,98 +175,79 @@ headerfile(const char *path)
 }
 
 static void
-parse(int argc, char **argv, struct hconf *hc, struct fwd_conf *fc)
+option(void *arg, struct fwd_conf *fc, int id, const char *optarg)
 {
-	struct option lo[NOWN + FWD_NOPTS + 1];
-	CURLU *u;
-	int c;
+	struct conf *c = arg;
+	struct hconf *hc = &c->hc;
 
-	memset(hc, 0, sizeof *hc);
-	hc->method = "POST";
-	hc->format = HF_ARRAY;
-	hc->batch = 1000;
-	hc->batch_bytes = 1024 * 1024;
-	hc->linger_ms = 100;
-	hc->parallel = 1;
-	hc->useragent = "flespi-to-http/" VERSION;
-	fwd_conf_init(fc, LINE_MAX_DEF, 500, 10000);
-	fwd_options(lo, own, NOWN);
-	while ((c = getopt_long(argc, argv, "X:H:qvhV", lo, NULL)) != -1) {
-		switch (c) {
-		case 'q':
-			fc->quiet = 1;
-			break;
-		case 'X':
-			hc->method = optarg;
-			break;
-		case 'H':
-			if (strncasecmp(optarg, "authorization:", 14) == 0)
-				xwarn("-H: a secret on the command line is "
-				    "seen by ps: use --header-file");
-			addheader(optarg, "-H");
-			break;
-		case OPT_HFILE:
-			headerfile(optarg);
-			break;
-		case OPT_FORMAT:
-			if (strcmp(optarg, "array") == 0)
-				hc->format = HF_ARRAY;
-			else if (strcmp(optarg, "ndjson") == 0)
-				hc->format = HF_NDJSON;
-			else if (strcmp(optarg, "single") == 0)
-				hc->format = HF_SINGLE;
-			else
-				die(EXIT_USAGE, "--format: '%s' is not array, "
-				    "ndjson or single", optarg);
-			break;
-		case OPT_GZIP:
-			hc->gzip = 1;
-			break;
-		case OPT_BATCH:
-			hc->batch = (size_t)num_arg("--batch", optarg, 1,
-			    100000);
-			break;
-		case OPT_BBYTES:
-			hc->batch_bytes = (size_t)num_arg("--batch-bytes",
-			    optarg, 1024, 64 << 20);
-			break;
-		case OPT_LINGER:
-			hc->linger_ms = num_arg("--linger", optarg, 0, 60000);
-			break;
-		case OPT_PARALLEL:
-			hc->parallel = (unsigned)num_arg("--parallel", optarg,
-			    1, HTTP_PARALLEL_MAX);
-			break;
-		case OPT_CACERT:
-			hc->cacert = optarg;
-			break;
-		case OPT_CERT:
-			hc->cert = optarg;
-			break;
-		case OPT_KEY:
-			hc->key = optarg;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			printf("%s\n", usage_text);
-			printf(help_text, fwd_usage);
-			exit(EXIT_OK);
-		case 'V':
-			printf("flespi-to-http %s\n", VERSION);
-			exit(EXIT_OK);
-		default:
-			if (!fwd_option(fc, c, optarg))
-				usage_fail(usage_text);
-		}
+	(void)fc;
+	switch (id) {
+	case O_REQUEST:
+		hc->method = optarg;
+		break;
+	case O_HEADER:
+		if (strncasecmp(optarg, "authorization:", 14) == 0)
+			xwarn("-H: a secret on the command line is seen by ps: "
+			    "use --header-file");
+		addheader(c, optarg, "-H");
+		break;
+	case O_HFILE:
+		headerfile(c, optarg);
+		break;
+	case O_FORMAT:
+		if (strcmp(optarg, "array") == 0)
+			hc->format = HF_ARRAY;
+		else if (strcmp(optarg, "ndjson") == 0)
+			hc->format = HF_NDJSON;
+		else if (strcmp(optarg, "single") == 0)
+			hc->format = HF_SINGLE;
+		else
+			die(EXIT_USAGE, "--format: '%s' is not array, ndjson "
+			    "or single", optarg);
+		break;
+	case O_GZIP:
+		hc->gzip = 1;
+		break;
+	case O_BATCH:
+		hc->batch = (size_t)num_arg("--batch", optarg, 1, 100000);
+		break;
+	case O_BBYTES:
+		hc->batch_bytes = (size_t)num_arg("--batch-bytes", optarg, 1024,
+		    64 << 20);
+		break;
+	case O_LINGER:
+		hc->linger_ms = num_arg("--linger", optarg, 0, 60000);
+		break;
+	case O_PARALLEL:
+		hc->parallel = (unsigned)num_arg("--parallel", optarg, 1,
+		    HTTP_PARALLEL_MAX);
+		break;
+	case O_CAFILE:
+		hc->cacert = optarg;
+		break;
+	case O_CERT:
+		hc->cert = optarg;
+		break;
+	case O_KEY:
+		hc->key = optarg;
+		break;
 	}
-	if (argc - optind != 1) {
-		xwarn(argc == optind ? "no URL given" : "one URL argument "
-		    "expected");
-		usage_fail(usage_text);
-	}
-	hc->url = argv[optind];
+}
+
+/* The URL, and what the options must agree on. */
+static void
+check(struct conf *c, struct fwd_conf *fc, struct cli *cl)
+{
+	struct hconf *hc = &c->hc;
+	char why[512];
+	CURLU *u;
+
+	if (cl->noperands == 0)
+		cli_fail(cl, "no URL given");
+	if (cl->noperands > 1)
+		cli_operand_fail(cl, 1, "one URL argument expected, not '%s' "
+		    "too", cl->operands[1]);
+	hc->url = cl->operands[0];
 	if (strncasecmp(hc->url, "http://", 7) != 0 &&
 	    strncasecmp(hc->url, "https://", 8) != 0)
 		die(EXIT_USAGE, "the URL must start with http:// or https://");
@@ -263,49 +261,33 @@ parse(int argc, char **argv, struct hconf *hc, struct fwd_conf *fc)
 		    hc->method);
 	if ((hc->cert == NULL) != (hc->key == NULL))
 		die(EXIT_USAGE, "--cert and --key go together");
-	hc->headers = headers;
-	hc->nheaders = nheaders;
-	hc->retries = fc->retries;
-	hc->retry_wait_ms = fc->retry_wait_ms;
-	hc->timeout_ms = fc->ack_ms;
-	hc->connect_ms = fc->connect_ms;
+	if (tlsfiles_check(hc->cacert, hc->cert, hc->key, why, sizeof why) ==
+	    -1)
+		die(EXIT_USAGE, "%s", why);
+	hc->headers = c->headers;
+	hc->nheaders = c->nheaders;
 	fc->inflight = hc_inflight(hc);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct hconf hc;
+	struct conf c;
 	struct fwd_conf fc;
+	struct cli cl;
 	struct msgfast mf;
-	struct httpconn *t;
-	struct fwd *f;
-	struct msgin *in;
-	char why[512];
-	int status, fd;
+	struct fwd_mapping mp = { NULL, NULL, msgfast_check, &mf };
 
-	diag_init(argv[0]);
-	if (stdfds_check(&fd) == -1) {
-		if (fd != 2)
-			xwarn("descriptor %d is closed", fd);
-		return EXIT_IOERR;
-	}
-	parse(argc, argv, &hc, &fc);
-	if (tlsfiles_check(hc.cacert, hc.cert, hc.key, why, sizeof why) == -1)
-		die(EXIT_USAGE, "%s", why);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-		die(EXIT_IOERR, "curl_global_init failed");
-	if ((f = fwd_new(&fc, &status)) == NULL)
-		return status;
-	in = fwd_input(f);
-	msgfast_init(&mf, in->uid_field, NULL, 0);
-	in->fast = msgfast_check;
-	in->fast_arg = &mf;
-	if ((t = hc_new(&hc, f, why, sizeof why)) == NULL)
-		die(EXIT_IOERR, "%s", why);
-	status = fwd_run(f, &hc_ops, t, NULL, NULL);
-	hc_free(t);
-	fwd_free(f);
-	curl_global_cleanup();
-	return status;
+	memset(&c, 0, sizeof c);
+	c.hc.method = "POST";
+	c.hc.format = HF_ARRAY;
+	c.hc.batch = 1000;
+	c.hc.batch_bytes = 1024 * 1024;
+	c.hc.linger_ms = 100;
+	c.hc.parallel = 1;
+	c.hc.useragent = "flespi-to-http/" VERSION;
+	fwd_parse(&cmd, &cl, &fc, &c, argc, argv);
+	check(&c, &fc, &cl);
+	msgfast_init(&mf, fc.uid_field, NULL, 0);
+	return fwd_main(&fc, &hc_transport, &c.hc, &mp);
 }

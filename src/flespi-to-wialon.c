@@ -7,177 +7,146 @@
  * (fwd.c) over the Wialon TCP transport (wialontcp.c).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "diag.h"
+#include "dumpout.h"
 #include "exits.h"
 #include "fwd.h"
+#include "hostport.h"
 #include "msgin.h"
 #include "num.h"
 #include "pmap.h"
-#include "stdfds.h"
-#include "stop.h"
 #include "wialon.h"
 #include "wialontcp.h"
 
 #define DEFAULT_PORT	"20163"
+#define DECODE_MAX	(64 << 20)	/* --decode: longest packet */
 
-struct opts {
-	struct fwd_conf	fc;
-	const char     *target;
+enum { O_WINDOW = 256, O_UID, O_RENAME, O_MAP, O_DUMP, O_DECODE };
+
+static const struct cli_opt opts[] = {
+	{ "window", 'w', CLI_ARG, O_WINDOW, "N",
+	  "unacknowledged packets in flight, 1-16384\n"
+	  "(default: adapts to the link, 1024 up to 16384\n"
+	  "or 8 MiB of lines)", NULL, 0 },
+	{ "uid-field", 0, CLI_ARG, O_UID, "NAME",
+	  "field holding the unit id (default ident)", NULL, 0 },
+	{ "rename", 0, CLI_ARG, O_RENAME, "FROM=TO",
+	  "send parameter FROM as TO (TO empty or -: drop)", NULL, 0 },
+	{ "map", 0, CLI_ARG, O_MAP, "FILE", "FROM=TO rules, one per line",
+	  NULL, 0 },
+	{ "dump", 0, CLI_OPTARG, O_DUMP, "hex|text",
+	  "print each packet to stdout, no network: in hex\n"
+	  "(the default), or decoded as text", "hex|text", 0 },
+	{ "decode", 0, CLI_FLAG, O_DECODE, NULL,
+	  "read packets on stdin (hex lines as --dump prints\n"
+	  "them, or raw bytes as captured off the wire) and\n"
+	  "print them as text; no network", NULL, 0 },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
+};
+
+static void	option(void *, struct fwd_conf *, int, const char *);
+
+static const struct fwd_cmd cmd = {
+	.synopsis = "usage: flespi-to-wialon [options] HOST[:PORT]\n"
+	    "       flespi-to-wialon --dump[=hex|text] [options]\n"
+	    "       flespi-to-wialon --decode\n",
+	.about = "Forward flespi messages (NDJSON on stdin) to Wialon over "
+	    "Retranslator 1.0.",
+	.opts = opts,
+	.habits = NULL,
+	.notes = "Defaults here: --max-line 1048576, --retry-wait 0.5, "
+	    "--connect-timeout 10.\n",
+	.maxline = 1 << 20,
+	.retry_wait_ms = 500,
+	.connect_ms = 10000,
+	.option = option,
+};
+
+struct conf {
+	struct wconf	w;
+	struct pmap	pm;
 	char		host[256];
 	char		port[8];
 	int		dump;		/* 1: hex, 2: text */
-	size_t		window;		/* 0: adaptive (wialontcp.h) */
+	int		decode;
 };
 
-static const char synopsis[] =
-"usage: flespi-to-wialon [options] HOST[:PORT]\n"
-"       flespi-to-wialon --dump[=text] [options]\n";
-
-static void __attribute__((noreturn))
-help(void)
-{
-	printf("%s%s%s%s", synopsis,
-"Forward flespi messages (NDJSON on stdin) to Wialon over Retranslator 1.0.\n"
-"  -w, --window N          unacknowledged packets in flight, 1-16384\n"
-"                          (default: adapts to the link, 1024 up to 16384\n"
-"                          or 8 MiB of lines)\n"
-"  --uid-field NAME        field holding the unit id (default ident)\n"
-"  --rename FROM=TO        send parameter FROM as TO (TO empty or -: drop)\n"
-"  --map FILE              FROM=TO rules, one per line\n"
-"  --dump[=hex|text]       print each packet to stdout, no network: in hex,\n"
-"                          or decoded as text\n"
-"  -q, --quiet             no progress line on stderr\n"
-"  -v, --verbose           log connects, reconnects and resends\n"
-"  -h, --help              this help\n"
-"  -V, --version           print the version\n"
-"Options of every forwarder:\n", fwd_usage,
-"Defaults here: --max-line 1048576, --retry-wait 0.5, --connect-timeout 10.\n");
-	if (fflush(stdout) == EOF || ferror(stdout))
-		dieerr(EXIT_IOERR, "stdout");
-	exit(EXIT_OK);
-}
-
-/*
- * HOST, HOST:PORT, [V6], [V6]:PORT, or a bare IPv6 literal (more than one
- * colon, no port).  The port defaults to 20163.
- */
 static void
-target_arg(struct opts *o, const char *s)
+option(void *arg, struct fwd_conf *fc, int id, const char *optarg)
 {
-	const char *host = s, *port = NULL, *p;
-	size_t hlen;
-
-	if (*s == '[') {
-		if ((p = strchr(s, ']')) == NULL)
-			die(EXIT_USAGE, "'%s': no ']' after an IPv6 address", s);
-		host = s + 1;
-		hlen = (size_t)(p - host);
-		if (p[1] == ':')
-			port = p + 2;
-		else if (p[1] != '\0')
-			die(EXIT_USAGE, "'%s': expected ':PORT' after ']'", s);
-	} else if ((p = strchr(s, ':')) != NULL && strchr(p + 1, ':') == NULL) {
-		hlen = (size_t)(p - s);
-		port = p + 1;
-	} else
-		hlen = strlen(s);
-	if (hlen == 0 || hlen >= sizeof o->host)
-		die(EXIT_USAGE, "'%s': bad host", s);
-	memcpy(o->host, host, hlen);
-	o->host[hlen] = '\0';
-	if (port == NULL)
-		port = DEFAULT_PORT;
-	snprintf(o->port, sizeof o->port, "%lld",
-	    num_arg("port", port, 1, 65535));
-}
-
-static void
-parse(int argc, char **argv, struct opts *o, struct pmap *pm)
-{
-	enum { O_UID = 256, O_RENAME, O_MAP, O_DUMP };
-	static const struct option own[] = {
-		{ "window", required_argument, NULL, 'w' },
-		{ "uid-field", required_argument, NULL, O_UID },
-		{ "rename", required_argument, NULL, O_RENAME },
-		{ "map", required_argument, NULL, O_MAP },
-		{ "dump", optional_argument, NULL, O_DUMP },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-	};
-	struct option lo[sizeof own / sizeof own[0] + FWD_NOPTS + 1];
+	struct conf *c = arg;
 	char err[512];
-	int c;
 
-	memset(o, 0, sizeof *o);
-	fwd_conf_init(&o->fc, 1 << 20, 500, 10000);
-	fwd_options(lo, own, sizeof own / sizeof own[0]);
-	o->window = 0;		/* adaptive */
-	if (pmap_init(pm) == -1)
-		dieerr(EXIT_IOERR, "out of memory");
-	while ((c = getopt_long(argc, argv, "w:qvhV", lo, NULL)) != -1) {
-		if (c == 'q')
-			c = FWD_OPT_QUIET;
-		if (fwd_option(&o->fc, c, optarg))
-			continue;
-		switch (c) {
-		case 'w':
-			o->window = (size_t)num_arg("--window", optarg, 1, WTCP_CAP);
-			break;
-		case O_UID:
-			if (*optarg == '\0')
-				die(EXIT_USAGE, "--uid-field: empty name");
-			o->fc.uid_field = optarg;
-			break;
-		case O_RENAME:
-			if (pmap_rule(pm, optarg, err, sizeof err) == -1)
-				die(EXIT_USAGE, "--rename: %s", err);
-			break;
-		case O_MAP:
-			if (pmap_load(pm, optarg, err, sizeof err) == -1)
-				die(EXIT_USAGE, "--map: %s", err);
-			break;
-		case O_DUMP:
-			if (optarg == NULL || strcmp(optarg, "hex") == 0)
-				o->dump = 1;
-			else if (strcmp(optarg, "text") == 0)
-				o->dump = 2;
-			else
-				die(EXIT_USAGE, "--dump=%s: expected hex or text",
-				    optarg);
-			break;
-		case 'v':	verbose++; break;
-		case 'h':
-			help();
-		case 'V':
-			printf("flespi-to-wialon %s\n", VERSION);
-			if (fflush(stdout) == EOF || ferror(stdout))
-				dieerr(EXIT_IOERR, "stdout");
-			exit(EXIT_OK);
-		default:
-			usage_fail(synopsis);
-		}
+	switch (id) {
+	case O_WINDOW:
+		c->w.window = (size_t)num_arg("--window", optarg, 1, WTCP_CAP);
+		break;
+	case O_UID:
+		if (*optarg == '\0')
+			die(EXIT_USAGE, "--uid-field: empty name");
+		fc->uid_field = optarg;
+		break;
+	case O_RENAME:
+		if (pmap_rule(&c->pm, optarg, err, sizeof err) == -1)
+			die(EXIT_USAGE, "--rename: %s", err);
+		break;
+	case O_MAP:
+		if (pmap_load(&c->pm, optarg, err, sizeof err) == -1)
+			die(EXIT_USAGE, "--map: %s", err);
+		break;
+	case O_DUMP:
+		if (optarg == NULL || strcmp(optarg, "hex") == 0)
+			c->dump = 1;
+		else if (strcmp(optarg, "text") == 0)
+			c->dump = 2;
+		else
+			die(EXIT_USAGE, "--dump=%s: expected hex or text",
+			    optarg);
+		break;
+	case O_DECODE:
+		c->decode = 1;
+		break;
 	}
-	if (pmap_ready(pm) == -1)
+}
+
+/* HOST[:PORT] (the port defaults to 20163), and what options exclude. */
+static void
+check(struct conf *c, struct fwd_conf *fc, struct cli *cl)
+{
+	char why[600];
+
+	if (pmap_ready(&c->pm) == -1)
 		dieerr(EXIT_IOERR, "out of memory");
-	if (o->dump && o->fc.state != NULL)
-		die(EXIT_USAGE, "--dump takes no --state: nothing is delivered");
-	if (o->dump && argc - optind == 0)
+	if (c->decode && (c->dump || cl->noperands > 0 || fc->state != NULL))
+		cli_fail(cl, "--decode reads packets on stdin and takes "
+		    "nothing else");
+	if (c->dump && fc->state != NULL)
+		cli_fail(cl, "--dump takes no --state: nothing is delivered");
+	if (c->dump || c->decode) {
+		if (cl->noperands > 0)
+			cli_operand_fail(cl, 0, "--dump takes no HOST:PORT");
+		fc->data = 1;
 		return;
-	if (o->dump || argc - optind != 1) {
-		xwarn(o->dump ? "--dump takes no HOST:PORT" :
-		    "expected one HOST[:PORT] argument");
-		usage_fail(synopsis);
 	}
-	o->target = argv[optind];
-	target_arg(o, o->target);
-	o->fc.inflight = o->window > 0 ? o->window : WTCP_CAP;
+	if (cl->noperands != 1) {
+		if (cl->noperands == 0)
+			cli_fail(cl, "expected one HOST[:PORT] argument");
+		cli_operand_fail(cl, 1, "expected one HOST[:PORT] argument, "
+		    "not '%s' too", cl->operands[1]);
+	}
+	if (hostport_parse(cl->operands[0], DEFAULT_PORT, c->host,
+	    sizeof c->host, c->port, sizeof c->port, why, sizeof why) == -1)
+		die(EXIT_USAGE, "%s", why);
+	c->w.host = c->host;
+	c->w.port = c->port;
+	c->w.target = cl->operands[0];
+	fc->inflight = c->w.window > 0 ? c->w.window : WTCP_CAP;
 }
 
 /* ---- the mapping ---- */
@@ -249,142 +218,156 @@ map(void *arg, struct fwd_msg *m, const struct msg *in, char *why,
 	return r;
 }
 
-/* ---- --dump: packets as hex or as text on stdout ---- */
+/* ---- --dump and --decode: packets as hex or as text ---- */
+
+static const char hexd[] = "0123456789ABCDEF";
+
+/* --dump: the message's packet, in hex or as text. */
+static int
+show(void *arg, const struct fwd_msg *m, struct dumpbuf *out, char *why,
+    size_t whysz)
+{
+	const struct conf *c = arg;
+	const unsigned char *p = m->tp;
+	struct wbuf txt = { 0 };
+	char hex[128];
+	size_t i, k;
+	int r = 0;
+
+	if (c->dump == 2) {
+		if (wialon_decode(p, m->tplen, &txt, why, whysz) == -1 ||
+		    dumpbuf_add(out, txt.p, txt.len) == -1)
+			r = -1;
+		wbuf_free(&txt);
+		return r;
+	}
+	for (i = 0; i < m->tplen; i += k / 2) {
+		for (k = 0; k < sizeof hex && i + k / 2 < m->tplen; k += 2) {
+			hex[k] = hexd[p[i + k / 2] >> 4];
+			hex[k + 1] = hexd[p[i + k / 2] & 15];
+		}
+		if (dumpbuf_add(out, hex, k) == -1)
+			return -1;
+	}
+	return dumpbuf_add(out, "\n", 1);
+}
 
 static int
-dump(const struct opts *o, const struct pmap *pm)
+hexval(int ch)
 {
-	static const char hexd[] = "0123456789ABCDEF";
-	struct mapping mp = { pm, o->fc.uid_field, { 0 } };
-	struct wbuf b = { 0 }, txt = { 0 };
-	struct msgin in;
-	struct msg m;
-	char err[160], *hex = NULL;
-	size_t hcap = 0, i;
-	int st, inerr = 0;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
 
-	if (msgin_init(&in, STDIN_FILENO, o->fc.maxline, o->fc.uid_field) ==
-	    -1)
-		dieerr(EXIT_IOERR, "out of memory");
-	in.strict = o->fc.strict;
-	in.fast = fast;
-	in.fast_arg = &mp;
-	if (o->fc.failed != NULL && msgin_open_failed(&in, o->fc.failed) == -1)
-		dieerr(EXIT_IOERR, "--failed: cannot open '%s'", o->fc.failed);
-	if (o->fc.rejected != NULL &&
-	    msgin_open_rejected(&in, o->fc.rejected) == -1)
-		dieerr(EXIT_IOERR, "--rejected: cannot open '%s'",
-		    o->fc.rejected);
-	stop_install();
-	for (;;) {
-		st = msgin_next(&in, &m);
-		if ((st == MSG_AGAIN || st == MSG_BUSY || st == MSG_CHECKPOINT)
-		    && !stop_requested)
-			continue;
-		if (st == MSG_ERR) {
-			xwarnerr("cannot read stdin");
-			inerr = 1;
-		}
-		if (st != MSG_OK)
-			break;
-		b.len = 0;
-		if (m.obj == NULL) {
-			/* The fast path's packet: print it, keep the buffer. */
-			struct wbuf t = b;
+/*
+ * --decode: stdin holds packets, as hex (--dump's lines, or any hex with
+ * blanks between) or as the raw bytes of a capture; every packet is
+ * printed as text.  Hex is told from raw bytes by the input: nothing
+ * but hex digits and blanks.  Returns the exit status: 0, 65 when the
+ * bytes do not frame as packets (what came before is printed), 74.
+ */
+static int
+decode(void)
+{
+	struct dumpbuf in = { 0 };
+	struct wbuf txt = { 0 };
+	unsigned char *b;
+	unsigned char buf[65536];
+	char err[160];
+	size_t i, n, len, off;
+	ssize_t r;
+	int hex = 1, hi, lo, st = EXIT_OK;
 
-			b = mp.pkt;
-			mp.pkt = t;
-		} else if (wialon_encode(pm, m.obj, o->fc.uid_field, m.uid,
-		    m.timestamp, &b, err, sizeof err) == -1) {
-			msgin_reject(&in, m.lineno, m.line, m.len, "%s", err);
-			json_decref(m.obj);
-			if (o->fc.strict)
-				break;
+	while ((r = read(STDIN_FILENO, buf, sizeof buf)) != 0) {
+		if (r == -1 && errno == EINTR)
 			continue;
-		}
-		json_decref(m.obj);
-		if (o->dump == 2) {
-			txt.len = 0;
-			if (wialon_decode(b.p, b.len, &txt, err, sizeof err) ==
-			    -1)
-				dieerr(EXIT_IOERR, "--dump=text: %s", err);
-			if (fwrite(txt.p, 1, txt.len, stdout) != txt.len ||
-			    fflush(stdout) == EOF) {
-				if (errno == EPIPE)
-					break;
-				dieerr(EXIT_IOERR, "stdout");
-			}
-			continue;
-		}
-		if (hcap < b.len * 2 + 2) {
-			free(hex);
-			hcap = b.len * 2 + 2;
-			if ((hex = malloc(hcap)) == NULL)
-				dieerr(EXIT_IOERR, "out of memory");
-		}
-		for (i = 0; i < b.len; i++) {
-			hex[2 * i] = hexd[b.p[i] >> 4];
-			hex[2 * i + 1] = hexd[b.p[i] & 15];
-		}
-		hex[2 * i] = '\n';
-		if (fwrite(hex, 1, 2 * i + 1, stdout) != 2 * i + 1 ||
-		    fflush(stdout) == EOF) {
-			if (errno == EPIPE)
-				break;	/* the reader is gone: end quietly */
-			dieerr(EXIT_IOERR, "stdout");
-		}
+		if (r == -1)
+			dieerr(EXIT_IOERR, "stdin");
+		if (in.len + (size_t)r > DECODE_MAX)
+			die(EXIT_DATAERR, "stdin: more than %d MiB",
+			    DECODE_MAX >> 20);
+		if (dumpbuf_add(&in, buf, (size_t)r) == -1)
+			die(EXIT_IOERR, "out of memory");
 	}
-	free(hex);
+	b = (unsigned char *)in.p;
+	for (i = 0; i < in.len && hex; i++)
+		hex = hexval(b[i]) >= 0 || (b[i] != '\0' &&
+		    strchr(" \t\r\n", b[i]) != NULL);
+	if (hex) {
+		for (i = n = 0; i < in.len; i++) {
+			if ((hi = hexval(b[i])) < 0)
+				continue;
+			if (i + 1 >= in.len || (lo = hexval(b[i + 1])) < 0)
+				die(EXIT_DATAERR, "stdin: an odd number of hex "
+				    "digits at byte %zu", i);
+			b[n++] = (unsigned char)(hi << 4 | lo);
+			i++;
+		}
+		in.len = n;
+	}
+	for (off = 0; off < in.len; off += len) {
+		if (in.len - off < 4) {
+			xwarn("stdin: %zu byte%s after the last packet", in.len -
+			    off, plural(in.len - off));
+			st = EXIT_DATAERR;
+			break;
+		}
+		len = 4 + ((size_t)b[off] | (size_t)b[off + 1] << 8 |
+		    (size_t)b[off + 2] << 16 | (size_t)b[off + 3] << 24);
+		if (len > in.len - off) {
+			xwarn("stdin: the packet at byte %zu says %zu bytes, "
+			    "%zu are left", off, len, in.len - off);
+			st = EXIT_DATAERR;
+			break;
+		}
+		txt.len = 0;
+		if (wialon_decode(b + off, len, &txt, err, sizeof err) == -1) {
+			xwarn("stdin: the packet at byte %zu: %s", off, err);
+			st = EXIT_DATAERR;
+			break;
+		}
+		if (fwrite(txt.p, 1, txt.len, stdout) != txt.len)
+			break;
+	}
+	free(in.p);
 	wbuf_free(&txt);
-	wbuf_free(&b);
-	wbuf_free(&mp.pkt);
 	if (fflush(stdout) == EOF && errno != EPIPE)
 		dieerr(EXIT_IOERR, "stdout");
-	msgin_sync(&in);
-	st = msgin_status(&in);
-	msgin_free(&in);
-	return st == EXIT_OK && inerr ? EXIT_IOERR : st;
+	return st;
 }
 
 int
 main(int argc, char **argv)
 {
-	struct opts o;
-	struct pmap pm;
+	struct conf c;
+	struct fwd_conf fc;
+	struct cli cl;
 	struct mapping mp;
-	struct fwd *f;
-	struct wtcp *w;
-	int st, fd;
+	struct dumpconf dc = { show, &c };
+	struct fwd_mapping fm = { map, &mp, fast, &mp };
+	int st;
 
-	if (stdfds_check(&fd) == -1) {
-		if (fd != STDERR_FILENO)
-			fprintf(stderr, "flespi-to-wialon: descriptor %d is "
-			    "closed\n", fd);
-		return EXIT_IOERR;
-	}
-	diag_init(argv[0]);
-	parse(argc, argv, &o, &pm);
-	if (o.dump) {
-		st = dump(&o, &pm);
-		pmap_free(&pm);
-		return st;
-	}
-	if ((f = fwd_new(&o.fc, &st)) == NULL) {
-		pmap_free(&pm);
-		return st;
-	}
-	if ((w = wtcp_new(f, &o.fc, o.host, o.port, o.target, o.window)) ==
-	    NULL)
+	memset(&c, 0, sizeof c);
+	if (pmap_init(&c.pm) == -1)
 		dieerr(EXIT_IOERR, "out of memory");
+	fwd_parse(&cmd, &cl, &fc, &c, argc, argv);
+	check(&c, &fc, &cl);
+	if (c.decode)
+		return decode();
 	memset(&mp, 0, sizeof mp);
-	mp.pm = &pm;
-	mp.uid_field = o.fc.uid_field;
-	fwd_input(f)->fast = fast;
-	fwd_input(f)->fast_arg = &mp;
-	st = fwd_run(f, &wtcp_ops, w, map, &mp);
+	mp.pm = &c.pm;
+	mp.uid_field = fc.uid_field;
+	if (c.dump)
+		st = fwd_main(&fc, &dump_transport, &dc, &fm);
+	else
+		st = fwd_main(&fc, &wtcp_transport, &c.w, &fm);
 	wbuf_free(&mp.pkt);
-	wtcp_free(w);
-	fwd_free(f);
-	pmap_free(&pm);
+	pmap_free(&c.pm);
+	cli_free(&cl);
 	return st;
 }

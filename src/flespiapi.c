@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,10 +45,21 @@ static int
 onprogress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
-	const struct flespiapi *fa = arg;
+	struct flespiapi *fa = arg;
+	struct pollfd p;
 
 	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
-	return fa->abortable && stop_requested;
+	if (!fa->abortable)
+		return 0;
+	/*
+	 * A pipe whose reader has gone says POLLERR on our end: a long
+	 * poll need not wait its 25 s to find out at the next write.
+	 */
+	p.fd = fa->watchfd;
+	p.events = 0;
+	if (fa->watchfd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLERR))
+		fa->gone = 1;
+	return stop_requested || fa->gone;
 }
 
 /* Is host (as curl_url gives it: IPv6 in brackets) this machine? */
@@ -150,6 +162,7 @@ fa_init(struct flespiapi *fa, const char *baseurl, const char *selector,
 	size_t blen, n;
 
 	memset(fa, 0, sizeof *fa);
+	fa->watchfd = -1;
 	fa->max = maxbody;
 	fa->connect_ms = 10000;
 	fa->extra_ms = 10000;
@@ -315,8 +328,9 @@ fa_get(struct flespiapi *fa, const struct fa_req *q, char *why,
 		ra = 0;
 	fa->retry_after = (long)ra;
 
-	if (rc == CURLE_ABORTED_BY_CALLBACK && stop_requested) {
-		snprintf(why, whylen, "stopped");
+	if (rc == CURLE_ABORTED_BY_CALLBACK && (stop_requested || fa->gone)) {
+		snprintf(why, whylen, fa->gone ? "the reader of stdout is gone" :
+		    "stopped");
 		return FA_STOPPED;
 	}
 	if (fa->too_large) {

@@ -30,7 +30,10 @@ struct flespiapi {
 	size_t		cap;
 	size_t		max;		/* a longer answer is FA_RETRY */
 	int		too_large;
-	int		abortable;	/* FA_STOPPED when stop_requested */
+	int		abortable;	/* FA_STOPPED when stop_requested, */
+	int		watchfd;	/* or when this descriptor (stdout; -1:
+					   none) says its reader is gone: */
+	int		gone;		/* then this is set */
 	long		status;		/* HTTP status of the last answer, or 0 */
 	long		retry_after;	/* its Retry-After, seconds, or 0 */
 	long		connect_ms;

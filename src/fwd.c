@@ -22,6 +22,7 @@
 #include "num.h"
 #include "statefile.h"
 #include "stats.h"
+#include "stdfds.h"
 #include "stop.h"
 #include "vis.h"
 
@@ -108,7 +109,9 @@ struct fwd {
 	struct fwd_conf	cf;
 	struct saver	sv;
 	struct msgin	in;
-	int		lockfd;
+	struct statefile sf;		/* --state: saved to sf.path */
+	uint64_t	startkey;	/* the key --state held at start */
+	int		havekey;	/* ... if it held one */
 	const struct fwd_ops *ops;
 	void	       *t;
 	fwd_map_fn     *map;
@@ -132,39 +135,46 @@ struct fwd {
 	int		state_err;	/* a key could not be saved */
 	int		fatal;		/* the transport's verdict */
 	int		ttyin;		/* stdin is a terminal */
+	int		dumpend;	/* --dump's stdout: 1 gone, 2 error */
 	uint64_t	delivered, failed, lost, refused_by_peer;
 };
 
-const struct option fwd_longopts[] = {
-	{ "state",		required_argument, NULL, FWD_OPT_BASE + 0 },
-	{ "failed",		required_argument, NULL, FWD_OPT_BASE + 1 },
-	{ "rejected",		required_argument, NULL, FWD_OPT_BASE + 2 },
-	{ "strict",		no_argument,	   NULL, FWD_OPT_BASE + 3 },
-	{ "max-line",		required_argument, NULL, FWD_OPT_BASE + 4 },
-	{ "retries",		required_argument, NULL, FWD_OPT_BASE + 5 },
-	{ "retry-wait",		required_argument, NULL, FWD_OPT_BASE + 6 },
-	{ "ack-timeout",	required_argument, NULL, FWD_OPT_BASE + 7 },
-	{ "connect-timeout",	required_argument, NULL, FWD_OPT_BASE + 8 },
-	{ "drain-timeout",	required_argument, NULL, FWD_OPT_BASE + 9 },
-	{ "quiet",		no_argument,	   NULL, FWD_OPT_QUIET },
-	{ NULL, 0, NULL, 0 }
+enum { O_STATE = 1000, O_FAILED, O_REJECTED, O_STRICT, O_MAXLINE, O_RETRIES,
+	O_RETRYWAIT, O_ACKTO, O_CONNTO, O_DRAINTO };
+
+const struct cli_opt fwd_opts[] = {
+	{ "state", 0, CLI_ARG, O_STATE, "FILE",
+	  "save the key of each checkpoint line once every\n"
+	  "message before it is done (locked while running)", NULL, 0 },
+	{ "failed", 0, CLI_ARG, O_FAILED, "FILE",
+	  "append good but undelivered lines to FILE", NULL, 0 },
+	{ "rejected", 0, CLI_ARG, O_REJECTED, "FILE",
+	  "append bad and refused lines to FILE", NULL, 0 },
+	{ "strict", 0, CLI_FLAG, O_STRICT, NULL,
+	  "stop at the first bad input line", NULL, 0 },
+	{ "max-line", 0, CLI_ARG, O_MAXLINE, "BYTES", "longest input line",
+	  NULL, 0 },
+	{ "retries", 0, CLI_ARG, O_RETRIES, "N",
+	  "give up after N failed retries (exit 75;\n"
+	  "default: never); curl's --retry N is the same", NULL, 0 },
+	{ "retry", 0, CLI_ARG, O_RETRIES, "N", NULL, NULL, CLI_ALIAS },
+	{ "retry-wait", 0, CLI_ARG, O_RETRYWAIT, "SECS",
+	  "first retry delay, doubling up to 30", NULL, 0 },
+	{ "ack-timeout", 0, CLI_ARG, O_ACKTO, "SECS",
+	  "reconnect when no acknowledgement comes\n(default 10)", NULL, 0 },
+	{ "connect-timeout", 0, CLI_ARG, O_CONNTO, "SECS",
+	  "per connection attempt (default 10)", NULL, 0 },
+	{ "drain-timeout", 0, CLI_ARG, O_DRAINTO, "SECS",
+	  "after SIGINT/SIGTERM/SIGHUP, deliver for at most\n"
+	  "SECS (default 10)", NULL, 0 },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
 };
 
-const char fwd_usage[] =
-"  --state FILE            save the key of each checkpoint line once every\n"
-"                          message before it is done (locked while running)\n"
-"  --failed FILE           append good but undelivered lines to FILE\n"
-"  --rejected FILE         append bad and refused lines to FILE\n"
-"  --strict                stop at the first bad input line\n"
-"  --max-line BYTES        longest input line\n"
-"  --retries N             give up after N failed reconnects (exit 75;\n"
-"                          default: never)\n"
-"  --retry-wait SECS       first reconnect delay, doubling up to 30\n"
-"  --ack-timeout SECS      reconnect when no acknowledgement comes\n"
-"                          (default 10)\n"
-"  --connect-timeout SECS  per connection attempt\n"
-"  --drain-timeout SECS    after SIGINT/SIGTERM/SIGHUP, deliver for at most\n"
-"                          SECS (default 10)\n";
+static const char exit_text[] =
+"\n"
+"Exit status: 0 all delivered, 64 usage, 65 bad or refused lines, 69 refused\n"
+"by the peer, 73 --state in use, 74 local I/O error, 75 undelivered messages\n"
+"(gave up, or stopped by a signal).\n";
 
 void
 fwd_conf_init(struct fwd_conf *cf, size_t maxline, long long retry_wait_ms,
@@ -181,43 +191,41 @@ fwd_conf_init(struct fwd_conf *cf, size_t maxline, long long retry_wait_ms,
 	cf->inflight = 64;
 }
 
-int
-fwd_option(struct fwd_conf *cf, int c, const char *arg)
+/* A shared option: store it.  Returns 1 when id was one, else 0. */
+static int
+option(struct fwd_conf *cf, int id, const char *arg)
 {
-	switch (c - FWD_OPT_BASE) {
-	case 0:
+	switch (id) {
+	case O_STATE:
 		cf->state = arg;
 		break;
-	case 1:
+	case O_FAILED:
 		cf->failed = arg;
 		break;
-	case 2:
+	case O_REJECTED:
 		cf->rejected = arg;
 		break;
-	case 3:
+	case O_STRICT:
 		cf->strict = 1;
 		break;
-	case 4:
+	case O_MAXLINE:
 		cf->maxline = (size_t)num_arg("--max-line", arg, 64, 64 << 20);
 		break;
-	case 5:
+	case O_RETRIES:
 		cf->retries = num_arg("--retries", arg, 0, 1000000000);
 		break;
-	case 6:
+	case O_RETRYWAIT:
 		cf->retry_wait_ms = secs_arg("--retry-wait", arg, 1, 30000);
 		break;
-	case 7:
+	case O_ACKTO:
 		cf->ack_ms = secs_arg("--ack-timeout", arg, 10, 3600000);
 		break;
-	case 8:
+	case O_CONNTO:
 		cf->connect_ms = secs_arg("--connect-timeout", arg, 10,
 		    3600000);
 		break;
-	case 9:
+	case O_DRAINTO:
 		cf->drain_ms = secs_arg("--drain-timeout", arg, 0, 3600000);
-		break;
-	case FWD_OPT_QUIET - FWD_OPT_BASE:
-		cf->quiet = 1;
 		break;
 	default:
 		return 0;
@@ -225,11 +233,107 @@ fwd_option(struct fwd_conf *cf, int c, const char *arg)
 	return 1;
 }
 
-void
-fwd_options(struct option *out, const struct option *own, size_t nown)
+static void __attribute__((noreturn))
+help(const struct fwd_cmd *cmd)
 {
-	memcpy(out, own, nown * sizeof *own);
-	memcpy(out + nown, fwd_longopts, (FWD_NOPTS + 1) * sizeof *own);
+	printf("%s%s\n\n", cmd->synopsis, cmd->about);
+	cli_help(stdout, cmd->opts);
+	printf("Options of every forwarder:\n");
+	cli_help(stdout, fwd_opts);
+	cli_help(stdout, cli_common);
+	if (cmd->notes != NULL)
+		printf("%s", cmd->notes);
+	fputs(exit_text, stdout);
+	cli_done();
+}
+
+void
+fwd_parse(const struct fwd_cmd *cmd, struct cli *cl, struct fwd_conf *fc,
+    void *conf, int argc, char **argv)
+{
+	const struct cli_opt *tabs[] = { cmd->opts, fwd_opts, cli_common,
+	    NULL };
+	const char *arg;
+	int id, fd;
+
+	diag_init(argv[0]);
+	/*
+	 * Before anything is opened: a closed standard descriptor would be
+	 * taken by the first file or socket, and data written there.
+	 */
+	if (stdfds_check(&fd) == -1) {
+		if (fd != STDERR_FILENO)
+			xwarn("descriptor %d is closed", fd);
+		exit(EXIT_IOERR);
+	}
+	fwd_conf_init(fc, cmd->maxline, cmd->retry_wait_ms, cmd->connect_ms);
+	if (cli_init(cl, argc, argv, tabs, cmd->synopsis, cmd->habits) == -1)
+		die(EXIT_IOERR, "out of memory");
+	while ((id = cli_next(cl, &arg)) != -1) {
+		switch (id) {
+		case CLI_HELP:
+			help(cmd);
+		case CLI_VERSION:
+			printf("%s %s\n", progname, VERSION);
+			cli_done();
+		case CLI_LIST:
+			cli_list(stdout, tabs);
+			cli_done();
+		case 'q':
+			fc->quiet = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			if (!option(fc, id, arg))
+				cmd->option(conf, fc, id, arg);
+		}
+	}
+}
+
+int
+fwd_main(const struct fwd_conf *fc, const struct fwd_transport *tr,
+    const void *tconf, const struct fwd_mapping *mp)
+{
+	struct fwd *f;
+	void *t;
+	char why[512];
+	int status;
+
+	if ((f = fwd_new(fc, &status)) == NULL)
+		return status;
+	if (mp != NULL && mp->fast != NULL) {
+		f->in.fast = mp->fast;
+		f->in.fast_arg = mp->fastarg;
+	}
+	if ((t = tr->open(f, fc, tconf, why, sizeof why)) == NULL) {
+		xwarn("%s", why);
+		fwd_free(f);
+		return EXIT_IOERR;
+	}
+	status = fwd_run(f, tr->ops, t, mp ? mp->map : NULL, mp ? mp->maparg :
+	    NULL);
+	tr->free(t);
+	fwd_free(f);
+	return status;
+}
+
+int
+fwd_dump(struct fwd *f, const void *buf, size_t len)
+{
+	if (f->dumpend)
+		return -1;
+	if (write_all(STDOUT_FILENO, buf, len, NULL) == 0)
+		return 0;
+	if (errno == EPIPE) {
+		f->dumpend = 1;		/* the reader went away */
+		return -1;
+	}
+	stats_end(&f->st);
+	xwarnerr("stdout");
+	f->dumpend = 2;
+	return -1;
 }
 
 /*
@@ -260,7 +364,7 @@ fwd_new(const struct fwd_conf *cf, int *status)
 		return NULL;
 	}
 	f->cf = *cf;
-	f->lockfd = -1;
+	f->sf.lockfd = -1;
 	if (msgin_init(&f->in, STDIN_FILENO, cf->maxline, cf->uid_field) ==
 	    -1) {
 		xwarn("out of memory");
@@ -277,14 +381,18 @@ fwd_new(const struct fwd_conf *cf, int *status)
 		*status = EXIT_USAGE;
 		goto fail;
 	}
-	if (cf->state != NULL && (f->lockfd = state_lock(cf->state)) == -1) {
-		if (errno == EWOULDBLOCK) {
-			xwarn("--state: '%s' is in use by another run "
-			    "(locked: %s.lock)", cf->state, cf->state);
-			*status = EXIT_LOCKED;
-		} else
-			xwarnerr("--state: cannot lock '%s.lock'", cf->state);
-		goto fail;
+	if (cf->state != NULL) {
+		char why[600];
+		int r;
+
+		r = state_open(&f->sf, cf->state, &f->startkey, status, why,
+		    sizeof why);
+		if (r == -1) {
+			xwarn("--state: %s", why);
+			goto fail;
+		}
+		f->havekey = r;
+		*status = EXIT_IOERR;
 	}
 	if (cf->failed != NULL && msgin_open_failed(&f->in, cf->failed) ==
 	    -1) {
@@ -338,8 +446,7 @@ fwd_free(struct fwd *f)
 	for (i = 0; i < f->maps.n; i++)
 		free(f->maps.v[i].p);
 	free(f->ck);
-	if (f->lockfd != -1)
-		close(f->lockfd);
+	state_close(&f->sf);
 	free(f);
 }
 
@@ -555,7 +662,7 @@ saver_start(struct fwd *f)
 	struct saver *sv = &f->sv;
 	sigset_t all, old;
 
-	sv->path = f->cf.state;
+	sv->path = f->sf.path;
 	sv->fd[0] = f->in.failed.fd;
 	sv->fd[1] = f->in.rejected.fd;
 	if (pthread_mutex_init(&sv->mu, NULL) != 0)
@@ -641,7 +748,7 @@ save(struct fwd *f, uint64_t key)
 		f->state_err = 1;
 		return;
 	}
-	if (state_save(f->cf.state, key) == -1) {
+	if (state_save(f->sf.path, key) == -1) {
 		stats_end(&f->st);
 		xwarnerr("%s: cannot save key %" PRIu64, f->cf.state, key);
 		f->state_err = 1;
@@ -663,8 +770,6 @@ retire(struct fwd *f)
 	int reached = 0;
 
 	while (f->n > 0 && (s = slot(f, 0))->state == S_DONE) {
-		if (f->ops->release != NULL)
-			f->ops->release(f->t, &s->m);
 		s->state = 0;
 		line_free(f, s);
 		fwd_unmap(f, &s->m);
@@ -1021,6 +1126,9 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 			drain_end = now;	/* Ctrl-C again: stop now */
 			again = 1;
 		}
+		/* A dry run's stdout is gone: nothing more can be shown. */
+		if (f->dumpend)
+			break;
 		if ((f->fatal = ops->fatal(t, why, sizeof why)) != 0) {
 			stats_end(&f->st);
 			xwarn("%s", why);
@@ -1099,11 +1207,12 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 			showstats(f, now);
 	}
 
-	if (good) {
+	if (good)
 		ops->close(t);
-	} else {
+	else if (f->dumpend)
+		ops->abandon(t);
+	else
 		leftovers(f);
-	}
 	saver_stop(f);
 	msgin_sync(&f->in);
 	set_nonblock(STDIN_FILENO, 0);
@@ -1129,7 +1238,9 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		    f->cf.state, f->sv.saved, f->sv.saves,
 		    plural(f->sv.saves));
 
-	if (f->fatal == EXIT_REFUSED)
+	if (f->dumpend == 2)
+		status = EXIT_IOERR;
+	else if (f->fatal == EXIT_REFUSED)
 		status = EXIT_REFUSED;
 	else if (msgin_file_error(&f->in))
 		status = EXIT_IOERR;

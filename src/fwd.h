@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli.h"
 #include "msgin.h"
 
 struct fwd;
@@ -130,18 +131,13 @@ struct fwd_ops {
 	/* End of a good run: say goodbye to the peer (bounded in time). */
 	void	(*close)(void *t);
 	/*
-	 * The message left the ledger (done or abandoned): drop any
-	 * reference to it.  NULL: nothing to do (m->tp stays with the slot).
-	 */
-	void	(*release)(void *t, struct fwd_msg *m);
-	/*
 	 * Transport figures for the stats line and -v ("resent 3, ..."):
 	 * a short text in buf, no newline.  NULL: none.
 	 */
 	void	(*stats)(void *t, char *buf, size_t sz);
 };
 
-/* Settings every forwarder has, parsed by fwd_option(). */
+/* Settings every forwarder has, from the shared options (fwd_opts). */
 struct fwd_conf {
 	const char     *state;		/* --state FILE: checkpoint keys */
 	const char     *failed;		/* --failed FILE: undelivered lines */
@@ -164,33 +160,80 @@ struct fwd_conf {
 };
 
 /*
- * The long options every forwarder takes; end a tool's table with them.
- * fwd_usage has a --help line for each but --quiet, which a tool lists
- * itself (with -q, or long-only where -q means something else): a tool
- * with -q passes FWD_OPT_QUIET to fwd_option() for it.
+ * A transport as a forwarder command names it: open one for the core
+ * with the command's settings for it (conf: the transport's own struct),
+ * its operations, and free.  open returns the transport, or NULL with a
+ * reason in why (the run ends with 74).
  */
-#define FWD_OPT_BASE	1000
-#define FWD_OPT_QUIET	(FWD_OPT_BASE + 10)
-#define FWD_NOPTS	11
-extern const struct option fwd_longopts[];	/* FWD_NOPTS, then { NULL } */
-extern const char fwd_usage[];			/* their --help lines */
+struct fwd_transport {
+	void	       *(*open)(struct fwd *, const struct fwd_conf *,
+			    const void *conf, char *why, size_t whysz);
+	void		(*free)(void *t);
+	const struct fwd_ops *ops;
+};
 
 /*
- * Defaults: the forwarder's own longest line, first reconnect delay and
- * connect timeout; the rest are the same in every tool.
+ * A forwarder's mapping: map prepares each good message for the peer
+ * (NULL: the lines go as they are), fast is msgin's fast path for it
+ * (msgin.h; NULL: jansson only), each with its argument.
  */
-void	fwd_conf_init(struct fwd_conf *, size_t maxline, long long retry_wait_ms,
-	    long long connect_ms);
+struct fwd_mapping {
+	fwd_map_fn     *map;
+	void	       *maparg;
+	int	      (*fast)(void *arg, struct msg *);
+	void	       *fastarg;
+};
+
 /*
- * An option from fwd_longopts (c >= FWD_OPT_BASE): store it, die with 64
- * on a bad value.  Returns 1 when c was one of ours, else 0.
+ * A forwarder command, as its file declares it: the text of its --help
+ * and its own options.  Everything every forwarder shares (the shared
+ * options, -h, -V, -q, -v, the exit status table) is the core's.
  */
-int	fwd_option(struct fwd_conf *, int c, const char *arg);
+struct fwd_cmd {
+	const char     *synopsis;	/* "usage: NAME ..." lines */
+	const char     *about;		/* --help's first line */
+	const struct cli_opt *opts;	/* the command's own options */
+	const struct cli_habit *habits;	/* foreign spellings (cli.h) */
+	const char     *notes;		/* --help's last lines: defaults of
+					   the shared options that are the
+					   command's own, and so on */
+	/* The defaults of the shared options that differ between tools. */
+	size_t		maxline;
+	long long	retry_wait_ms;
+	long long	connect_ms;
+	/*
+	 * Store the command's own option id (value arg, or NULL) in conf;
+	 * exit 64 on a bad value.
+	 */
+	void	      (*option)(void *conf, struct fwd_conf *, int id,
+			    const char *arg);
+};
+
 /*
- * Copy a tool's own options and then fwd_longopts into out (room for
- * nown + FWD_NOPTS + 1), for getopt_long.
+ * The shared settings' defaults: maxline, retry_wait_ms and connect_ms
+ * as given, the rest the same in every tool.
  */
-void	fwd_options(struct option *out, const struct option *own, size_t nown);
+void	fwd_conf_init(struct fwd_conf *, size_t maxline,
+	    long long retry_wait_ms, long long connect_ms);
+
+/* The options every forwarder takes (cli.h), after the command's own. */
+extern const struct cli_opt fwd_opts[];
+
+/*
+ * The command line of a forwarder: defaults, the command's own options
+ * (cmd->option with conf), the shared ones into fc; --help, --version
+ * and --list-options print and exit.  The operands are left in cl for
+ * the command to check.  Exits 64 on a usage error.
+ */
+void	fwd_parse(const struct fwd_cmd *, struct cli *, struct fwd_conf *,
+	    void *conf, int argc, char **argv);
+/*
+ * Run a forwarder: set up the core (fwd_new), the mapping and the
+ * transport, run until done (fwd_run), free everything.  Returns the
+ * exit status.
+ */
+int	fwd_main(const struct fwd_conf *, const struct fwd_transport *,
+	    const void *tconf, const struct fwd_mapping *);
 
 /*
  * Set up: lock --state (EXIT_LOCKED when another run holds it), open
@@ -203,8 +246,8 @@ struct fwd *fwd_new(const struct fwd_conf *, int *status);
 /* The core's input, e.g. to set msgin's fast path before fwd_run. */
 struct msgin *fwd_input(struct fwd *);
 /*
- * Run (map may be NULL: nothing to map) until input ends and everything is done, the transport is fatal, or
- * a stop signal's drain time is over (installs the SIGINT/SIGTERM/SIGHUP
+ * Run (map may be NULL: nothing to map) until input ends and everything
+ * is done, the transport is fatal, or a stop signal's drain time is over (installs the SIGINT/SIGTERM/SIGHUP
  * handlers, makes stdin non-blocking).  Returns the exit status; never
  * exits.
  */
@@ -222,6 +265,14 @@ void	fwd_free(struct fwd *);
  */
 void	fwd_unmap(struct fwd *, struct fwd_msg *);
 int	fwd_remap(struct fwd *, struct fwd_msg *);
+
+/*
+ * A dry run (--dump) writes what it would send to stdout with this.
+ * Returns 0, or -1 when stdout is gone or failed: the core then ends the
+ * run, quietly when the reader went away (--dump | head), with 74 after
+ * a write error (diagnosed here).
+ */
+int	fwd_dump(struct fwd *, const void *buf, size_t len);
 
 /* The transport reports a message done (ACKED, or REJECTED with why). */
 void	fwd_done(struct fwd *, struct fwd_msg *, enum fwd_outcome,

@@ -69,7 +69,9 @@ struct sock {
 };
 
 struct httpconn {
-	const struct hconf *cf;
+	const struct hconf *cf;		/* &conf */
+	struct hconf	conf;		/* the command's, with the shared
+					   settings of fwd_conf */
 	struct fwd     *fwd;
 	CURLM	       *multi;
 	struct curl_slist *hdrs;
@@ -775,7 +777,7 @@ op_stats(void *t, char *buf, size_t sz)
 	    (unsigned long long)hc->splits);
 }
 
-const struct fwd_ops hc_ops = {
+static const struct fwd_ops hc_ops = {
 	.ready = op_ready,
 	.send = op_send,
 	.flush = op_flush,
@@ -785,11 +787,12 @@ const struct fwd_ops hc_ops = {
 	.fatal = op_fatal,
 	.abandon = op_abandon,
 	.close = op_close,
-	.release = NULL,
 	.stats = op_stats,
 };
 
 /* ---- set up ---- */
+
+static void	hc_free(void *);
 
 static int
 hasheader(const struct hconf *cf, const char *name)
@@ -887,18 +890,30 @@ setup_lane(struct httpconn *hc, struct lane *l, char *why, size_t whysz)
 	return 0;
 }
 
-struct httpconn *
-hc_new(const struct hconf *cf, struct fwd *fwd, char *why, size_t whysz)
+static void *
+hc_open(struct fwd *fwd, const struct fwd_conf *fc, const void *conf,
+    char *why, size_t whysz)
 {
+	const struct hconf *cf;
 	struct httpconn *hc;
 	size_t i;
 	unsigned k;
 
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		snprintf(why, whysz, "curl_global_init failed");
+		return NULL;
+	}
 	if ((hc = calloc(1, sizeof *hc)) == NULL) {
+		curl_global_cleanup();
 		snprintf(why, whysz, "out of memory");
 		return NULL;
 	}
-	hc->cf = cf;
+	hc->conf = *(const struct hconf *)conf;
+	hc->conf.retries = fc->retries;
+	hc->conf.retry_wait_ms = fc->retry_wait_ms;
+	hc->conf.timeout_ms = fc->ack_ms;
+	hc->conf.connect_ms = fc->connect_ms;
+	hc->cf = cf = &hc->conf;
 	hc->fwd = fwd;
 	hc->timer_at = -1;
 	showurl(hc->showurl, sizeof hc->showurl, cf->url);
@@ -939,9 +954,10 @@ nomem:
 	return NULL;
 }
 
-void
-hc_free(struct httpconn *hc)
+static void
+hc_free(void *t)
 {
+	struct httpconn *hc = t;
 	struct lane *l;
 	unsigned k;
 
@@ -966,4 +982,7 @@ hc_free(struct httpconn *hc)
 		deflateEnd(&hc->z);
 	free(hc->socks);
 	free(hc);
+	curl_global_cleanup();
 }
+
+const struct fwd_transport hc_transport = { hc_open, hc_free, &hc_ops };

@@ -35,7 +35,7 @@
 
 enum { HF_ARRAY, HF_NDJSON, HF_SINGLE };
 
-/* Settings; owned by the caller, which keeps them while the transport lives. */
+/* Settings: the command's (copied by open). */
 struct hconf {
 	const char     *url;
 	const char     *method;		/* "POST", "PUT"... */
@@ -57,18 +57,11 @@ struct hconf {
 	const char     *useragent;
 };
 
-struct httpconn;
-
 /*
- * Set up (curl_global_init is the caller's).  Returns the transport, or
- * NULL with a reason in why.
+ * The transport (fwd.h): open takes a struct hconf, copied; its retries,
+ * retry_wait_ms, timeout_ms and connect_ms come from the fwd_conf.
  */
-struct httpconn *hc_new(const struct hconf *, struct fwd *, char *why,
-	    size_t whysz);
-void	hc_free(struct httpconn *);
-
-/* The ops to hand to fwd_run() with the transport. */
-extern const struct fwd_ops hc_ops;
+extern const struct fwd_transport hc_transport;
 
 /*
  * The body of a request holding n lines (pure; for the transport and its

@@ -866,7 +866,7 @@ q_stats(void *arg, char *buf, size_t sz)
 	snprintf(buf, sz, "published %llu, reconnects %llu", pub, rec);
 }
 
-const struct fwd_ops mqt_ops = {
+static const struct fwd_ops mqt_ops = {
 	.ready = q_ready,
 	.send = q_send,
 	.flush = NULL,
@@ -876,6 +876,42 @@ const struct fwd_ops mqt_ops = {
 	.fatal = q_fatal,
 	.abandon = q_abandon,
 	.close = q_close,
-	.release = NULL,
 	.stats = q_stats,
 };
+
+static void *
+q_open(struct fwd *f, const struct fwd_conf *fc, const void *conf,
+    char *why, size_t whysz)
+{
+	const struct mqtconf *qc = conf;
+	struct mconf cf = qc->c;
+	struct mqt *t;
+
+	if ((t = calloc(1, sizeof *t)) == NULL) {
+		snprintf(why, whysz, "out of memory");
+		return NULL;
+	}
+	cf.core = f;
+	cf.ack_timeout_ms = fc->ack_ms;
+	cf.connect_timeout_ms = fc->connect_ms;
+	cf.retries = fc->retries;
+	cf.retry_wait_ms = (unsigned)fc->retry_wait_ms;
+	mosquitto_lib_init();
+	if (mqt_init(t, &cf, qc->nconns, qc->base_id, why, whysz) == -1) {
+		mqt_free(t);
+		mosquitto_lib_cleanup();
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void
+q_free(void *arg)
+{
+	mqt_free(arg);
+	mosquitto_lib_cleanup();
+	free(arg);
+}
+
+const struct fwd_transport mqt_transport = { q_open, q_free, &mqt_ops };

@@ -127,6 +127,17 @@ struct mqt {
 int	mqt_init(struct mqt *, const struct mconf *cf, unsigned nconns,
 	    const char *base_id, char *why, size_t whysz);
 void	mqt_free(struct mqt *);
-extern const struct fwd_ops mqt_ops;
+
+/*
+ * The transport (fwd.h): open takes a struct mqtconf (copied); the
+ * connections' core, timeouts and retries come from the core and its
+ * fwd_conf.  It initialises libmosquitto and cleans it up in free.
+ */
+struct mqtconf {
+	struct mconf	c;
+	unsigned	nconns;
+	const char     *base_id;	/* the client id, or its base */
+};
+extern const struct fwd_transport mqt_transport;
 
 #endif

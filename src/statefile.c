@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exits.h"
 #include "io.h"
 #include "statefile.h"
 
@@ -157,4 +158,50 @@ state_lock(const char *path)
 		return -1;
 	}
 	return fd;
+}
+
+int
+state_open(struct statefile *sf, const char *path, uint64_t *key,
+    int *status, char *why, size_t whysz)
+{
+	int r;
+
+	sf->lockfd = -1;
+	*status = EXIT_IOERR;
+	if ((sf->path = state_resolve(path)) == NULL) {
+		snprintf(why, whysz, "%s: %s%s", path, strerror(errno),
+		    errno == ENOENT ? " (a link to nothing)" : "");
+		return -1;
+	}
+	if ((sf->lockfd = state_lock(sf->path)) == -1) {
+		if (errno == EWOULDBLOCK) {
+			snprintf(why, whysz, "%s is in use by another run "
+			    "(%s.lock is locked); not starting", sf->path,
+			    sf->path);
+			*status = EXIT_LOCKED;
+		} else
+			snprintf(why, whysz, "%s.lock: %s", sf->path,
+			    strerror(errno));
+		goto fail;
+	}
+	if ((r = state_load(sf->path, key)) >= 0)
+		return r;
+	if (errno == EINVAL)
+		snprintf(why, whysz, "%s: not a key file (one decimal key "
+		    "expected)", sf->path);
+	else
+		snprintf(why, whysz, "%s: %s", sf->path, strerror(errno));
+fail:
+	state_close(sf);
+	return -1;
+}
+
+void
+state_close(struct statefile *sf)
+{
+	if (sf->lockfd != -1)
+		close(sf->lockfd);
+	sf->lockfd = -1;
+	free(sf->path);
+	sf->path = NULL;
 }

@@ -1,5 +1,6 @@
 /*
- * The key file of flespi-recv: one decimal key and a newline.  Saved
+ * The key file (--state) of flespi-recv and of every forwarder: one
+ * decimal key and a newline.  Saved
  * atomically (FILE.tmp created 0600, written, fsync'd, renamed over FILE,
  * then the directory fsync'd), so after a crash FILE holds either the old
  * key or the new one, never a torn mix.
@@ -7,6 +8,7 @@
 #ifndef STATEFILE_H
 #define STATEFILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -35,5 +37,27 @@ char   *state_resolve(const char *path);
  * when the lock file cannot be opened.
  */
 int	state_lock(const char *path);
+
+/*
+ * The whole life of a --state file, the same in every tool: a path that
+ * is a symbolic link stands for its target (the key is saved there, the
+ * link stays a link, and the target is what is locked, so that a run
+ * through the link and a run on the target exclude each other); the
+ * lock is taken for the life of the run; the key is read.
+ */
+struct statefile {
+	char	       *path;		/* the file saved to (malloc'd) */
+	int		lockfd;		/* held until state_close, or -1 */
+};
+
+/*
+ * Resolve, lock and load path.  Returns 1 with *key, 0 when there is no
+ * key yet, or -1 with a one-line reason in why (the same wording in every
+ * tool) and *status the exit status to end with: EXIT_LOCKED (another run
+ * holds it) or EXIT_IOERR.
+ */
+int	state_open(struct statefile *, const char *path, uint64_t *key,
+	    int *status, char *why, size_t whysz);
+void	state_close(struct statefile *);
 
 #endif

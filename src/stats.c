@@ -29,7 +29,8 @@ void
 stats_init(struct stats *s, int quiet, int data)
 {
 	s->tty = stats_wanted(quiet, data);
-	s->shown = 0;
+	s->quiet = quiet;
+	diag_progress = 0;
 	s->start_ms = mono_ms();
 	s->next_ms = s->start_ms + 1000;
 }
@@ -57,15 +58,16 @@ stats_show(struct stats *s, const char *fmt, ...)
 	/* Return to column 0 and clear to the end of the line. */
 	fprintf(stderr, "\r\033[K%s: %s", progname, line);
 	fflush(stderr);
-	s->shown = 1;
+	diag_progress = 1;
 }
 
 void
 stats_end(struct stats *s)
 {
-	if (s->shown)
+	(void)s;
+	if (diag_progress)
 		fputc('\n', stderr);
-	s->shown = 0;
+	diag_progress = 0;
 }
 
 void
@@ -74,7 +76,7 @@ stats_total(struct stats *s, const char *fmt, ...)
 	char line[512];
 	va_list ap;
 
-	if (!isatty(STDERR_FILENO) && !verbose) {
+	if ((s->quiet || !isatty(STDERR_FILENO)) && !verbose) {
 		stats_end(s);
 		return;
 	}
@@ -82,8 +84,8 @@ stats_total(struct stats *s, const char *fmt, ...)
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	/* Over the progress line: column 0, cleared to the end. */
-	fprintf(stderr, "%s%s: %s\n", s->shown ? "\r\033[K" : "", progname,
+	fprintf(stderr, "%s%s: %s\n", diag_progress ? "\r\033[K" : "", progname,
 	    line);
 	fflush(stderr);
-	s->shown = 0;
+	diag_progress = 0;
 }

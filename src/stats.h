@@ -5,10 +5,10 @@
  * of a pipeline (its stdout is not a pipe or socket to another program),
  * its own data does not go to a terminal, and -q/--quiet was not given.
  *
- * The totals at the end of a run are one complete line, shown whenever
- * stderr is a terminal (-q too: it stops only the running line) or with
- * -v; a cron job or a service, whose stderr is a file or the journal,
- * stays silent.
+ * The totals at the end of a run are one complete line, shown when
+ * stderr is a terminal and -q was not given, or with -v; a cron job or
+ * a service, whose stderr is a file or the journal, stays silent, and so
+ * does -q (as curl's -s: errors and warnings only).
  */
 #ifndef STATS_H
 #define STATS_H
@@ -17,7 +17,7 @@
 
 struct stats {
 	int	tty;		/* the line may be drawn (see above) */
-	int	shown;		/* a line is on screen, unterminated */
+	int	quiet;		/* -q: no totals either */
 	int64_t	next_ms;	/* when the next redraw is due */
 	int64_t	start_ms;
 };

@@ -39,7 +39,8 @@ struct went {
  */
 struct wtcp {
 	struct fwd     *core;
-	const struct fwd_conf *cf;
+	const struct fwd_conf *cf;	/* &fc */
+	struct fwd_conf	fc;
 	const char     *host, *port, *target;
 	struct went    *e;
 	size_t		size, head, n, nsent, woff;
@@ -65,7 +66,7 @@ struct wtcp {
 	uint64_t	sent, acked, resent, conns;
 };
 
-struct wtcp *
+static struct wtcp *
 wtcp_new(struct fwd *core, const struct fwd_conf *cf, const char *host,
     const char *port, const char *target, size_t window)
 {
@@ -81,7 +82,8 @@ wtcp_new(struct fwd *core, const struct fwd_conf *cf, const char *host,
 		return NULL;
 	}
 	w->core = core;
-	w->cf = cf;
+	w->fc = *cf;
+	w->cf = &w->fc;
 	w->host = host;
 	w->port = port;
 	w->target = target;
@@ -93,7 +95,7 @@ wtcp_new(struct fwd *core, const struct fwd_conf *cf, const char *host,
 	return w;
 }
 
-void
+static void
 wtcp_free(struct wtcp *w)
 {
 	if (w == NULL)
@@ -106,14 +108,6 @@ wtcp_free(struct wtcp *w)
 		freeaddrinfo(w->ai);
 	free(w->e);
 	free(w);
-}
-
-size_t
-wtcp_window(const struct wtcp *w, size_t *largest)
-{
-	if (largest != NULL)
-		*largest = w->largest;
-	return w->lim;
 }
 
 static struct went *
@@ -749,7 +743,7 @@ w_stats(void *t, char *buf, size_t sz)
 	    w->lim);
 }
 
-const struct fwd_ops wtcp_ops = {
+static const struct fwd_ops wtcp_ops = {
 	.ready = w_ready,
 	.send = w_send,
 	.flush = NULL,
@@ -759,6 +753,26 @@ const struct fwd_ops wtcp_ops = {
 	.fatal = w_fatal,
 	.abandon = w_abandon,
 	.close = w_close,
-	.release = NULL,
 	.stats = w_stats,
 };
+
+static void *
+w_open(struct fwd *core, const struct fwd_conf *cf, const void *conf,
+    char *why, size_t whysz)
+{
+	const struct wconf *wc = conf;
+	struct wtcp *w;
+
+	if ((w = wtcp_new(core, cf, wc->host, wc->port, wc->target,
+	    wc->window)) == NULL)
+		snprintf(why, whysz, "out of memory");
+	return w;
+}
+
+static void
+w_free(void *t)
+{
+	wtcp_free(t);
+}
+
+const struct fwd_transport wtcp_transport = { w_open, w_free, &wtcp_ops };

@@ -54,18 +54,15 @@ struct wtcp;
 #define WTCP_STRANGERS	3
 
 /*
- * A transport to host:port (target names it in diagnostics) with window
- * packets in flight (0: the adaptive window); retries, delays and
- * timeouts from cf.  Returns NULL when out of memory.
+ * The transport (fwd.h): open takes a struct wconf, whose strings the
+ * caller keeps for the run; retries, delays and timeouts come from the
+ * fwd_conf.
  */
-struct wtcp *wtcp_new(struct fwd *, const struct fwd_conf *cf,
-	    const char *host, const char *port, const char *target,
-	    size_t window);
-void	wtcp_free(struct wtcp *);
-/* The window now, and the largest it has been. */
-size_t	wtcp_window(const struct wtcp *, size_t *largest);
-
-/* The transport's operations (release and flush: none). */
-extern const struct fwd_ops wtcp_ops;
+struct wconf {
+	const char     *host, *port;
+	const char     *target;		/* names the peer in diagnostics */
+	size_t		window;		/* packets in flight; 0: adaptive */
+};
+extern const struct fwd_transport wtcp_transport;
 
 #endif

@@ -11,11 +11,11 @@ TOPIC=flespi/message/gw/channels/7/352625066004561
 broker_certs "$T/mq" || notok "certificates"
 MQ_PORT=1 MQ_CA=$T/mq/ca.pem
 mq_cmd
-"${RECV[@]}" --help >"$T/help" 2>"$T/err"
+flespi-recv --mqtt --help >"$T/help" 2>"$T/err"
 check "--help exits 0 with usage on stdout" \
     test $? -eq 0 -a ! -s "$T/err" -a -s "$T/help"
 check "--help names the MQTT options" grep -q -- '--share GROUP' "$T/help"
-"${RECV[@]}" --version >"$T/out"
+flespi-recv --version >"$T/out"
 check "--version prints a version" grep -q ' [0-9][0-9.]*$' "$T/out"
 for bad in "" "7 8" "7," ",7" "a7" "7/8" "#"; do
 	# shellcheck disable=SC2086

@@ -77,7 +77,7 @@ rows() {
 	awk -v t="$1" '{ d = $NF == "deprecated"; for (i = 4; i <= NF; i++)
 	    if ($i == t) print $1, $2, $3, d }' "$T/table"
 }
-bad_getopt='unrecognized option|invalid option|requires an argument|ambiguous|allow an argument'
+bad_getopt='unknown option|needs a value|takes no value|ambiguous'
 
 for t in $TOOLS; do
 	c=$(cmd "$t"); m=$(manof "$t")
@@ -167,7 +167,7 @@ for t in $TOOLS; do
 	: >"$T/got"
 	for l in {a..z} {A..Z}; do
 		$c "-$l" </dev/null >/dev/null 2>"$T/e"
-		grep -q "invalid option" "$T/e" || echo "$l" >>"$T/got"
+		grep -q "unknown option -$l" "$T/e" || echo "$l" >>"$T/got"
 	done
 	sort -u "$T/got" -o "$T/got"
 	diff_ok "$t: getopt takes exactly the table's letters" "$T/want" "$T/got"
@@ -177,7 +177,7 @@ for t in $TOOLS; do
 		$c $bad </dev/null >"$T/o" 2>"$T/e"
 		rc=$?
 		if [ $rc -eq 64 ] && [ ! -s "$T/o" ] &&
-		    grep -qE "^$name: (unrecognized option|option .* requires)" "$T/e" &&
+		    grep -qE "^$name: (unknown option|--[a-z-]+ needs a value)" "$T/e" &&
 		    grep -q "^usage: $name " "$T/e" &&
 		    [ "$(tail -1 "$T/e")" = "Try '$name --help'." ] &&
 		    ! grep -q -- '--help  *this help\|-h, --help' "$T/e"; then
