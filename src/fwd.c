@@ -37,7 +37,8 @@
 enum { S_HELD = 1, S_SENT, S_DONE };
 
 struct fwd;
-static void	saver_stop(struct fwd *);
+struct saver;
+static void	saver_join(struct saver *);
 struct slot;
 static void	line_free(struct fwd *, struct slot *);
 
@@ -100,9 +101,17 @@ struct saver {
 	int		pending;	/* key waits to be saved */
 	uint64_t	key;
 	uint64_t	saved, saves;	/* the last key saved, how many saves */
-	int		err;		/* errno of the first failure, or 0 */
-	int		errsync;	/* it was fsync of a file, not the save */
-	uint64_t	errkey;
+	/*
+	 * A failed save (a full disk for a second) is tried again with the
+	 * next key: err is the errno of the last attempt, 0 once one works
+	 * again.  A failed or rejected file that cannot be synced is
+	 * another matter (its lines may be lost): errsync stops saving for
+	 * the rest of the run.
+	 */
+	int		err;
+	uint64_t	errkey;		/* the key that attempt tried */
+	uint64_t	failures;	/* failed attempts in all */
+	int		errsync;	/* errno of a failed fsync, or 0 */
 };
 
 struct fwd {
@@ -132,7 +141,8 @@ struct fwd {
 	int		eof;		/* no more input will be read */
 	int		inerr;		/* stdin could not be read */
 	int		more;		/* msgin said MSG_BUSY */
-	int		state_err;	/* a key could not be saved */
+	int		state_err;	/* no key will be saved again */
+	int		state_failing;	/* the last save failed (said once) */
 	int		fatal;		/* the transport's verdict */
 	int		ttyin;		/* stdin is a terminal */
 	int		dumpend;	/* --dump's stdout: 1 gone, 2 error */
@@ -433,7 +443,7 @@ fwd_free(struct fwd *f)
 
 	if (f == NULL)
 		return;
-	saver_stop(f);
+	saver_join(&f->sv);
 	msgin_free(&f->in);
 	if (f->s != NULL)
 		for (i = 0; i < f->cap; i++) {
@@ -615,6 +625,25 @@ ck_push(struct fwd *f, uint64_t seq, uint64_t key)
 	f->cklen++;
 }
 
+/* The outcome of saving key (e: 0, or the errno; insync: fsync failed). */
+static void
+saved(struct saver *sv, uint64_t key, int e, int insync)
+{
+	if (insync) {
+		sv->errsync = e;
+		return;
+	}
+	if (e != 0) {
+		sv->err = e;
+		sv->errkey = key;
+		sv->failures++;
+		return;
+	}
+	sv->err = 0;
+	sv->saved = key;
+	sv->saves++;
+}
+
 static void *
 saver_main(void *arg)
 {
@@ -630,6 +659,8 @@ saver_main(void *arg)
 			break;
 		key = sv->key;
 		sv->pending = 0;
+		if (sv->errsync)
+			continue;
 		pthread_mutex_unlock(&sv->mu);
 		e = 0;
 		insync = 0;
@@ -642,14 +673,7 @@ saver_main(void *arg)
 		if (e == 0 && state_save(sv->path, key) == -1)
 			e = errno ? errno : EIO;
 		pthread_mutex_lock(&sv->mu);
-		if (e != 0 && sv->err == 0) {
-			sv->err = e;
-			sv->errsync = insync;
-			sv->errkey = key;
-		} else if (e == 0) {
-			sv->saved = key;
-			sv->saves++;
-		}
+		saved(sv, key, e, insync);
 	}
 	pthread_mutex_unlock(&sv->mu);
 	return NULL;
@@ -681,12 +705,70 @@ saver_start(struct fwd *f)
 	}
 }
 
-/* Wait until the last key handed over is saved; diagnose a failure. */
+/* What the key file holds now, for diagnostics: "key 42" or "no key". */
+static const char *
+holds(const struct fwd *f, char *buf, size_t sz)
+{
+	if (f->sv.saves > 0)
+		snprintf(buf, sz, "key %" PRIu64, f->sv.saved);
+	else if (f->havekey)
+		snprintf(buf, sz, "key %" PRIu64, f->startkey);
+	else
+		snprintf(buf, sz, "no key");
+	return buf;
+}
+
+/*
+ * Say what the saves did since last asked, once per change: a failure
+ * (tried again at the next checkpoint), the recovery, or a file that
+ * cannot be synced (no key saved again).  The saver's figures are read
+ * under its lock when it runs.
+ */
 static void
-saver_stop(struct fwd *f)
+state_news(struct fwd *f)
 {
 	struct saver *sv = &f->sv;
+	int err, errsync;
+	uint64_t errkey, saved;
+	char h[40];
 
+	if (f->cf.state == NULL)
+		return;
+	if (sv->running)
+		pthread_mutex_lock(&sv->mu);
+	err = sv->err;
+	errsync = sv->errsync;
+	errkey = sv->errkey;
+	saved = sv->saved;
+	if (sv->running)
+		pthread_mutex_unlock(&sv->mu);
+	if (errsync != 0 && !f->state_err) {
+		stats_end(&f->st);
+		xwarn("%s: key %" PRIu64 " not saved: cannot sync the failed or "
+		    "rejected file: %s; no key is saved again in this run",
+		    f->cf.state, errkey ? errkey : f->sv.key, strerror(errsync));
+		f->state_err = 1;
+	} else if (err != 0 && !f->state_failing) {
+		stats_end(&f->st);
+		xwarn("%s: cannot save key %" PRIu64 ": %s; it holds %s; "
+		    "trying again at the next checkpoint", f->cf.state, errkey,
+		    strerror(err), holds(f, h, sizeof h));
+		f->state_failing = 1;
+	} else if (err == 0 && f->state_failing && saved != 0) {
+		stats_end(&f->st);
+		xwarn("%s: key %" PRIu64 " saved: saving works again",
+		    f->cf.state, saved);
+		f->state_failing = 0;
+	}
+}
+
+/*
+ * Wait until the last key handed over is saved; diagnose a failure.  A
+ * run whose last save failed ends with 74: the key file is behind.
+ */
+static void
+saver_join(struct saver *sv)
+{
 	if (!sv->running)
 		return;
 	pthread_mutex_lock(&sv->mu);
@@ -697,30 +779,39 @@ saver_stop(struct fwd *f)
 	pthread_cond_destroy(&sv->cv);
 	pthread_mutex_destroy(&sv->mu);
 	sv->running = 0;
+}
+
+static void
+saver_stop(struct fwd *f)
+{
+	struct saver *sv = &f->sv;
+	char h[40];
+
+	saver_join(sv);
+	state_news(f);
 	if (sv->err != 0) {
 		stats_end(&f->st);
-		if (sv->errsync)
-			xwarn("%s: key %" PRIu64 " not saved: cannot sync the "
-			    "failed or rejected file: %s", f->cf.state,
-			    sv->errkey, strerror(sv->err));
-		else
-			xwarn("%s: cannot save key %" PRIu64 ": %s",
-			    f->cf.state, sv->errkey, strerror(sv->err));
+		xwarn("%s: the last key, %" PRIu64 ", is not saved (%" PRIu64
+		    " failed attempt%s): it holds %s", f->cf.state, sv->errkey,
+		    sv->failures, plural(sv->failures), holds(f, h, sizeof h));
 		f->state_err = 1;
 	}
 }
 
 /*
  * Save key: the failed and rejected files first, so that no key passes a
- * line that a crash could still take back.  Errors make the exit status
- * 74; no key is saved after one.  With the saver running, the lines are
- * written out here and the rest happens there.
+ * line that a crash could still take back.  A file that could not be
+ * written makes the exit status 74 and no key is saved after it; a key
+ * file that could not be written is tried again with the next key
+ * (state_news says so), and the run ends with 74 only when the last
+ * save failed.  With the saver running, the lines are written out here
+ * and the rest happens there.
  */
 static void
 save(struct fwd *f, uint64_t key)
 {
 	struct saver *sv = &f->sv;
-	int err;
+	int e;
 
 	if (f->cf.state == NULL || f->state_err)
 		return;
@@ -734,9 +825,8 @@ save(struct fwd *f, uint64_t key)
 			return;
 		}
 		pthread_mutex_lock(&sv->mu);
-		err = sv->err;
 		sv->key = key;
-		sv->pending = err == 0;
+		sv->pending = 1;
 		pthread_cond_signal(&sv->cv);
 		pthread_mutex_unlock(&sv->mu);
 		return;
@@ -748,14 +838,10 @@ save(struct fwd *f, uint64_t key)
 		f->state_err = 1;
 		return;
 	}
-	if (state_save(f->sf.path, key) == -1) {
-		stats_end(&f->st);
-		xwarnerr("%s: cannot save key %" PRIu64, f->cf.state, key);
-		f->state_err = 1;
-		return;
-	}
-	sv->saved = key;
-	sv->saves++;
+	sv->key = key;
+	e = state_save(f->sf.path, key) == -1 ? (errno ? errno : EIO) : 0;
+	saved(sv, key, e, 0);
+	state_news(f);
 }
 
 /*
@@ -1172,6 +1258,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 			break;
 		}
 		msgin_flush(&f->in);
+		state_news(f);
 
 		pfd[0].fd = !f->eof && !f->held && f->n < f->cap &&
 		    !f->more ? f->in.lr.fd : -1;
