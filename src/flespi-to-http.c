@@ -33,8 +33,9 @@ static const char usage_text[] =
 "usage: flespi-to-http [-X METHOD] [-H 'Name: value'] [--header-file FILE]\n"
 "           [--format array|ndjson|single] [--gzip] [--batch N]\n"
 "           [--batch-bytes BYTES] [--linger MS] [--parallel N]\n"
-"           [--cafile FILE] [--cert FILE --key FILE] [--state FILE]\n"
-"           [--failed FILE] [--rejected FILE] [--retries N] [-q] [-v] URL\n";
+"           [--cafile FILE] [--cert FILE --key FILE] [--reject-status LIST]\n"
+"           [--state FILE] [--failed FILE] [--rejected FILE] [--retries N]\n"
+"           [-q] [-v] URL\n";
 
 static const char help_text[] =
 "Send flespi messages (NDJSON on stdin) to an HTTP endpoint in batches.\n"
@@ -56,6 +57,8 @@ static const char help_text[] =
 "                          --cacert FILE (curl's name) is the same\n"
 "      --cert FILE         client certificate (mutual TLS)\n"
 "      --key FILE          its private key\n"
+"      --reject-status LIST more statuses that refuse the content, such as\n"
+"                          409,451 (4xx); 400, 413, 415 and 422 always do\n"
 "%s"
 "  -q, --quiet             no progress line on stderr\n"
 "  -v, --verbose           one line per request: method, URL, status,\n"
@@ -64,11 +67,12 @@ static const char help_text[] =
 "  -V, --version           the version\n"
 "\n"
 "Exit status: 0 all delivered, 64 usage, 65 bad or refused lines,\n"
-"69 refused by the server (401/403, TLS), 73 --state in use, 74 local I/O\n"
-"error, 75 undelivered messages (gave up, or stopped by a signal).\n";
+"69 refused by the server before any 2xx (401, 403, 404, 3xx, TLS), 73\n"
+"--state in use, 74 local I/O error, 75 undelivered messages (gave up, or\n"
+"stopped by a signal).\n";
 
 enum { OPT_HFILE = 256, OPT_FORMAT, OPT_GZIP, OPT_BATCH, OPT_BBYTES,
-	OPT_LINGER, OPT_PARALLEL, OPT_CACERT, OPT_CERT, OPT_KEY };
+	OPT_LINGER, OPT_PARALLEL, OPT_CACERT, OPT_CERT, OPT_KEY, OPT_RSTATUS };
 
 static const struct option own[] = {
 	{ "request",		required_argument, NULL, 'X' },
@@ -84,6 +88,7 @@ static const struct option own[] = {
 	{ "cacert",		required_argument, NULL, OPT_CACERT },
 	{ "cert",		required_argument, NULL, OPT_CERT },
 	{ "key",		required_argument, NULL, OPT_KEY },
+	{ "reject-status",	required_argument, NULL, OPT_RSTATUS },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
@@ -92,6 +97,8 @@ static const struct option own[] = {
 
 static const char *headers[HEADERS_MAX];
 static size_t nheaders;
+static int rstatus[REJECT_STATUS_MAX];
+static size_t nrstatus;
 
 /* A header line must be "Name: value" with a token for a name. */
 static int
@@ -155,6 +162,34 @@ headerfile(const char *path)
 		dieerr(EXIT_IOERR, "%s", path);
 	free(line);
 	fclose(f);
+}
+
+/*
+ * --reject-status: a comma-separated list of 4xx statuses (not 408 or
+ * 429, which are retried), added to the content statuses; repeatable.
+ */
+static void
+rejectstatus(const char *list)
+{
+	const char *p = list, *e;
+	char tok[16];
+	long long v;
+	size_t len;
+
+	do {
+		e = p + strcspn(p, ",");
+		len = (size_t)(e - p);
+		snprintf(tok, sizeof tok, "%.*s", (int)len, p);
+		if (len >= sizeof tok || parse_ll(tok, 100, 599, &v) == -1 ||
+		    !hc_reject_ok((long)v))
+			die(EXIT_USAGE, "--reject-status: '%.*s' is not a 4xx "
+			    "status other than 408 and 429", (int)len, p);
+		if (nrstatus == REJECT_STATUS_MAX)
+			die(EXIT_USAGE, "--reject-status: more than %d statuses",
+			    REJECT_STATUS_MAX);
+		rstatus[nrstatus++] = (int)v;
+		p = e + 1;
+	} while (*e == ',');
 }
 
 static void
@@ -229,6 +264,9 @@ parse(int argc, char **argv, struct hconf *hc, struct fwd_conf *fc)
 		case OPT_KEY:
 			hc->key = optarg;
 			break;
+		case OPT_RSTATUS:
+			rejectstatus(optarg);
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -265,6 +303,8 @@ parse(int argc, char **argv, struct hconf *hc, struct fwd_conf *fc)
 		die(EXIT_USAGE, "--cert and --key go together");
 	hc->headers = headers;
 	hc->nheaders = nheaders;
+	hc->reject_status = rstatus;
+	hc->nreject_status = nrstatus;
 	hc->retries = fc->retries;
 	hc->retry_wait_ms = fc->retry_wait_ms;
 	hc->timeout_ms = fc->ack_ms;
