@@ -504,12 +504,16 @@ refused(struct lane *l, size_t n, long code, const char *raw,
 			/*
 			 * Half the refused body at once: the batch (left on
 			 * top) and every batch built before are re-split
-			 * under it when their turn comes (resplit).
+			 * under it when their turn comes (resplit).  A body
+			 * over the ceiling was built before it came down (in
+			 * flight on another lane): it teaches nothing new.
 			 */
-			if (hc->ceiling == 0 || l->bodylen / 2 < hc->ceiling)
+			if (hc->ceiling == 0 || l->bodylen <= hc->ceiling) {
 				hc->ceiling = l->bodylen / 2;
-			vlog("HTTP 413 for %zu bytes: smaller batches from now "
-			    "on, at most %zu bytes", l->bodylen, hc->ceiling);
+				vlog("HTTP 413 for %zu bytes: smaller batches "
+				    "from now on, at most %zu bytes",
+				    l->bodylen, hc->ceiling);
+			}
 			return;
 		}
 		l->nsplit--;
