@@ -21,6 +21,7 @@
 #define ANSWER_MAX	200	/* bytes of a server's answer kept for reasons */
 #define BACKOFF_CAP_MS	30000
 #define REASON_MAX	(ANSWER_MAX + 64)	/* "HTTP 400: " and the answer */
+#define EARLY_CLOSES	3	/* closed after our handshake, in a row */
 
 /*
  * Batches a lane may hold (one in flight, the next filling): with several
@@ -99,6 +100,7 @@ struct httpconn {
 					   batch, or 0 */
 	size_t		toobig;		/* smallest body refused with 413 */
 	int		said_cut;	/* a 2xx cut short was said */
+	unsigned	early_closes;	/* in a row, before any 2xx */
 	int		fatal;
 	char		why[512];
 	char		showurl[256];	/* the URL without its userinfo */
@@ -683,6 +685,24 @@ tls_refusal(const char *err)
 	return NULL;
 }
 
+/* The hint for a TLS handshake refused, by alert (or NULL: closed). */
+static void
+tls_hint(const struct httpconn *hc, const char *alert, char *buf, size_t sz)
+{
+	if (alert == NULL)
+		snprintf(buf, sz, "the server closed the connection right "
+		    "after the TLS handshake, %d times in a row: %s",
+		    EARLY_CLOSES, hc->cf->cert == NULL ? "it likely wants a "
+		    "client certificate (--cert and --key)" : "it likely "
+		    "refuses the client certificate (--cert)");
+	else
+		snprintf(buf, sz, "the server refused the TLS handshake (%s): "
+		    "%s", alert, hc->cf->cert == NULL ? "it wants a client "
+		    "certificate (--cert and --key)" : "the client certificate "
+		    "(--cert) is not one it accepts (its CA, its subject, its "
+		    "dates)");
+}
+
 /*
  * The request of n messages ended without a status line: err is why
  * (libcurl's words, safe for a terminal), h1 whether it went over
@@ -693,6 +713,7 @@ failed(struct lane *l, size_t n, CURLcode res, const char *err, int h1,
     int64_t now)
 {
 	struct httpconn *hc = l->hc;
+	curl_off_t hs = 0;
 	char hint[300];
 	const char *alert;
 
@@ -731,14 +752,33 @@ failed(struct lane *l, size_t n, CURLcode res, const char *err, int h1,
 		break;
 	}
 	if ((alert = tls_refusal(l->err)) != NULL) {
-		snprintf(hint, sizeof hint, "the server refused the TLS "
-		    "handshake (%s): %s", alert, hc->cf->cert == NULL ?
-		    "it wants a client certificate (--cert and --key)" :
-		    "the client certificate (--cert) is not one it accepts "
-		    "(its CA, its subject, its dates)");
+		tls_hint(hc, alert, hint, sizeof hint);
 		endpoint(l, n, err, hint, now);
 		return;
 	}
+	/*
+	 * TLS 1.3: the server's alert may be lost to the reset that follows
+	 * it, and libcurl 7.88 then says "getpeername() failed".  Before
+	 * any 2xx, a connection closed without an answer right after our
+	 * handshake is sent again at once to see the alert, and after
+	 * EARLY_CLOSES of them in a row the server refuses us.
+	 */
+	curl_easy_getinfo(l->easy, CURLINFO_APPCONNECT_TIME_T, &hs);
+	if (!hc->any_ok && hs > 0 &&
+	    (res == CURLE_SEND_ERROR || res == CURLE_RECV_ERROR)) {
+		if (++hc->early_closes < EARLY_CLOSES) {
+			hold(l, n);
+			hc->retried++;
+			vlog("%s %s: %s, right after the TLS handshake: "
+			    "sending it again", hc->cf->method, hc->showurl,
+			    err);
+			return;
+		}
+		tls_hint(hc, NULL, hint, sizeof hint);
+		endpoint(l, n, err, hint, now);
+		return;
+	}
+	hc->early_closes = 0;
 	retry(l, n, err, 0, now);
 }
 
@@ -773,6 +813,7 @@ finished(struct httpconn *hc, CURL *easy, CURLcode res, int64_t now)
 		}
 		/* Else the status stands, whatever became of the rest. */
 	}
+	hc->early_closes = 0;
 	a = answer(l, &alen);
 	snprintf(raw, sizeof raw, "HTTP %ld%s%.*s", code, alen ? ": " : "",
 	    (int)alen, a);
