@@ -713,7 +713,7 @@ failed(struct lane *l, size_t n, CURLcode res, const char *err, int h1,
     int64_t now)
 {
 	struct httpconn *hc = l->hc;
-	curl_off_t hs = 0;
+	curl_off_t hs = 0, up = -1;
 	char hint[300];
 	const char *alert;
 
@@ -759,12 +759,16 @@ failed(struct lane *l, size_t n, CURLcode res, const char *err, int h1,
 	/*
 	 * TLS 1.3: the server's alert may be lost to the reset that follows
 	 * it, and libcurl 7.88 then says "getpeername() failed".  Before
-	 * any 2xx, a connection closed without an answer right after our
-	 * handshake is sent again at once to see the alert, and after
-	 * EARLY_CLOSES of them in a row the server refuses us.
+	 * any 2xx, a connection closed right after our handshake (one of
+	 * ours, not one reused), before a byte of the body went and without
+	 * an answer, is sent again at once to see the alert; after
+	 * EARLY_CLOSES of them in a row the server refuses us.  (A server
+	 * that closes after reading part of a body, as after a 413 without
+	 * lingering, has had bytes of it.)
 	 */
 	curl_easy_getinfo(l->easy, CURLINFO_APPCONNECT_TIME_T, &hs);
-	if (!hc->any_ok && hs > 0 &&
+	curl_easy_getinfo(l->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+	if (!hc->any_ok && hs > 0 && up == 0 &&
 	    (res == CURLE_SEND_ERROR || res == CURLE_RECV_ERROR)) {
 		if (++hc->early_closes < EARLY_CLOSES) {
 			hold(l, n);
