@@ -142,7 +142,12 @@ DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
        libmosquitto-dev mosquitto mosquitto-clients openssl python3 jq curl \
        mandoc valgrind clang libclang-rt-14-dev procps time \
        zlib1g-dev nginx python3-requests strace systemd libssl-dev \
-       ca-certificates
+       ca-certificates apache2
+# The tests start their own Apache (tests/apache.sh), never the system's:
+# when apache2 is installed here, a policy-rc.d (unless one exists) keeps
+# its service from starting during the install (it would take port 80),
+# and the service is disabled after it.
+APACHE_RCD = '\#!/bin/sh\ncase $$1 in apache2|apache-htcacheclean) exit 101 ;; esac\nexit 0\n'
 deps:
 	@missing=""; for p in $(DEBS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -151,8 +156,23 @@ deps:
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    apache=; rcd=; case "$$missing " in *" apache2 "*) apache=1 ;; esac; \
+	    if [ -n "$$apache" ] && [ ! -e /usr/sbin/policy-rc.d ]; then \
+	        rcd=/usr/sbin/policy-rc.d; \
+	        printf $(APACHE_RCD) | $$SUDO tee $$rcd >/dev/null && \
+	        $$SUDO chmod 755 $$rcd; \
+	    fi; \
 	    $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	    st=$$?; \
+	    if [ -n "$$rcd" ]; then $$SUDO rm -f $$rcd; fi; \
+	    if [ -n "$$apache" ]; then \
+	        $$SUDO systemctl disable --now apache2 apache-htcacheclean \
+	            >/dev/null 2>&1 || \
+	        $$SUDO update-rc.d apache2 disable >/dev/null 2>&1; \
+	        echo "apache2: the system's service is disabled (the tests run their own)"; \
+	    fi; \
+	    exit $$st; \
 	else echo "all build and test packages are installed"; fi
 
 demo: deps all

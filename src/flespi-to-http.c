@@ -28,7 +28,7 @@
 #define LINE_MAX_DEF	(1024 * 1024)
 
 enum { O_REQUEST = 256, O_HEADER, O_HFILE, O_FORMAT, O_GZIP, O_BATCH,
-	O_BBYTES, O_LINGER, O_PARALLEL, O_CAFILE, O_CERT, O_KEY };
+	O_BBYTES, O_LINGER, O_PARALLEL, O_CAFILE, O_CERT, O_KEY, O_RSTATUS };
 
 static const struct cli_opt opts[] = {
 	{ "request", 'X', CLI_ARG, O_REQUEST, "METHOD",
@@ -60,6 +60,9 @@ static const struct cli_opt opts[] = {
 	{ "cert", 0, CLI_ARG, O_CERT, "FILE", "client certificate (mutual TLS)",
 	  NULL, 0 },
 	{ "key", 0, CLI_ARG, O_KEY, "FILE", "its private key", NULL, 0 },
+	{ "reject-status", 0, CLI_ARG, O_RSTATUS, "LIST",
+	  "more statuses that refuse the content (4xx, such\n"
+	  "as 409,451); 400, 413, 415 and 422 always do", NULL, 0 },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
 };
 
@@ -96,18 +99,21 @@ static const struct fwd_cmd cmd = {
 	.habits = habits,
 	.notes = "Defaults here: --max-line 1048576, --retry-wait 0.5, "
 	    "--connect-timeout 10;\n--ack-timeout is a whole request, "
-	    "answer included.\n",
+	    "answer included.  A status refused before any\n2xx (401, 403, "
+	    "404, 3xx, TLS) ends the run with 69.\n",
 	.maxline = LINE_MAX_DEF,
 	.retry_wait_ms = 500,
 	.connect_ms = 10000,
 	.option = option,
 };
 
-/* The command's settings: the transport's, and the headers given. */
+/* The command's settings: the transport's, the headers and statuses given. */
 struct conf {
 	struct hconf	hc;
 	const char     *headers[HEADERS_MAX];
 	size_t		nheaders;
+	int		rstatus[REJECT_STATUS_MAX];
+	size_t		nrstatus;
 };
 
 /* A header line must be "Name: value" with a token for a name. */
@@ -174,6 +180,34 @@ headerfile(struct conf *c, const char *path)
 	fclose(f);
 }
 
+/*
+ * --reject-status: a comma-separated list of 4xx statuses (not 408 or
+ * 429, which are retried), added to the content statuses; repeatable.
+ */
+static void
+rejectstatus(struct conf *c, const char *list)
+{
+	const char *p = list, *e;
+	char tok[16];
+	long long v;
+	size_t len;
+
+	do {
+		e = p + strcspn(p, ",");
+		len = (size_t)(e - p);
+		snprintf(tok, sizeof tok, "%.*s", (int)len, p);
+		if (len >= sizeof tok || parse_ll(tok, 100, 599, &v) == -1 ||
+		    !hc_reject_ok((long)v))
+			die(EXIT_USAGE, "--reject-status: '%.*s' is not a 4xx "
+			    "status other than 408 and 429", (int)len, p);
+		if (c->nrstatus == REJECT_STATUS_MAX)
+			die(EXIT_USAGE, "--reject-status: more than %d statuses",
+			    REJECT_STATUS_MAX);
+		c->rstatus[c->nrstatus++] = (int)v;
+		p = e + 1;
+	} while (*e == ',');
+}
+
 static void
 option(void *arg, struct fwd_conf *fc, int id, const char *optarg)
 {
@@ -231,6 +265,9 @@ option(void *arg, struct fwd_conf *fc, int id, const char *optarg)
 	case O_KEY:
 		hc->key = optarg;
 		break;
+	case O_RSTATUS:
+		rejectstatus(c, optarg);
+		break;
 	}
 }
 
@@ -266,6 +303,8 @@ check(struct conf *c, struct fwd_conf *fc, struct cli *cl)
 		die(EXIT_USAGE, "%s", why);
 	hc->headers = c->headers;
 	hc->nheaders = c->nheaders;
+	hc->reject_status = c->rstatus;
+	hc->nreject_status = c->nrstatus;
 	fc->inflight = hc_inflight(hc);
 }
 

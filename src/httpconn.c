@@ -20,6 +20,8 @@
 #define SPLIT_MAX	64	/* halvings of one batch: 2^64 messages */
 #define ANSWER_MAX	200	/* bytes of a server's answer kept for reasons */
 #define BACKOFF_CAP_MS	30000
+#define REASON_MAX	(ANSWER_MAX + 64)	/* "HTTP 400: " and the answer */
+#define EARLY_CLOSES	3	/* closed after our handshake, in a row */
 
 /*
  * Batches a lane may hold (one in flight, the next filling): with several
@@ -38,7 +40,9 @@ struct held {
  * One lane: the messages it took, oldest first, and the one request it may
  * have in flight (always the first `sending` of them).  split[] holds the
  * sizes of the sub-batches at the front of q still to be sent, the next
- * one on top: a retried batch (one entry) or the halves of a refused one.
+ * one on top: a retried batch (one entry), the halves of a refused one,
+ * or a batch and the rest of a refused one re-split under the ceiling
+ * (pump() splits the rest again when its turn comes).
  */
 struct lane {
 	struct httpconn *hc;
@@ -50,6 +54,7 @@ struct lane {
 	int		nsplit;
 	size_t		sending;	/* messages in the request in flight */
 	size_t		flush_n;	/* send this many now, full or not */
+	int		h1;		/* the next request over HTTP/1.1 */
 	int64_t		retry_at;	/* no request before this */
 	int64_t		started;	/* the request in flight */
 	unsigned	fails;		/* failed attempts in a row */
@@ -82,9 +87,22 @@ struct httpconn {
 	z_stream	z;
 	int		zinit;
 	int		any_ok;		/* a 2xx was seen */
-	int		alone_refused;	/* single messages refused before */
-	size_t		ceiling;	/* body bytes refused with 413: new
-					   batches stay below */
+	unsigned	alone_run;	/* messages refused alone since the
+					   last 2xx */
+	/*
+	 * Before any 2xx, the first message refused alone waits here, out
+	 * of its lane, for the verdict on the others: a 2xx rejects it, a
+	 * second refusal makes the endpoint fatal (it goes to the failed
+	 * file with the rest).  The core still owns it.
+	 */
+	struct fwd_msg *parked;
+	char		parkwhy[REASON_MAX];
+	int		flushed;	/* flush() with no send() since */
+	size_t		ceiling;	/* after a 413: most body bytes a
+					   batch, or 0 */
+	size_t		toobig;		/* smallest body refused with 413 */
+	int		said_cut;	/* a 2xx cut short was said */
+	unsigned	early_closes;	/* in a row, before any 2xx */
 	int		fatal;
 	char		why[512];
 	char		showurl[256];	/* the URL without its userinfo */
@@ -157,6 +175,31 @@ setfatal(struct httpconn *hc, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The most body bytes a batch may have now: the ceiling or --batch-bytes. */
+static size_t
+maxbytes(const struct httpconn *hc)
+{
+	return hc->ceiling > 0 && hc->ceiling < hc->cf->batch_bytes ?
+	    hc->ceiling : hc->cf->batch_bytes;
+}
+
+/*
+ * How many of the first max messages of q fit in a body of at most bytes
+ * (an estimate that is never short of the real length): always one at
+ * least, a message is never split.
+ */
+static size_t
+fit(const struct lane *l, size_t max, size_t bytes)
+{
+	size_t n = 0, b = 2;
+
+	while (n < max && (n == 0 || b + l->q[n].m->len + 1 <= bytes)) {
+		b += l->q[n].m->len + 1;
+		n++;
+	}
+	return n;
+}
+
 /*
  * The next batch from the front of q: how many messages, and whether it
  * is full (a limit stopped it, not the end of q).
@@ -165,18 +208,31 @@ static size_t
 nextbatch(const struct lane *l, int *full)
 {
 	const struct hconf *cf = l->hc->cf;
-	size_t n = 0, b = 2, max = cf->format == HF_SINGLE ? 1 : cf->batch;
-	size_t bytes = cf->batch_bytes;
+	size_t max = cf->format == HF_SINGLE ? 1 : cf->batch, n;
 
-	if (l->hc->ceiling > 0 && l->hc->ceiling < bytes)
-		bytes = l->hc->ceiling;
-	while (n < l->len && n < max &&
-	    (n == 0 || b + l->q[n].m->len + 1 <= bytes)) {
-		b += l->q[n].m->len + 1;
-		n++;
-	}
+	n = fit(l, max < l->len ? max : l->len, maxbytes(l->hc));
 	*full = n < l->len || n == max;
 	return n;
+}
+
+/*
+ * The batch on top of split[] was made before the ceiling came down (the
+ * halves of a refused batch, a batch to retry, the rest of a re-split
+ * one): send what fits first, the rest after it.  The stack grows by one
+ * entry for each 413 that halved the ceiling at most, so SPLIT_MAX (with
+ * halvings of --batch at most 17) is never reached.
+ */
+static void
+resplit(struct lane *l)
+{
+	size_t top = l->split[l->nsplit - 1], k;
+
+	if (top < 2 || l->hc->ceiling == 0 || l->nsplit == SPLIT_MAX)
+		return;
+	if ((k = fit(l, top, maxbytes(l->hc))) == top)
+		return;
+	l->split[l->nsplit - 1] = top - k;
+	l->split[l->nsplit++] = k;
 }
 
 static int
@@ -246,6 +302,8 @@ start(struct lane *l, size_t n, int64_t now)
 	}
 	curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)len);
+	curl_easy_setopt(l->easy, CURLOPT_HTTP_VERSION, l->h1 ?
+	    (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, data);
 	l->anslen = 0;
 	l->err[0] = '\0';
@@ -275,6 +333,7 @@ pump(struct lane *l, int64_t now)
 	if (l->hc->fatal || l->sending > 0 || l->len == 0 || now < l->retry_at)
 		return;
 	if (l->nsplit > 0) {
+		resplit(l);
 		start(l, l->split[l->nsplit - 1], now);
 		return;
 	}
@@ -322,19 +381,55 @@ hold(struct lane *l, size_t n)
 	}
 }
 
+/* Report m refused by the server, why (raw: the core escapes it). */
+static void
+reject(struct httpconn *hc, struct fwd_msg *m, const char *why)
+{
+	hc->rejected++;
+	fwd_done(hc->fwd, m, FWD_REJECTED, why);
+}
+
+/*
+ * An accepted body of len bytes: when the ceiling limited it (len at
+ * least 3/4 of the ceiling), the ceiling grows by 1/16, up to 7/8 of the
+ * smallest body refused with 413 (so that it does not go back to a size
+ * known to be refused); at --batch-bytes it is gone.
+ */
+static void
+raise_ceiling(struct httpconn *hc, size_t len)
+{
+	size_t c = hc->ceiling, cap = hc->toobig - hc->toobig / 8;
+
+	if (c == 0 || len < c - c / 4 || c >= cap)
+		return;
+	c += c / 16 > 0 ? c / 16 : 1;
+	hc->ceiling = c < cap ? c : cap;
+	if (hc->ceiling >= hc->cf->batch_bytes)
+		hc->ceiling = 0;
+}
+
+/* A 2xx for the request's n messages. */
 static void
 delivered(struct lane *l, size_t n)
 {
-	struct fwd *f = l->hc->fwd;
+	struct httpconn *hc = l->hc;
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		fwd_done(f, l->q[i].m, FWD_ACKED, NULL);
+		fwd_done(hc->fwd, l->q[i].m, FWD_ACKED, NULL);
 	shift(l, n);
 	if (l->nsplit > 0)
 		l->nsplit--;
 	l->fails = 0;
 	backoff_reset(&l->bo);
+	hc->any_ok = 1;
+	hc->alone_run = 0;
+	/* The server takes content: the one it refused alone was bad. */
+	if (hc->parked != NULL) {
+		reject(hc, hc->parked, hc->parkwhy);
+		hc->parked = NULL;
+	}
+	raise_ceiling(hc, l->bodylen);
 }
 
 static void
@@ -369,55 +464,135 @@ retry(struct lane *l, size_t n, const char *reason, long ra_secs,
 	    reason, l->fails, (long long)wait);
 }
 
-/* The server refused the content of the request's n messages. */
+/*
+ * The endpoint refused the request's n messages (a status that judges
+ * it, a TLS alert), shown says how: before any 2xx it refuses us, and
+ * hint says what to check; after one it is retried (a deploy, a token
+ * being rotated).  No message is ever rejected for it.
+ */
 static void
-refused(struct lane *l, size_t n, long code, const char *reason)
+endpoint(struct lane *l, size_t n, const char *shown, const char *hint,
+    int64_t now)
 {
 	struct httpconn *hc = l->hc;
-	size_t s;
 
+	if (hc->any_ok) {
+		retry(l, n, shown, 0, now);
+		return;
+	}
 	hold(l, n);
-	s = l->split[--l->nsplit];
-	l->fails = 0;
-	backoff_reset(&l->bo);
-	if (s > 1) {
-		if (code == 413 && (hc->ceiling == 0 ||
-		    l->bodylen <= hc->ceiling)) {
-			hc->ceiling = l->bodylen - 1;
-			vlog("HTTP 413 for %zu bytes: smaller batches from now "
-			    "on", l->bodylen);
-		}
-		l->split[l->nsplit++] = s - s / 2;
-		l->split[l->nsplit++] = s / 2;
-		hc->splits++;
-		vlog("%s: split %zu messages to find the refused ones",
-		    reason, s);
-		return;
-	}
-	/*
-	 * Before anything was accepted, a server refusing two messages
-	 * alone is refusing us (a client certificate missing behind a
-	 * proxy, a wrong endpoint), not the content.  413 is always the
-	 * content.
-	 */
-	if (!hc->any_ok && code != 413 && hc->alone_refused++ > 0) {
-		l->split[l->nsplit++] = 1;
-		setfatal(hc, EXIT_REFUSED, "%s %s: %s; nothing has been "
-		    "accepted yet: check the URL and the credentials",
-		    hc->cf->method, hc->showurl, reason);
-		return;
-	}
-	hc->rejected++;
-	fwd_done(hc->fwd, l->q[0].m, FWD_REJECTED, reason);
-	shift(l, 1);
+	setfatal(hc, EXIT_REFUSED, "%s %s: %s: %s", hc->cf->method,
+	    hc->showurl, shown, hint);
 }
 
 /*
- * The start of the server's answer, made safe for a terminal: its first
- * line, or the title of an HTML page (proxies answer with those).
+ * The server refused the content of the request's n messages with code
+ * (one of the content statuses): raw is the reason for the core, shown
+ * the same made safe for a terminal.
  */
 static void
-answer(struct lane *l, char *dst, size_t sz)
+refused(struct lane *l, size_t n, long code, const char *raw,
+    const char *shown, int64_t now)
+{
+	struct httpconn *hc = l->hc;
+	char why[REASON_MAX * 4 + 100];
+
+	hold(l, n);
+	if (code == 413 && (hc->toobig == 0 || l->bodylen < hc->toobig))
+		hc->toobig = l->bodylen;
+	if (n > 1) {
+		l->fails = 0;
+		backoff_reset(&l->bo);
+		hc->splits++;
+		if (code == 413) {
+			/*
+			 * Half the refused body at once: the batch (left on
+			 * top) and every batch built before are re-split
+			 * under it when their turn comes (resplit).  A body
+			 * over the ceiling was built before it came down (in
+			 * flight on another lane): it teaches nothing new.
+			 */
+			if (hc->ceiling == 0 || l->bodylen <= hc->ceiling) {
+				hc->ceiling = l->bodylen / 2;
+				vlog("HTTP 413 for %zu bytes: smaller batches "
+				    "from now on, at most %zu bytes",
+				    l->bodylen, hc->ceiling);
+			}
+			return;
+		}
+		l->nsplit--;
+		l->split[l->nsplit++] = n - n / 2;
+		l->split[l->nsplit++] = n / 2;
+		vlog("%s: split %zu messages to find the refused ones",
+		    shown, n);
+		return;
+	}
+	if (code != 413 && !hc->any_ok) {
+		/*
+		 * Nothing accepted yet: one message refused alone may be bad,
+		 * a second one says the server refuses us (a proxy wanting a
+		 * client certificate answers 400 to everything).
+		 */
+		if (hc->parked != NULL) {
+			setfatal(hc, EXIT_REFUSED, "%s %s: %s; two messages "
+			    "refused alone and nothing accepted yet: the "
+			    "endpoint refuses us, not the content (check the "
+			    "URL and the credentials)", hc->cf->method,
+			    hc->showurl, shown);
+			return;
+		}
+		hc->parked = l->q[0].m;
+		snprintf(hc->parkwhy, sizeof hc->parkwhy, "%s", raw);
+		l->nsplit--;
+		shift(l, 1);
+		vlog("%s: one message refused alone; rejected once the server "
+		    "accepts another", shown);
+		return;
+	}
+	if (code != 413 && ++hc->alone_run > ALONE_RUN_MAX) {
+		snprintf(why, sizeof why, "%s (more than %d messages refused "
+		    "alone in a row: the server seems to refuse everything)",
+		    shown, ALONE_RUN_MAX);
+		retry(l, 1, why, 0, now);
+		return;
+	}
+	l->nsplit--;
+	l->fails = 0;
+	backoff_reset(&l->bo);
+	reject(hc, l->q[0].m, raw);
+	shift(l, 1);
+	/* A verdict on content: so was the refusal of the parked one. */
+	if (hc->parked != NULL) {
+		reject(hc, hc->parked, hc->parkwhy);
+		hc->parked = NULL;
+	}
+}
+
+/*
+ * Before any 2xx, the message refused alone is rejected once everything
+ * else flushed has ended without a verdict on the server (the input was
+ * that message, say): a 400 for the only message sent is about it.
+ */
+static void
+settle(struct httpconn *hc)
+{
+	unsigned i;
+
+	if (hc->parked == NULL || !hc->flushed || hc->fatal)
+		return;
+	for (i = 0; i < hc->cf->parallel; i++)
+		if (hc->lanes[i].len > 0)
+			return;
+	reject(hc, hc->parked, hc->parkwhy);
+	hc->parked = NULL;
+}
+
+/*
+ * The start of the server's answer, raw: its first line, or the title of
+ * an HTML page (proxies answer with those).  Sets *len.
+ */
+static const char *
+answer(const struct lane *l, size_t *len)
 {
 	const char *p = l->ans, *t, *e;
 	size_t n = l->anslen;
@@ -430,7 +605,8 @@ answer(struct lane *l, char *dst, size_t sz)
 	}
 	for (t = p; t < p + n && *t != '\r' && *t != '\n'; t++)
 		;
-	vis(dst, sz, p, (size_t)(t - p));
+	*len = (size_t)(t - p);
+	return p;
 }
 
 /*
@@ -450,7 +626,8 @@ phrase(long code)
 		{ 308, "Permanent Redirect" }, { 400, "Bad Request" },
 		{ 401, "Unauthorized" }, { 403, "Forbidden" },
 		{ 404, "Not Found" }, { 405, "Method Not Allowed" },
-		{ 408, "Request Timeout" }, { 413, "Content Too Large" },
+		{ 408, "Request Timeout" }, { 410, "Gone" },
+		{ 413, "Content Too Large" },
 		{ 415, "Unsupported Media Type" },
 		{ 422, "Unprocessable Content" }, { 429, "Too Many Requests" },
 		{ 500, "Internal Server Error" }, { 502, "Bad Gateway" },
@@ -464,75 +641,222 @@ phrase(long code)
 	return "";
 }
 
+int
+hc_reject_ok(long status)
+{
+	return status >= 400 && status < 500 && status != 408 &&
+	    status != 429;
+}
+
+/* Does status judge the content (400, 413, 415, 422, --reject-status)? */
+static int
+iscontent(const struct hconf *cf, long status)
+{
+	size_t i;
+
+	if (status == 400 || status == 413 || status == 415 || status == 422)
+		return 1;
+	for (i = 0; i < cf->nreject_status; i++)
+		if (cf->reject_status[i] == status)
+			return 1;
+	return 0;
+}
+
+/*
+ * The TLS alert in libcurl's error text when the server refused the
+ * handshake over our certificate (OpenSSL's words: "tlsv13 alert
+ * certificate required", "tlsv1 alert unknown ca"...), or NULL.  TLS 1.3
+ * sends it after the client's side of the handshake is done, so libcurl
+ * sees it on its first read or write, as a receive or send error.
+ */
+static const char *
+tls_refusal(const char *err)
+{
+	static const char *const alerts[] = {
+		"alert certificate required", "alert unknown ca",
+		"alert bad certificate", "alert certificate unknown",
+		"alert certificate expired", "alert certificate revoked",
+		"alert unsupported certificate", "alert access denied",
+		"alert handshake failure"
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof alerts / sizeof alerts[0]; i++)
+		if (strstr(err, alerts[i]) != NULL)
+			return alerts[i] + 6;
+	return NULL;
+}
+
+/* The hint for a TLS handshake refused, by alert (or NULL: closed). */
+static void
+tls_hint(const struct httpconn *hc, const char *alert, char *buf, size_t sz)
+{
+	if (alert == NULL)
+		snprintf(buf, sz, "the server closed the connection right "
+		    "after the TLS handshake, %d times in a row: %s",
+		    EARLY_CLOSES, hc->cf->cert == NULL ? "it likely wants a "
+		    "client certificate (--cert and --key)" : "it likely "
+		    "refuses the client certificate (--cert)");
+	else
+		snprintf(buf, sz, "the server refused the TLS handshake (%s): "
+		    "%s", alert, hc->cf->cert == NULL ? "it wants a client "
+		    "certificate (--cert and --key)" : "the client certificate "
+		    "(--cert) is not one it accepts (its CA, its subject, its "
+		    "dates)");
+}
+
+/*
+ * The request of n messages ended without a status line: err is why
+ * (libcurl's words, safe for a terminal), h1 whether it went over
+ * HTTP/1.1 after an HTTP/2 stream reset.
+ */
+static void
+failed(struct lane *l, size_t n, CURLcode res, const char *err, int h1,
+    int64_t now)
+{
+	struct httpconn *hc = l->hc;
+	curl_off_t hs = 0, up = -1;
+	char hint[300];
+	const char *alert;
+
+	vlog("%s %s: %s, %zu message%s, %lld ms", hc->cf->method,
+	    hc->showurl, err, n, plural(n), (long long)(now - l->started));
+	switch (res) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		hold(l, n);
+		setfatal(hc, EXIT_REFUSED, "%s %s: %s", hc->cf->method,
+		    hc->showurl, err);
+		return;
+	case CURLE_HTTP2_STREAM:
+		/*
+		 * A server may answer before it has read the whole body and
+		 * then reset the stream with NO_ERROR (RFC 9113 8.1; Apache
+		 * does so with its 413); libcurl 7.88 then drops the answer.
+		 * Over HTTP/1.1 the answer is seen: send it again that way,
+		 * at once, once.
+		 */
+		if (!h1) {
+			hold(l, n);
+			l->h1 = 1;
+			hc->retried++;
+			vlog("%s %s: %s: sending the %zu message%s again over "
+			    "HTTP/1.1 to see the answer", hc->cf->method,
+			    hc->showurl, err, n, plural(n));
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	if ((alert = tls_refusal(l->err)) != NULL) {
+		tls_hint(hc, alert, hint, sizeof hint);
+		endpoint(l, n, err, hint, now);
+		return;
+	}
+	/*
+	 * TLS 1.3: the server's alert may be lost to the reset that follows
+	 * it, and libcurl 7.88 then says "getpeername() failed".  Before
+	 * any 2xx, a connection closed right after our handshake (one of
+	 * ours, not one reused), before a byte of the body went and without
+	 * an answer, is sent again at once to see the alert; after
+	 * EARLY_CLOSES of them in a row the server refuses us.  (A server
+	 * that closes after reading part of a body, as after a 413 without
+	 * lingering, has had bytes of it.)
+	 */
+	curl_easy_getinfo(l->easy, CURLINFO_APPCONNECT_TIME_T, &hs);
+	curl_easy_getinfo(l->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+	if (!hc->any_ok && hs > 0 && up == 0 &&
+	    (res == CURLE_SEND_ERROR || res == CURLE_RECV_ERROR)) {
+		if (++hc->early_closes < EARLY_CLOSES) {
+			hold(l, n);
+			hc->retried++;
+			vlog("%s %s: %s, right after the TLS handshake: "
+			    "sending it again", hc->cf->method, hc->showurl,
+			    err);
+			return;
+		}
+		tls_hint(hc, NULL, hint, sizeof hint);
+		endpoint(l, n, err, hint, now);
+		return;
+	}
+	hc->early_closes = 0;
+	retry(l, n, err, 0, now);
+}
+
 static void
 finished(struct httpconn *hc, CURL *easy, CURLcode res, int64_t now)
 {
 	struct lane *l;
-	char reason[ANSWER_MAX * 4 + 64], ans[ANSWER_MAX * 4];
+	char raw[REASON_MAX], shown[REASON_MAX * 4], err[CURL_ERROR_SIZE * 4];
+	char where[ANSWER_MAX * 4 + 64], ans[ANSWER_MAX * 4];
+	const char *a;
 	long code = 0, ver = 0;
 	curl_off_t ra = 0;
 	char *loc = NULL;
-	size_t n;
+	size_t n, alen;
+	int h1;
 
 	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&l);
 	curl_multi_remove_handle(hc->multi, easy);
 	n = l->sending;
 	l->sending = 0;
+	h1 = l->h1;
+	l->h1 = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	err[0] = '\0';
 	if (res != CURLE_OK) {
-		snprintf(reason, sizeof reason, "%s",
-		    l->err[0] ? l->err : curl_easy_strerror(res));
-		vis(ans, sizeof ans, reason, strlen(reason));
-		vlog("%s %s: %s, %zu message%s, %lld ms", hc->cf->method,
-		    hc->showurl, ans, n, plural(n),
-		    (long long)(now - l->started));
-		switch (res) {
-		case CURLE_PEER_FAILED_VERIFICATION:
-		case CURLE_SSL_CACERT_BADFILE:
-		case CURLE_SSL_CERTPROBLEM:
-		case CURLE_SSL_ISSUER_ERROR:
-		case CURLE_UNSUPPORTED_PROTOCOL:
-		case CURLE_URL_MALFORMAT:
-			hold(l, n);
-			setfatal(hc, EXIT_REFUSED, "%s %s: %s", hc->cf->method,
-			    hc->showurl, ans);
-			return;
-		default:
-			retry(l, n, ans, 0, now);
+		a = l->err[0] ? l->err : curl_easy_strerror(res);
+		vis(err, sizeof err, a, strlen(a));
+		/* No complete status line: the server said nothing yet. */
+		if (code < 200) {
+			failed(l, n, res, err, h1, now);
 			return;
 		}
+		/* Else the status stands, whatever became of the rest. */
 	}
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	answer(l, ans, sizeof ans);
-	snprintf(reason, sizeof reason, "HTTP %ld%s%s", code, ans[0] ? ": " :
-	    "", ans);
+	hc->early_closes = 0;
+	a = answer(l, &alen);
+	snprintf(raw, sizeof raw, "HTTP %ld%s%.*s", code, alen ? ": " : "",
+	    (int)alen, a);
+	vis(shown, sizeof shown, raw, strlen(raw));
 	curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &ver);
-	vlog("%s %s: %ld%s%s, %zu message%s, %zu byte%s, %lld ms (HTTP/%s)",
+	vlog("%s %s: %ld%s%s, %zu message%s, %zu byte%s, %lld ms (HTTP/%s)%s%s",
 	    hc->cf->method, hc->showurl, code, phrase(code)[0] ? " " : "",
 	    phrase(code), n, plural(n), l->bodylen, plural(l->bodylen),
 	    (long long)(now - l->started),
 	    ver == CURL_HTTP_VERSION_2_0 ? "2" : ver == CURL_HTTP_VERSION_3 ?
-	    "3" : "1.1");
+	    "3" : "1.1", err[0] ? ", then " : "", err);
 	if (code >= 200 && code < 300) {
-		hc->any_ok = 1;
+		if (err[0] && !hc->said_cut) {
+			hc->said_cut = 1;
+			xwarn("%s %s: HTTP %ld, then the answer was cut short "
+			    "(%s): a complete 2xx status line accepts the "
+			    "batch (said once)", hc->cf->method, hc->showurl,
+			    code, err);
+		}
 		delivered(l, n);
-	} else if ((code == 401 || code == 403) && !hc->any_ok) {
-		hold(l, n);
-		setfatal(hc, EXIT_REFUSED, "%s %s: %s: the credentials are "
-		    "refused", hc->cf->method, hc->showurl, reason);
+	} else if (iscontent(hc->cf, code)) {
+		refused(l, n, code, raw, shown, now);
 	} else if (code >= 300 && code < 400) {
 		curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &loc);
-		hold(l, n);
 		vis(ans, sizeof ans, loc ? loc : "?", loc ? strlen(loc) : 1);
-		setfatal(hc, EXIT_REFUSED, "%s %s: HTTP %ld redirects to %s: "
-		    "give the final URL", hc->cf->method, hc->showurl, code,
+		snprintf(where, sizeof where, "HTTP %ld redirects to %s", code,
 		    ans);
-	} else if (code >= 400 && code < 500 && code != 408 && code != 429 &&
-	    code != 401 && code != 403) {
-		refused(l, n, code, reason);
+		endpoint(l, n, where, "give the final URL", now);
+	} else if (code == 401 || code == 403 || code == 407) {
+		endpoint(l, n, shown, "the credentials are refused", now);
+	} else if (code >= 400 && code < 500 && code != 408 && code != 429) {
+		endpoint(l, n, shown, "nothing has been accepted yet: check the "
+		    "URL and the method", now);
 	} else {
 		if (code == 429 || code == 503)
 			curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &ra);
-		retry(l, n, reason, (long)ra, now);
+		retry(l, n, shown, (long)ra, now);
 	}
 }
 
@@ -646,6 +970,7 @@ op_send(void *t, struct fwd_msg *m, int64_t now)
 	l->q[l->len].at = now;
 	l->len++;
 	l->bytes += m->len + 1;
+	hc->flushed = 0;
 	pump(l, now);
 }
 
@@ -655,6 +980,7 @@ op_flush(void *t, int64_t now)
 	struct httpconn *hc = t;
 	unsigned i;
 
+	hc->flushed = 1;
 	for (i = 0; i < hc->cf->parallel; i++) {
 		hc->lanes[i].flush_n = hc->lanes[i].len;
 		pump(&hc->lanes[i], now);
@@ -675,6 +1001,7 @@ op_prepare(void *t, int64_t now, struct pollfd *pfd, int max,
 	 * Requests start here; they complete in handle, where curl's timer
 	 * runs and its answers are collected.
 	 */
+	settle(hc);
 	for (i = 0; i < hc->cf->parallel; i++)
 		pump(&hc->lanes[i], now);
 	for (k = 0; k < hc->nsocks && n < max; k++) {
@@ -726,6 +1053,8 @@ op_idle(void *t)
 	struct httpconn *hc = t;
 	unsigned i;
 
+	if (hc->parked != NULL)
+		return 0;
 	for (i = 0; i < hc->cf->parallel; i++)
 		if (hc->lanes[i].len > 0)
 			return 0;
@@ -758,6 +1087,7 @@ op_abandon(void *t)
 		l->len = 0;
 		l->bytes = 0;
 	}
+	hc->parked = NULL;
 }
 
 static void

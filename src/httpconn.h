@@ -10,17 +10,38 @@
  * order it took them, so each device's messages arrive in input order
  * (and all of them, with one lane).
  *
- * Outcomes: 2xx acknowledges every message of the request.  408, 429
- * (Retry-After honoured up to RETRY_AFTER_MAX_MS), 5xx, connection
- * errors and timeouts retry the same batch with backoff and jitter,
- * --retries times (-1: for ever), then the transport is fatal with
- * EXIT_TEMPFAIL.  Any other 4xx refuses the content: the batch is split in
- * halves, retried, until each refused message is alone and reported
- * REJECTED with the status and the start of the answer; the others are
- * delivered, in order.  401 and 403 before any 2xx mean the credentials
- * are wrong: fatal with EXIT_REFUSED, nothing more is sent; after a 2xx
- * they are retried like a 5xx (a token being rotated).  A redirection
- * (3xx) is fatal with EXIT_REFUSED: the URL must name the endpoint.
+ * Outcomes, by what the status judges:
+ *
+ * - 2xx acknowledges every message of the request, even when the answer
+ *   after a complete status line is cut short (said once per run).
+ * - The content: 400, 413, 415, 422 and the extra codes of
+ *   hconf.reject_status.  The batch is split (in halves; after a 413 into
+ *   batches under a new, halved ceiling) until each refused message is
+ *   alone; a message refused alone is reported REJECTED with the status
+ *   and the start of the answer (raw: the core escapes it); the others
+ *   are delivered, in order.  413 alone always rejects (its size is the
+ *   problem).  Otherwise the refusals are bounded: before any 2xx the
+ *   first message refused alone is parked until a 2xx (then rejected) or
+ *   the end of what was flushed, and a second one means the endpoint
+ *   refuses everything: fatal, EXIT_REFUSED.  After a 2xx, more than
+ *   ALONE_RUN_MAX messages refused alone with no 2xx in between mean the
+ *   same: the next one is retried with backoff, like a 5xx.
+ * - The endpoint: 3xx (never followed), 401, 403, 404, 405, 407, 410 and
+ *   every other 4xx but 408 and 429; a TLS alert refusing the handshake
+ *   (our client certificate).  Before any 2xx: fatal, EXIT_REFUSED,
+ *   nothing more is sent.  After one: retried with backoff, like a 5xx
+ *   (a deploy, a token being rotated).  Nothing is ever rejected for it.
+ * - Anything else: 408, 429 (Retry-After honoured up to
+ *   RETRY_AFTER_MAX_MS), 5xx, connection errors and timeouts.  The same
+ *   batch is retried with backoff and jitter.
+ *
+ * Retries count against --retries (-1: for ever), then the transport is
+ * fatal with EXIT_TEMPFAIL.  An HTTP/2 stream reset that hides the answer
+ * (Apache resets the stream after a 413, which libcurl 7.88 reports as
+ * CURLE_HTTP2_STREAM) is retried at once, over HTTP/1.1, uncounted.
+ * After a 413 batches stay under a ceiling, half the refused body; it
+ * grows back by 1/16 with each accepted batch that it limited, up to 7/8
+ * of the smallest body refused.
  */
 #ifndef HTTPCONN_H
 #define HTTPCONN_H
@@ -32,6 +53,8 @@
 
 #define RETRY_AFTER_MAX_MS	120000
 #define HTTP_PARALLEL_MAX	64
+#define ALONE_RUN_MAX		16	/* messages refused alone in a row */
+#define REJECT_STATUS_MAX	100	/* extra content statuses */
 
 enum { HF_ARRAY, HF_NDJSON, HF_SINGLE };
 
@@ -55,6 +78,12 @@ struct hconf {
 	int64_t		timeout_ms;	/* a whole request, answer included */
 	int64_t		connect_ms;
 	const char     *useragent;
+	/*
+	 * Statuses that judge the content besides 400, 413, 415 and 422:
+	 * 4xx codes other than 408 and 429 (hc_reject_ok), n of them.
+	 */
+	const int      *reject_status;
+	size_t		nreject_status;
 };
 
 /*
@@ -74,6 +103,12 @@ size_t	hc_body(int format, struct fwd_msg *const *m, size_t n, char *out);
 
 /* How many messages the transport may hold at once: the core's ledger. */
 size_t	hc_inflight(const struct hconf *);
+
+/*
+ * Whether status may be added to the content statuses: a 4xx other than
+ * 408 and 429 (those are retried).
+ */
+int	hc_reject_ok(long status);
 
 /* The lane of a device id among n (FNV-1a: stable across runs). */
 unsigned hc_lane(const char *uid, unsigned n);

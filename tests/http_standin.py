@@ -18,10 +18,18 @@ Options:
                    ok, any status (500, 503, 401, 403, 408, 422...),
                    429:S (429 with Retry-After: S), stall:S (no answer for
                    S seconds, then the connection is closed), reset (half
-                   the body is read, then the connection is reset);
+                   the body is read, then the connection is reset), short
+                   (the request is accepted: 200 with a Content-Length
+                   longer than the answer, then the connection is closed);
+                   F@S applies fault F to this request and to every
+                   request in the next S seconds (404@2: a deploy serving
+                   404 for 2 s; 400@3: refusing everything; short@60);
                    after the list every request is answered normally
   --reject MARK    400 for any request whose body holds MARK (e.g.
                    REJECTME), with an answer naming it
+  --reject-code N  that status instead of 400
+  --reject-answer TEXT
+                   that answer instead (Python escapes: \x1b for ESC)
   --max-size N     413 for a body over N bytes (decoded)
   --auth VALUE     401 unless the Authorization header is exactly VALUE
   --auth-file F    the same, VALUE read from the first line of F (so
@@ -47,6 +55,7 @@ class State:
         self.a = a
         self.lock = threading.Lock()
         self.faults = parse_faults(a.faults)
+        self.window = None	# (fault, until): a fault F@S running
         self.n = 0
         self.log = open(a.log, "a", buffering=1) if a.log else None
         self.out = open(a.out, "ab", buffering=0) if a.out else None
@@ -54,7 +63,15 @@ class State:
     def next_fault(self):
         with self.lock:
             self.n += 1
-            return self.n, (self.faults.pop(0) if self.faults else "ok")
+            now = time.monotonic()
+            if self.window and now < self.window[1]:
+                return self.n, self.window[0]
+            self.window = None
+            f = self.faults.pop(0) if self.faults else "ok"
+            if "@" in f:
+                f, secs = f.split("@", 1)
+                self.window = (f, now + float(secs))
+            return self.n, f
 
 
 def parse_faults(s):
@@ -136,6 +153,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/control/faults":
             with st.lock:
                 st.faults = parse_faults(self.read_body().decode())
+                st.window = None
             self.answer(200, "ok\n")
             return
         n, fault = st.next_fault()
@@ -205,6 +223,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault.startswith("429"):
             status, answer = 429, "slow down\n"
             extra["Retry-After"] = fault.split(":")[1] if ":" in fault else "1"
+        elif fault == "short":
+            pass
         elif fault != "ok":
             status, answer = int(fault), "fault %s\n" % fault
         elif a.auth is not None and self.headers.get("Authorization") != a.auth:
@@ -212,13 +232,25 @@ class Handler(BaseHTTPRequestHandler):
         elif a.max_size is not None and len(body) > a.max_size:
             status, answer = 413, "too large: %d bytes\n" % len(body)
         elif a.reject is not None and a.reject in text:
-            status = 400
-            answer = "refused: a message holds %s\n" % a.reject
+            status = a.reject_code
+            answer = a.reject_answer or \
+                "refused: a message holds %s\n" % a.reject
         rec["status"] = status
         if 200 <= status < 300 and st.out:
             with st.lock:
                 st.out.write(b"".join(m.encode() + b"\n" for m in msgs))
         self.record(rec)
+        if fault == "short":
+            # Accepted, but the answer is cut short: it promises more
+            # bytes than it sends, and the connection closes.
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b"ok\n")
+            self.wfile.flush()
+            self.close_connection = True
+            return
         self.answer(status, answer, extra)
 
     def record(self, rec):
@@ -245,11 +277,15 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--faults", default="")
     ap.add_argument("--reject")
+    ap.add_argument("--reject-code", type=int, default=400)
+    ap.add_argument("--reject-answer")
     ap.add_argument("--max-size", type=int)
     ap.add_argument("--auth")
     ap.add_argument("--auth-file")
     ap.add_argument("--delay", type=float, default=0)
     a = ap.parse_args()
+    if a.reject_answer is not None:
+        a.reject_answer = a.reject_answer.encode().decode("unicode_escape")
     if a.auth_file:
         with open(a.auth_file) as f:
             a.auth = f.readline().rstrip("\r\n")

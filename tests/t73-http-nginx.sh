@@ -3,7 +3,8 @@
 # verified against a test CA, HTTP/2, gzip bodies passed through, nginx's
 # own client_max_body_size producing real 413s, a server that requires a
 # client certificate (mutual TLS), and the refusals that must exit 69: no
-# client certificate, a server certificate from an unknown CA.
+# client certificate (nginx answers 400 to everything: nothing rejected,
+# every line in --failed), a server certificate from an unknown CA.
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/nginx.sh"
 command -v nginx >/dev/null || { skip "nginx is not installed (make deps)"; exit 0; }
@@ -78,12 +79,17 @@ check "mutual TLS: exit 0" [ $? -eq 0 ]
 diff_ok "mutual TLS: every message arrives" "$T/in" "$T/s.out"
 
 reset
-flespi-to-http --cacert "$D/ca.pem" --failed "$T/failed" "$MTLS" \
-    <"$T/in" 2>"$T/err"
+flespi-to-http --cacert "$D/ca.pem" --rejected "$T/rej" --failed "$T/failed" \
+    "$MTLS" <"$T/in" 2>"$T/err"
 check "no client certificate: exit 69" [ $? -eq 69 ]
 check "no client certificate: nginx's reason" \
     grep -q 'No required SSL certificate' "$T/err"
 check "no client certificate: nothing arrives" [ ! -s "$T/s.out" ]
+# nginx says 400 to every request: the endpoint refuses us, and no
+# message is rejected for it.
+check "no client certificate: nothing rejected" [ ! -s "$T/rej" ]
+diff_ok "no client certificate: every line in the failed file" \
+    "$T/in" "$T/failed"
 
 reset
 flespi-to-http --failed "$T/failed2" "$URL" <"$T/in" 2>"$T/err"

@@ -1,4 +1,7 @@
-/* httpconn's pure parts: request bodies byte for byte, lanes by ident. */
+/*
+ * httpconn's pure parts: request bodies byte for byte, lanes by ident,
+ * the statuses --reject-status may add.
+ */
 #include <stdlib.h>
 
 #include "httpconn.h"
@@ -63,5 +66,12 @@ main(void)
 	CHECK(hc_lane("352625066004561", 1) == 0, "one lane: always 0");
 	/* FNV-1a of "a" is 0xe40c292c: the same lane in every run. */
 	CHECK(hc_lane("a", 1000) == 0xe40c292cu % 1000, "FNV-1a, as flespi-to-aws");
+
+	/* Content statuses are 4xx; 408 and 429 are always retried. */
+	CHECK(hc_reject_ok(409) && hc_reject_ok(451) && hc_reject_ok(400) &&
+	    hc_reject_ok(499), "409, 451, 400, 499 may judge the content");
+	CHECK(!hc_reject_ok(408) && !hc_reject_ok(429), "408, 429: retried");
+	CHECK(!hc_reject_ok(399) && !hc_reject_ok(500) && !hc_reject_ok(200) &&
+	    !hc_reject_ok(0), "not a 4xx: never");
 	return unit_failed != 0;
 }
