@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
+#include "ckorder.h"
 #include "diag.h"
 #include "exits.h"
 #include "fwd.h"
@@ -39,6 +41,7 @@ enum { S_HELD = 1, S_SENT, S_DONE };
 struct fwd;
 struct saver;
 static void	saver_join(struct saver *);
+static const char *holds(const struct fwd *, char *, size_t);
 struct slot;
 static void	line_free(struct fwd *, struct slot *);
 
@@ -76,10 +79,14 @@ struct pool {
 	size_t		n, bytes;
 };
 
-/* A checkpoint: key, saved once the seq messages before it are done. */
+/*
+ * A checkpoint: key, saved once the seq messages before it are done and
+ * the clock has passed ready (0: at once; see ckorder.h).
+ */
 struct ckpt {
 	uint64_t	seq;
 	uint64_t	key;
+	int64_t		ready;
 };
 
 /*
@@ -136,6 +143,13 @@ struct fwd {
 
 	struct ckpt    *ck;		/* checkpoints waiting: a queue */
 	size_t		ckhead, cklen, ckcap;
+	struct ckorder	order;		/* are they in place? */
+	int64_t		ck_ms;		/* the last checkpoint line read, or
+					   the start */
+	uint64_t	ck_msgs;	/* messages read since then */
+	int		ck_silent;	/* the silence was said */
+	int		ck_said;	/* a gap or a late start was said */
+	int		ck_bad_said;	/* the disorder was said */
 
 	struct stats	st;
 	int		eof;		/* no more input will be read */
@@ -150,7 +164,7 @@ struct fwd {
 };
 
 enum { O_STATE = 1000, O_FAILED, O_REJECTED, O_STRICT, O_MAXLINE, O_RETRIES,
-	O_RETRYWAIT, O_ACKTO, O_CONNTO, O_DRAINTO };
+	O_RETRYWAIT, O_ACKTO, O_CONNTO, O_DRAINTO, O_CKWAIT };
 
 const struct cli_opt fwd_opts[] = {
 	{ "state", 0, CLI_ARG, O_STATE, "FILE",
@@ -177,6 +191,9 @@ const struct cli_opt fwd_opts[] = {
 	{ "drain-timeout", 0, CLI_ARG, O_DRAINTO, "SECS",
 	  "after SIGINT/SIGTERM/SIGHUP, deliver for at most\n"
 	  "SECS (default 10)", NULL, 0 },
+	{ "checkpoint-timeout", 0, CLI_ARG, O_CKWAIT, "SECS",
+	  "with --state, warn when messages went through and\n"
+	  "no checkpoint line came for SECS (default 60;\n0: never)", NULL, 0 },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
 };
 
@@ -198,6 +215,7 @@ fwd_conf_init(struct fwd_conf *cf, size_t maxline, long long retry_wait_ms,
 	cf->ack_ms = 10000;
 	cf->connect_ms = connect_ms;
 	cf->drain_ms = 10000;
+	cf->ckwait_ms = 60000;
 	cf->inflight = 64;
 }
 
@@ -236,6 +254,10 @@ option(struct fwd_conf *cf, int id, const char *arg)
 		break;
 	case O_DRAINTO:
 		cf->drain_ms = secs_arg("--drain-timeout", arg, 0, 3600000);
+		break;
+	case O_CKWAIT:
+		cf->ckwait_ms = secs_arg("--checkpoint-timeout", arg, 0,
+		    86400000);
 		break;
 	default:
 		return 0;
@@ -600,7 +622,7 @@ fwd_done(struct fwd *f, struct fwd_msg *m, enum fwd_outcome o,
 /* ---- checkpoints ---- */
 
 static void
-ck_push(struct fwd *f, uint64_t seq, uint64_t key)
+ck_push(struct fwd *f, uint64_t seq, uint64_t key, int64_t ready)
 {
 	struct ckpt *nc;
 
@@ -615,6 +637,7 @@ ck_push(struct fwd *f, uint64_t seq, uint64_t key)
 			/* Keep the newer key in place of the older: it lags. */
 			f->ck[f->ckhead + f->cklen - 1].seq = seq;
 			f->ck[f->ckhead + f->cklen - 1].key = key;
+			f->ck[f->ckhead + f->cklen - 1].ready = ready;
 			return;
 		}
 		f->ck = nc;
@@ -622,7 +645,72 @@ ck_push(struct fwd *f, uint64_t seq, uint64_t key)
 	}
 	f->ck[f->ckhead + f->cklen].seq = seq;
 	f->ck[f->ckhead + f->cklen].key = key;
+	f->ck[f->ckhead + f->cklen].ready = ready;
 	f->cklen++;
+}
+
+/*
+ * The lines are out of order (ckorder.h): no key is saved again in this
+ * run, and those waiting are dropped; the key file keeps what it holds,
+ * so the next run starts there and nothing is lost.
+ */
+static void
+disorder(struct fwd *f, const char *what)
+{
+	char h[40];
+
+	f->cklen = 0;
+	f->ckhead = 0;
+	stats_end(&f->st);
+	xwarn("%s: %s: a filter in the pipe reorders lines (jq -s, sort_by, "
+	    "group_by?); no key is saved in this run, so nothing is lost: "
+	    "--state keeps %s, where the next run starts", f->cf.state, what,
+	    holds(f, h, sizeof h));
+}
+
+/*
+ * A checkpoint line was read (with --state): is it in place (ckorder.h)?
+ * Queue its key, to be saved once the messages before it are done.
+ */
+static void
+checkpoint(struct fwd *f, const struct ckline *c, int64_t now)
+{
+	int gap, r;
+
+	f->ck_ms = now;
+	f->ck_msgs = 0;
+	f->ck_silent = 0;
+	if (!f->order.haveck && (c->has & CK_PREV) && f->havekey &&
+	    c->prev > f->startkey && !f->ck_said) {
+		stats_end(&f->st);
+		xwarn("%s: the stream starts after key %" PRIu64 ", but this "
+		    "file held %" PRIu64 ": the messages between did not come "
+		    "this way (flespi-recv run with --from, or another key "
+		    "file?)", f->cf.state, c->prev, f->startkey);
+		f->ck_said = 1;
+	}
+	r = cko_checkpoint(&f->order, c, &gap);
+	if (r == CKO_BAD) {
+		if (!f->ck_bad_said) {
+			char what[120];
+
+			snprintf(what, sizeof what, "checkpoint %" PRIu64 " comes "
+			    "after %" PRIu64, c->key, f->order.lastkey);
+			f->ck_bad_said = 1;
+			disorder(f, what);
+		}
+		return;
+	}
+	if (gap && !f->ck_said) {
+		stats_end(&f->st);
+		xwarn("%s: checkpoint lines between keys %" PRIu64 " and %"
+		    PRIu64 " are missing: does a filter in the pipe drop some? "
+		    "(keep them with select(has(\"@checkpoint\") or ...))",
+		    f->cf.state, f->order.gapfrom, f->order.gapto);
+		f->ck_said = 1;
+	}
+	ck_push(f, f->base + f->n, c->key, r == CKO_SETTLE ?
+	    now + CKO_SETTLE_MS : 0);
 }
 
 /* The outcome of saving key (e: 0, or the errno; insync: fsync failed). */
@@ -849,7 +937,7 @@ save(struct fwd *f, uint64_t key)
  * checkpoint this reaches (several reached at once are one save).
  */
 static void
-retire(struct fwd *f)
+retire(struct fwd *f, int64_t now)
 {
 	struct slot *s;
 	uint64_t key = 0;
@@ -863,7 +951,9 @@ retire(struct fwd *f)
 		f->n--;
 		f->base++;
 	}
-	while (f->cklen > 0 && f->ck[f->ckhead].seq <= f->base) {
+	/* At the end of input no line can come to show them out of place. */
+	while (f->cklen > 0 && f->ck[f->ckhead].seq <= f->base &&
+	    (f->ck[f->ckhead].ready <= now || f->eof)) {
 		key = f->ck[f->ckhead].key;
 		reached = 1;
 		f->ckhead++;
@@ -871,6 +961,16 @@ retire(struct fwd *f)
 	}
 	if (reached)
 		save(f, key);
+}
+
+/* When the next waiting checkpoint may be saved, or -1. */
+static int64_t
+ck_due(const struct fwd *f)
+{
+	if (f->cklen == 0 || f->ck[f->ckhead].seq > f->base ||
+	    f->ck[f->ckhead].ready == 0)
+		return -1;
+	return f->ck[f->ckhead].ready;
 }
 
 /* ---- input ---- */
@@ -969,10 +1069,17 @@ readin(struct fwd *f, int64_t now, int *timeout)
 		case MSG_CHECKPOINT:
 			if (f->cf.state == NULL)
 				continue;
-			ck_push(f, f->base + f->n, m.key);
+			checkpoint(f, &m.ck, now);
 			if (f->ops->flush != NULL)
 				f->ops->flush(f->t, now);
 			continue;
+		}
+		f->ck_msgs++;
+		if (f->cf.state != NULL && cko_message(&f->order,
+		    checkpoint_id(m.uid, strlen(m.uid), m.timestamp))) {
+			f->ck_bad_said = 1;
+			disorder(f, "messages come after their own checkpoint "
+			    "line");
 		}
 		if ((s = take(f, &m)) == NULL) {
 			json_decref(m.obj);
@@ -1033,7 +1140,7 @@ rest(struct fwd *f, int blocked, uint64_t *key)
 	struct msg m;
 	int64_t end = mono_ms() + REST_MAX_MS, left;
 	sig_atomic_t ints = stop_interrupts;
-	int r, found = 0, t;
+	int r, found = 0, t, gap;
 
 	f->in.strict = 0;
 	while (!f->eof) {
@@ -1046,9 +1153,13 @@ rest(struct fwd *f, int blocked, uint64_t *key)
 			json_decref(m.obj);
 			if (fail_line(f, m.line, m.len) == -1)
 				blocked = 1;
+			if (f->cf.state != NULL && cko_message(&f->order,
+			    checkpoint_id(m.uid, strlen(m.uid), m.timestamp)))
+				found = 0;
 			continue;
 		case MSG_CHECKPOINT:
-			if (!blocked && f->cf.state != NULL) {
+			if (f->cf.state != NULL && !blocked &&
+			    cko_checkpoint(&f->order, &m.ck, &gap) != CKO_BAD) {
 				*key = m.key;
 				found = 1;
 			}
@@ -1091,7 +1202,7 @@ rest(struct fwd *f, int blocked, uint64_t *key)
 	if (!f->eof)
 		vlog("stopped reading the input at line %" PRIu64
 		    " (still open)", f->in.lr.lineno);
-	return found;
+	return found && !f->order.bad;
 }
 
 /*
@@ -1134,11 +1245,52 @@ leftovers(struct fwd *f)
 		f->ckhead++;
 		f->cklen--;
 	}
-	retire(f);	/* releases every slot; no checkpoint is left */
+	retire(f, INT64_MAX);	/* releases every slot; no checkpoint is left */
 	if (rest(f, blocked, &key))
 		found = 1;
-	if (found)
+	if (found && !f->order.bad)
 		save(f, key);
+}
+
+/* Lower *timeout (-1: none yet) to ms (at least 0). */
+static void
+sooner(int *timeout, int64_t ms)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms > INT32_MAX)
+		ms = INT32_MAX;
+	if (*timeout < 0 || ms < *timeout)
+		*timeout = (int)ms;
+}
+
+/*
+ * With --state, messages flow and no checkpoint line comes: the key is
+ * never saved, and each run sends everything again.  Say so once per
+ * silence, and at the end of a run that saw none.
+ */
+static void
+silence(struct fwd *f, int64_t now)
+{
+	if (f->cf.state == NULL || f->cf.ckwait_ms == 0 || f->ck_silent ||
+	    f->ck_msgs == 0 || (now != INT64_MAX &&
+	    now - f->ck_ms < f->cf.ckwait_ms))
+		return;
+	stats_end(&f->st);
+	if (now == INT64_MAX)
+		xwarn("%s: no checkpoint line came with the %" PRIu64 " "
+		    "message%s read: the key is not saved.  Run flespi-recv "
+		    "with --checkpoints, and keep its lines through any filter "
+		    "(jq: select(has(\"@checkpoint\") or ...))", f->cf.state,
+		    f->ck_msgs, plural(f->ck_msgs));
+	else
+		xwarn("%s: no checkpoint line for %.0f s while %" PRIu64
+		    " message%s went through: the key is not saved.  Run "
+		    "flespi-recv with --checkpoints, and keep its lines through "
+		    "any filter (jq: select(has(\"@checkpoint\") or ...))",
+		    f->cf.state, (double)(now - f->ck_ms) / 1000.0, f->ck_msgs,
+		    plural(f->ck_msgs));
+	f->ck_silent = 1;
 }
 
 /*
@@ -1179,7 +1331,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 {
 	struct pollfd pfd[MAXPFD];
 	char why[512];
-	int64_t now, drain_end = 0;
+	int64_t now, drain_end = 0, due;
 	uint64_t dones;
 	int timeout, np, good = 0, status, again = 0;
 	sig_atomic_t ints = 0;	/* SIGINTs when the drain began */
@@ -1197,6 +1349,8 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 	}
 	stats_init(&f->st, f->cf.quiet, f->cf.data);
 	f->ttyin = isatty(STDIN_FILENO);
+	f->ck_ms = mono_ms();
+	cko_init(&f->order, strcmp(f->cf.uid_field, "ident") == 0);
 	for (;;) {
 		now = mono_ms();
 		if (stop_count != 0 && drain_end == 0) {
@@ -1237,9 +1391,9 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		 * finished, so retiring them only after the read held up to a
 		 * window's lines twice (16 MiB for flespi-to-wialon's 8).
 		 */
-		retire(f);
+		retire(f, now);
 		readin(f, now, &timeout);
-		retire(f);
+		retire(f, now);
 		if (f->eof && f->n == 0 && ops->idle(t)) {
 			good = 1;
 			break;
@@ -1274,12 +1428,13 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		 */
 		if (f->delivered + f->refused_by_peer != dones)
 			timeout = 0;
-		if (drain_end != 0) {
-			int64_t d = drain_end - now;
-
-			if (timeout < 0 || d < timeout)
-				timeout = d < 0 ? 0 : (int)d;
-		}
+		if (drain_end != 0)
+			sooner(&timeout, drain_end - now);
+		if ((due = ck_due(f)) >= 0)
+			sooner(&timeout, due - now);
+		if (f->cf.state != NULL && f->cf.ckwait_ms > 0 && !f->ck_silent &&
+		    f->ck_msgs > 0)
+			sooner(&timeout, f->ck_ms + f->cf.ckwait_ms - now);
 		if (f->st.tty && (timeout < 0 || timeout > 1000))
 			timeout = 1000;
 		if (poll(pfd, (nfds_t)np + 1, timeout) == -1 && errno != EINTR) {
@@ -1292,6 +1447,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		ops->handle(t, pfd + 1, np, now);
 		if (stats_due(&f->st, now))
 			showstats(f, now);
+		silence(f, now);
 	}
 
 	if (good)
@@ -1300,6 +1456,8 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		ops->abandon(t);
 	else
 		leftovers(f);
+	if (f->in.checkpoints == 0)
+		silence(f, INT64_MAX);
 	saver_stop(f);
 	msgin_sync(&f->in);
 	set_nonblock(STDIN_FILENO, 0);
@@ -1335,7 +1493,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		status = EXIT_TEMPFAIL;
 	else if (f->inerr || f->state_err)
 		status = EXIT_IOERR;
-	else if (f->in.bad > 0)
+	else if (f->in.bad > 0 || f->order.bad)
 		status = EXIT_DATAERR;
 	else
 		status = EXIT_OK;

@@ -153,6 +153,8 @@ struct fwd_conf {
 	long long	ack_ms;		/* --ack-timeout */
 	long long	connect_ms;	/* --connect-timeout */
 	long long	drain_ms;	/* --drain-timeout */
+	long long	ckwait_ms;	/* --checkpoint-timeout: no checkpoint
+					   line this long is said */
 	size_t		inflight;	/* most messages the transport holds
 					   at once (window x connections,
 					   batch x parallel): sizes the

@@ -442,8 +442,9 @@ msgin_next(struct msgin *in, struct msg *m)
 		m->len = len;
 		m->lineno = in->lr.lineno;
 		/* A checkpoint is never a message (and never bad input). */
-		switch (checkpoint_parse(line, len, &m->key)) {
+		switch (checkpoint_parse(line, len, &m->ck)) {
 		case 1:
+			m->key = m->ck.key;
 			in->checkpoints++;
 			return MSG_CHECKPOINT;
 		case -1:

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "checkpoint.h"
 #include "lineread.h"
 
 enum {
@@ -77,7 +78,8 @@ struct msg {
 	uint64_t	lineno;
 	const char     *uid;		/* device id, in obj or uidbuf */
 	double		timestamp;	/* "timestamp", Unix seconds */
-	uint64_t	key;		/* MSG_CHECKPOINT: the key */
+	uint64_t	key;		/* MSG_CHECKPOINT: the key, */
+	struct ckline	ck;		/* and the whole line */
 	char		uidbuf[24];	/* an integer uid, formatted */
 };
 

@@ -18,6 +18,8 @@
 
 #include <curl/curl.h>
 
+#include <jansson.h>
+
 #include "backoff.h"
 #include "checkpoint.h"
 #include "diag.h"
@@ -609,6 +611,60 @@ emit(struct run *r, const char *buf, size_t len)
 	return end(r, EXIT_IOERR, NULL);
 }
 
+/*
+ * The identity (checkpoint.h) of the message line p[0..n), from its
+ * "ident" and "timestamp", or 0 when it has no such values.
+ */
+static uint64_t
+lineid(const char *p, size_t n)
+{
+	json_t *o, *u, *t;
+	char buf[24];
+	uint64_t id = 0;
+
+	if ((o = json_loadb(p, n, 0, NULL)) == NULL)
+		return 0;
+	u = json_object_get(o, "ident");
+	t = json_object_get(o, "timestamp");
+	if (json_is_number(t) && json_is_string(u))
+		id = checkpoint_id(json_string_value(u), json_string_length(u),
+		    json_number_value(t));
+	else if (json_is_number(t) && json_is_integer(u)) {
+		snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(u));
+		id = checkpoint_id(buf, strlen(buf), json_number_value(t));
+	}
+	json_decref(o);
+	return id;
+}
+
+/*
+ * The checkpoint line after an answer's lines: the new key, the one
+ * before them and the identities of the first and last of them.
+ */
+static size_t
+ckline(char *buf, uint64_t prev, const struct reply *rp)
+{
+	struct ckline c;
+	const char *last, *nl;
+
+	memset(&c, 0, sizeof c);
+	c.key = rp->next_key;
+	c.prev = prev;
+	c.has = CK_PREV;
+	if (rp->count > 0) {
+		/* Each line ends in "\n": the last starts after the one before. */
+		for (last = rp->lines + rp->len - 1; last > rp->lines &&
+		    last[-1] != '\n'; last--)
+			;
+		nl = memchr(rp->lines, '\n', rp->len);
+		c.first = lineid(rp->lines, (size_t)(nl - rp->lines));
+		c.last = lineid(last, (size_t)(rp->lines + rp->len - 1 - last));
+		c.has |= (c.first ? CK_FIRST : 0) | (c.last ? CK_LAST : 0);
+	}
+	return checkpoint_format(buf, &c);
+}
+
 static void
 loop(struct run *r)
 {
@@ -649,7 +705,7 @@ loop(struct run *r)
 		r->total += rp.count;
 		/* The key after the lines, whenever it moved on. */
 		if (o->checkpoints && rp.next_key != r->key &&
-		    emit(r, ck, checkpoint_format(ck, rp.next_key)) == -1)
+		    emit(r, ck, ckline(ck, r->key, &rp)) == -1)
 			return;
 		r->key = rp.next_key;
 		if (savekey(r) == -1)

@@ -10,19 +10,35 @@ source "$TESTS/standin.sh"
 export FLESPI_TOKEN=test-token
 
 # want FROM TO BATCH: messages FROM..TO of $T/in (keys = line numbers) in
-# batches of BATCH, each followed by its checkpoint line.
+# batches of BATCH, each followed by its checkpoint line: the key after
+# it, the key before it (the one asked with: 0 from the start) and the
+# identities of its first and last message, computed here on their own
+# (FNV-1a 64 over the ident, a NUL and the bits of the timestamp as an
+# IEEE double, little-endian; 0 becomes 1) as checkpoint.h defines them.
 want() {
 	python3 - "$T/in" "$1" "$2" "$3" <<'PY'
-import sys
+import json, struct, sys
+M, P = 2**64 - 1, 1099511628211
+def ident(line):
+    m = json.loads(line)
+    h = 14695981039346656037
+    for b in str(m["ident"]).encode():
+        h = ((h ^ b) * P) & M
+    h = (h * P) & M
+    bits = struct.unpack("<Q", struct.pack("<d", float(m["timestamp"])))[0]
+    for k in range(0, 64, 8):
+        h = ((h ^ ((bits >> k) & 0xff)) * P) & M
+    return h or 1
 lines = open(sys.argv[1]).read().split("\n")[:-1]
 a, b, n = map(int, sys.argv[2:])
-k = a
+k, prev = a, 0 if a == 1 else a
 while k <= b:
     e = min(k + n, b + 1)
     for i in range(k, e):
         print(lines[i - 1])
-    print('{"@checkpoint":"%d"}' % e)
-    k = e
+    print('{"@checkpoint":"%d","@prev":"%d","@first":"%016x","@last":"%016x"}'
+          % (e, prev, ident(lines[k - 1]), ident(lines[e - 2])))
+    k, prev = e, e
 PY
 }
 

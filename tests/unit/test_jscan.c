@@ -135,9 +135,28 @@ members(void)
 	}
 }
 
+/* Nesting deeper than jansson takes is refused too. */
+static void
+deep(void)
+{
+	static char s[7000];
+	size_t n = 0;
+	int i;
+
+	n += (size_t)sprintf(s, "{\"a\":");
+	for (i = 0; i < 3000; i++)
+		s[n++] = '[';
+	for (i = 0; i < 3000; i++)
+		s[n++] = ']';
+	s[n++] = '}';
+	CHECK(!jscan_object(s, n, NULL, 0, NULL),
+	    "jscan: 3000 levels (jansson refuses) are not accepted");
+}
+
 int
 main(void)
 {
+	deep();
 	static const char *const yes[] = {
 		"{}", " { } ", "{\"a\":1}", "{\"ident\":\"x\",\"timestamp\":1.5}",
 		"{\"a\":[1,2,{\"b\":[]}],\"c\":\"\\u00e9\\n\",\"d\":-0.5}",

@@ -180,9 +180,31 @@ test_bucket(void)
 	    (long long)tb_wait_ms(&tb, 0));
 }
 
+/* Overlong, surrogate and non-character UTF-8 in a topic. */
+static void
+topics(void)
+{
+	static const char *const bad[] = {
+		"a/\xe0\x80\xaf", "a/\xe0\x9f\xbf", "a/\xf0\x80\x80\xaf",
+		"a/\xf0\x8f\xbf\xbf", "a/\xed\xa0\x80", "a/\xf4\x90\x80\x80",
+		"a/\xef\xbf\xbe", "a/\xc2\x85",
+	};
+	static const char *const good[] = { "a/\xe0\xa0\x80",
+		"a/\xf0\x90\x80\x80", "a/\xed\x9f\xbf", "a/\xc2\xa0" };
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK(topic_check(bad[i], strlen(bad[i])) != NULL,
+		    "topic_check refuses bad UTF-8 case %zu", i);
+	for (i = 0; i < sizeof good / sizeof good[0]; i++)
+		CHECK(topic_check(good[i], strlen(good[i])) == NULL,
+		    "topic_check takes UTF-8 edge %zu", i);
+}
+
 int
 main(void)
 {
+	topics();
 	test_check();
 	test_template();
 	test_bucket();
