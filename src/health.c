@@ -181,6 +181,8 @@ health_tick(struct health *h, int64_t now)
 	struct figures f;
 	int asked = stats_requested != 0;
 
+	if (stop_requested && !h->stopping)
+		health_stopping(h);
 	if (!asked && now < h->next_due)
 		return;
 	stats_requested = 0;
@@ -245,6 +247,8 @@ health_end(struct health *h)
 {
 	struct figures f;
 
+	if (stop_requested && !h->stopping)
+		health_stopping(h);
 	if (h->cf.metrics != NULL) {
 		figures(h, &f);
 		writemetrics(h, &f);
