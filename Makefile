@@ -33,7 +33,7 @@ TOOLS      = $(patsubst tests/tools/%.c,$(O)/%,$(wildcard tests/tools/*.c))
 MANS       = $(wildcard man/*.1)
 MANS7      = $(wildcard man/*.7)
 
-.PHONY: all check test clean install uninstall deps demo asan check-asan \
+.PHONY: all check test clean install uninstall deps demo-deps demo asan check-asan \
         valgrind lint bench bench-wan fuzz fuzz-build soak mutate
 
 all: $(PROGS)
@@ -115,8 +115,10 @@ clean:
 	rm -rf build build-asan build-fuzz tests/tmp
 
 # The recipes name the tools by their path: /usr/local/bin becomes $(BINDIR).
+# The cron file is installed as flespi-pipe: Debian's cron ignores files in
+# /etc/cron.d whose names hold a dot, so it is copied there as it is.
 RECIPES    = scripts/systemd/flespi-to-wialon@.service \
-             scripts/systemd/flespi-to-wialon.conf scripts/flespi-pipe.cron
+             scripts/systemd/flespi-to-wialon.conf scripts/cron/flespi-pipe
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 \
@@ -137,25 +139,24 @@ uninstall:
 	for r in $(RECIPES); do rm -f $(DESTDIR)$(EXAMPLEDIR)/$${r##*/}; done
 	-rmdir $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null
 
-# Debian packages for building, testing and the demo; sudo when not root.
-DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
-       libmosquitto-dev mosquitto mosquitto-clients openssl python3 jq curl \
-       mandoc valgrind clang libclang-rt-14-dev procps time \
-       zlib1g-dev nginx python3-requests strace systemd libssl-dev \
-       ca-certificates
+# Debian packages, one list per purpose, installed by scripts/install-debs
+# (only what is missing; sudo when not root; no service is started or
+# enabled by the install: nginx, mosquitto and node_exporter are started by
+# the tests themselves, on loopback ports).
+# What `make demo` needs: the build, and what scripts/demo runs.
+DEMO_DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
+            libmosquitto-dev libssl-dev zlib1g-dev ca-certificates \
+            mosquitto mosquitto-clients openssl python3 jq
+# What the test suite needs on top (`make deps`, then `make check`; .ci/run).
+TEST_DEBS = curl mandoc valgrind clang libclang-rt-14-dev procps time \
+            nginx python3-requests strace systemd iproute2 \
+            prometheus-node-exporter
+demo-deps:
+	scripts/install-debs $(DEMO_DEBS)
 deps:
-	@missing=""; for p in $(DEBS); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-	        grep -q '^install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	    echo "installing:$$missing"; \
-	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	    $$SUDO apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	else echo "all build and test packages are installed"; fi
+	scripts/install-debs $(DEMO_DEBS) $(TEST_DEBS)
 
-demo: deps all
+demo: demo-deps all
 	scripts/demo
 
 bench: all $(TOOLS)
