@@ -33,7 +33,7 @@ TOOLS      = $(patsubst tests/tools/%.c,$(O)/%,$(wildcard tests/tools/*.c))
 MANS       = $(wildcard man/*.1)
 MANS7      = $(wildcard man/*.7)
 
-.PHONY: all check test clean install uninstall deps demo-deps demo asan check-asan \
+.PHONY: all check check-run test clean install uninstall deps demo-deps demo asan check-asan \
         valgrind lint bench bench-wan fuzz fuzz-build soak mutate
 
 all: $(PROGS)
@@ -67,7 +67,10 @@ $(O)/%: tests/tools/%.c tests/tools/listen.h $(O)/libfp.a
 # local peers; then the whole suite again built with AddressSanitizer and
 # UBSan; then the unit tests under valgrind.  One closing line counts all.
 # Nothing may be skipped (FP_NO_SKIP=1): a missing clang fails the fuzz case.
-check: all $(UNITS) $(TOOLS) asan
+# The test toolchain comes first (deps: only what is missing).
+check: deps
+	$(MAKE) check-run
+check-run: all $(UNITS) $(TOOLS) asan
 	FP_BIN=$(O) FP_ASAN_BIN=build-asan FP_VALGRIND=1 FP_NO_SKIP=1 tests/run
 
 # The plain suite only (quicker while developing).
