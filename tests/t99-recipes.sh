@@ -420,6 +420,31 @@ for f in "$UNIT" "$CONF" "$CRON"; do
 done
 check "README: the token is the unit's credential file" \
     has "printf '%s\\\\n' \"\$TOKEN\" > /etc/flespi-pipe/token" "$R"
+# One token layout: owned by flespi, 0600.  The cron jobs (user flespi)
+# can read it, systemd (root) reads it for LoadCredential=, and
+# flespi-recv has nothing to warn about (a group-readable token would
+# make it warn on every cron run, and cron mail the warning).
+check "README: the token file is flespi's, 0600: the same for unit and cron" \
+    all has '^    chown flespi:flespi /etc/flespi-pipe/token$' "$R" -- \
+    has '(umask 077 && printf' "$R" -- \
+    grep -q '/etc/flespi-pipe/token *the flespi token, mode 0600, owner flespi' "$CRON" -- \
+    grep -q '/etc/flespi-pipe/token *the flespi token, mode 0600, owner' "$UNIT"
+TL=$(printf '%s\n' "$R" | sed -n 's/^    \((umask 077 && printf .*token)\)$/\1/p')
+mkdir -p "$T/etc2"
+TL=${TL//\/etc\/flespi-pipe\//$T/etc2/}
+env -i PATH=/usr/bin:/bin TOKEN=tok /bin/sh -c "$TL"
+check "README token lines: a 0600 file (then chown flespi: no warning)" \
+    test "$(stat -c %a "$T/etc2/token" 2>/dev/null)" = 600
+FLESPI_TOKEN= flespi-recv --url http://127.0.0.1:1 --token-file "$T/etc2/token" \
+    --retries 0 --once 1 >/dev/null 2>"$T/tokwarn.err"
+check "flespi-recv reads a 0600 token without a warning about it" \
+    test -z "$(grep 'readable by' "$T/tokwarn.err")"
+CL=$(printf '%s\n' "$R" | grep -F 'install -o root -g root -m 0644 /usr/local/share/flespi-pipe/flespi-pipe /etc/cron.d/')
+check "README: the exact cron install line, its file in the staged install" \
+    all test -n "$CL" -- test -f "$SHARE/flespi-pipe" -- \
+    grep -qF "$(echo "$CL" | sed 's/^ *//')" "$CRON"
+check "README: the systemd-analyze security figure is the unit's ($lvl)" \
+    all test -n "$lvl" -- has "rates it\$" "$R" -- has "^  ${lvl}\\." "$R"
 check "README: RestartSec, TimeoutStopSec and the statuses not restarted match the unit" \
     all test "$(unitval RestartSec)" = 10 -- has 'restarted after 10 s' "$R" -- \
     has 'TimeoutStopSec is$' "$R" -- has '^  30)' "$R" -- \
