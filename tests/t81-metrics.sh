@@ -111,6 +111,18 @@ check "names: prefix, HELP and TYPE, _total for counters only" test -z "$bad"
 check "the same metric has the same HELP in every file" \
     test "$(grep -h '^# HELP' "$M"/*.prom | sort -u | awk '{ print $3 }' | uniq -d)" = ""
 
+# The manual lists every series with its type and help text as written.
+miss=$(cat "$M"/*.prom | awk '/^# HELP / { n = $3; sub(/^# HELP [^ ]* /, "");
+    print n "\t" $0 } /^# TYPE / { print $3 "\tTYPE " $4 }' | sort -u |
+    while IFS=$'\t' read -r n h; do
+	case $h in
+	"TYPE "*) grep -qx "\.It Sy $n Pq ${h#TYPE }" "$TESTS/../man/flespi-pipe.7" || echo "$n: ${h#TYPE }" ;;
+	*) grep -A1 -x "\.It Sy $n Pq [a-z]*" "$TESTS/../man/flespi-pipe.7" | grep -qxF -- "$h" || echo "$n: $h" ;;
+	esac
+    done)
+check "flespi-pipe(7), METRICS: every series, its type and its help text" test -z "$miss"
+[ -z "$miss" ] || echo "$miss" | sed 's/^/#   /' | head
+
 # ---- the counters add up
 wl=$(seqs=$(wc -l <"$T/w.out"); echo "$seqs")
 check "wialon: delivered ($(val flespi_pipe_messages_delivered_total flespi-to-wialon)) = what the receiver got ($wl) = read = $N" \
