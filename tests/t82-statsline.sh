@@ -73,6 +73,9 @@ msgs $N 5 >"$T/big"
 start_recv w
 flespi-to-wialon "127.0.0.1:$port" <"$T/big" 2>"$T/big.err" &
 pid=$!
+# Once it runs (its handlers are installed before it reads): the first
+# messages are at the receiver.
+wait_for 20 has_lines "$T/w.out" 1
 for i in $(seq 20); do kill -USR1 $pid 2>/dev/null; sleep 0.02; done
 wait $pid
 rc=$?
