@@ -33,7 +33,7 @@ TOOLS      = $(patsubst tests/tools/%.c,$(O)/%,$(wildcard tests/tools/*.c))
 MANS       = $(wildcard man/*.1)
 MANS7      = $(wildcard man/*.7)
 
-.PHONY: all check test clean install uninstall deps demo asan check-asan \
+.PHONY: all check check-run test clean install uninstall deps demo-deps demo asan check-asan \
         valgrind lint bench bench-wan fuzz fuzz-build soak mutate
 
 all: $(PROGS)
@@ -67,7 +67,10 @@ $(O)/%: tests/tools/%.c tests/tools/listen.h $(O)/libfp.a
 # local peers; then the whole suite again built with AddressSanitizer and
 # UBSan; then the unit tests under valgrind.  One closing line counts all.
 # Nothing may be skipped (FP_NO_SKIP=1): a missing clang fails the fuzz case.
-check: all $(UNITS) $(TOOLS) asan
+# The test toolchain comes first (deps: only what is missing).
+check: deps
+	$(MAKE) check-run
+check-run: all $(UNITS) $(TOOLS) asan
 	FP_BIN=$(O) FP_ASAN_BIN=build-asan FP_VALGRIND=1 FP_NO_SKIP=1 tests/run
 
 # The plain suite only (quicker while developing).
@@ -115,8 +118,10 @@ clean:
 	rm -rf build build-asan build-fuzz tests/tmp
 
 # The recipes name the tools by their path: /usr/local/bin becomes $(BINDIR).
+# The cron file is installed as flespi-pipe: Debian's cron ignores files in
+# /etc/cron.d whose names hold a dot, so it is copied there as it is.
 RECIPES    = scripts/systemd/flespi-to-wialon@.service \
-             scripts/systemd/flespi-to-wialon.conf scripts/flespi-pipe.cron
+             scripts/systemd/flespi-to-wialon.conf scripts/cron/flespi-pipe
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 \
@@ -137,45 +142,24 @@ uninstall:
 	for r in $(RECIPES); do rm -f $(DESTDIR)$(EXAMPLEDIR)/$${r##*/}; done
 	-rmdir $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null
 
-# Debian packages for building, testing and the demo; sudo when not root.
-DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
-       libmosquitto-dev mosquitto mosquitto-clients openssl python3 jq curl \
-       mandoc valgrind clang libclang-rt-14-dev procps time \
-       zlib1g-dev nginx python3-requests strace systemd libssl-dev \
-       ca-certificates apache2
-# The tests start their own Apache (tests/apache.sh), never the system's:
-# when apache2 is installed here, a policy-rc.d (unless one exists) keeps
-# its service from starting during the install (it would take port 80),
-# and the service is disabled after it.
-APACHE_RCD = '\#!/bin/sh\ncase $$1 in apache2|apache-htcacheclean) exit 101 ;; esac\nexit 0\n'
+# Debian packages, one list per purpose, installed by scripts/install-debs
+# (only what is missing; sudo when not root; no service is started or
+# enabled by the install: nginx, mosquitto and node_exporter are started by
+# the tests themselves, on loopback ports).
+# What `make demo` needs: the build, and what scripts/demo runs.
+DEMO_DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
+            libmosquitto-dev libssl-dev zlib1g-dev ca-certificates \
+            mosquitto mosquitto-clients openssl python3 jq
+# What the test suite needs on top (`make deps`, then `make check`; .ci/run).
+TEST_DEBS = curl mandoc valgrind clang libclang-rt-14-dev procps time \
+            nginx python3-requests strace systemd iproute2 \
+            prometheus-node-exporter
+demo-deps:
+	scripts/install-debs $(DEMO_DEBS)
 deps:
-	@missing=""; for p in $(DEBS); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-	        grep -q '^install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	    echo "installing:$$missing"; \
-	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	    apache=; rcd=; case "$$missing " in *" apache2 "*) apache=1 ;; esac; \
-	    if [ -n "$$apache" ] && [ ! -e /usr/sbin/policy-rc.d ]; then \
-	        rcd=/usr/sbin/policy-rc.d; \
-	        printf $(APACHE_RCD) | $$SUDO tee $$rcd >/dev/null && \
-	        $$SUDO chmod 755 $$rcd; \
-	    fi; \
-	    $$SUDO apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	    st=$$?; \
-	    if [ -n "$$rcd" ]; then $$SUDO rm -f $$rcd; fi; \
-	    if [ -n "$$apache" ]; then \
-	        $$SUDO systemctl disable --now apache2 apache-htcacheclean \
-	            >/dev/null 2>&1 || \
-	        $$SUDO update-rc.d apache2 disable >/dev/null 2>&1; \
-	        echo "apache2: the system's service is disabled (the tests run their own)"; \
-	    fi; \
-	    exit $$st; \
-	else echo "all build and test packages are installed"; fi
+	scripts/install-debs $(DEMO_DEBS) $(TEST_DEBS)
 
-demo: deps all
+demo: demo-deps all
 	scripts/demo
 
 bench: all $(TOOLS)

@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "exits.h"
 #include "flespiapi.h"
+#include "health.h"
 #include "num.h"
 #include "recvmqtt.h"
 #include "recvpoll.h"
@@ -24,7 +25,7 @@
 #include "token.h"
 
 enum { O_URL = 256, O_TOKFILE, O_CAFILE, O_COUNT, O_RETRIES, O_WAIT,
-    O_CONNTO, O_MQTT, O_CKPT,
+    O_CONNTO, O_MQTT, O_CKPT, O_STATSINT, O_METRICS,
     /* polling */
     O_CID, O_FROM, O_STATE, O_DELETE, O_ONCE, O_TIMEOUT, O_LCOUNT, O_LSIZE,
     O_REQTO,
@@ -54,6 +55,13 @@ static const struct cli_opt both[] = {
 	{ "connect-timeout", 0, CLI_ARG, O_CONNTO, "SECS",
 	  "TCP and TLS connect (with --mqtt: and CONNACK),\n"
 	  "per attempt (default 10)", NULL, 0 },
+	{ "stats-interval", 0, CLI_ARG, O_STATSINT, "SECS",
+	  "a stats line on stderr every SECS when it is not\n"
+	  "a terminal (default: 60 into the journal or a\n"
+	  "file, else none; 0: none); SIGUSR1: one now", NULL, 0 },
+	{ "metrics", 0, CLI_ARG, O_METRICS, "FILE",
+	  "keep the figures in FILE for node_exporter's\n"
+	  "textfile collector (Prometheus text format)", NULL, 0 },
 	{ "mqtt", 0, CLI_FLAG, O_MQTT, NULL,
 	  "push mode over MQTT instead (see --mqtt --help)", NULL, CLI_MODE },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
@@ -163,6 +171,7 @@ struct opts {
 	uint64_t	count;
 	int		quiet;
 	int		checkpoints;
+	struct health_conf health;	/* --stats-interval, --metrics */
 };
 
 static void __attribute__((noreturn))
@@ -229,6 +238,12 @@ common(struct opts *o, int id, const char *arg)
 		break;
 	case 'q':	o->quiet = 1; break;
 	case 'v':	verbose++; break;
+	case O_STATSINT:
+		health_interval_arg(&o->health, arg);
+		break;
+	case O_METRICS:
+		health_metrics_arg(&o->health, arg);
+		break;
 	default:
 		return 0;
 	}
@@ -357,6 +372,8 @@ parse_poll(struct cli *cl, struct opts *o)
 	p->wait_ms = o->wait_ms;
 	p->connect_ms = o->connect_ms;
 	p->quiet = o->quiet;
+	p->health = o->health;
+	p->health.quiet = o->quiet;
 }
 
 /* The command line of push mode (--mqtt), into o->m. */
@@ -444,6 +461,8 @@ parse_mqtt(struct cli *cl, struct opts *o)
 	mq->retry_wait_ms = o->wait_ms;
 	mq->connect_ms = o->connect_ms;
 	mq->quiet = o->quiet;
+	mq->health = o->health;
+	mq->health.quiet = o->quiet;
 }
 
 /*
@@ -462,6 +481,7 @@ parse(struct cli *cl, int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof *o);
 	o->url = "https://flespi.io";
 	o->retries = -1;
+	o->health.interval_ms = -1;
 	o->wait_ms = 500;
 	o->connect_ms = 10000;
 	o->p.timeout = 25;

@@ -316,6 +316,7 @@ main(int argc, char **argv)
 	struct cli cl;
 	struct msgfast mf;
 	struct fwd_mapping mp = { NULL, NULL, msgfast_check, &mf };
+	int status;
 
 	memset(&c, 0, sizeof c);
 	c.hc.method = "POST";
@@ -328,5 +329,7 @@ main(int argc, char **argv)
 	fwd_parse(&cmd, &cl, &fc, &c, argc, argv);
 	check(&c, &fc, &cl);
 	msgfast_init(&mf, fc.uid_field, NULL, 0);
-	return fwd_main(&fc, &hc_transport, &c.hc, &mp);
+	status = fwd_main(&fc, &hc_transport, &c.hc, &mp);
+	cli_free(&cl);	/* as the other forwarders: LeakSanitizer */
+	return status;
 }

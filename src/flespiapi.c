@@ -49,6 +49,8 @@ onprogress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	struct pollfd p;
 
 	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+	if (fa->tick != NULL)
+		fa->tick(fa->tickarg);
 	if (!fa->abortable)
 		return 0;
 	/*

@@ -40,6 +40,13 @@ struct flespiapi {
 	long		extra_ms;	/* allowed on top of the long-poll time */
 	char		errbuf[CURL_ERROR_SIZE];	/* libcurl's detail */
 	char		peer[300];	/* "HOST port N", for network errors */
+	/*
+	 * Called from libcurl's progress callback, at least once a second
+	 * during a request (a long poll included), when not NULL: the
+	 * engine's health_tick.
+	 */
+	void	      (*tick)(void *arg);
+	void	       *tickarg;
 };
 
 struct fa_req {

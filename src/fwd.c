@@ -21,6 +21,7 @@
 #include "exits.h"
 #include "fwd.h"
 #include "io.h"
+#include "metrics.h"
 #include "num.h"
 #include "statefile.h"
 #include "stats.h"
@@ -44,6 +45,7 @@ static void	saver_join(struct saver *);
 static const char *holds(const struct fwd *, char *, size_t);
 struct slot;
 static void	line_free(struct fwd *, struct slot *);
+static void	newest_read(struct fwd *);
 
 /*
  * The lines in the ledger live in chunks, filled in input order: a line
@@ -63,6 +65,18 @@ struct slot {
 	struct fwd_msg	m;
 	struct chunk   *ck;		/* m.line's chunk, or NULL */
 	int		state;
+};
+
+/*
+ * The newest message delivered, for the lag (health.h): fwd_done notes
+ * it, and its time is read from its line before the line leaves the
+ * ledger (line_free) or when the figures are asked for.
+ */
+struct newest {
+	struct fwd_msg *m;		/* noted, time not read yet; or NULL */
+	uint64_t	lineno;		/* the newest line delivered */
+	double		stamp;		/* its server.timestamp, or 0 */
+	double		lag;		/* seconds behind when delivered */
 };
 
 /*
@@ -161,10 +175,16 @@ struct fwd {
 	int		ttyin;		/* stdin is a terminal */
 	int		dumpend;	/* --dump's stdout: 1 gone, 2 error */
 	uint64_t	delivered, failed, lost, refused_by_peer;
+	struct health	h;		/* notify, stats line, --metrics */
+	struct newest	nw;
+	uint64_t	inbytes;	/* bytes of message lines taken */
+	uint64_t	ackseen;	/* delivered when last_ack was set */
+	double		last_ack;	/* Unix time of the last ack, or 0 */
 };
 
 enum { O_STATE = 1000, O_FAILED, O_REJECTED, O_STRICT, O_MAXLINE, O_RETRIES,
-	O_RETRYWAIT, O_ACKTO, O_CONNTO, O_DRAINTO, O_CKWAIT };
+	O_RETRYWAIT, O_ACKTO, O_CONNTO, O_DRAINTO, O_CKWAIT, O_STATSINT,
+	O_METRICS };
 
 const struct cli_opt fwd_opts[] = {
 	{ "state", 0, CLI_ARG, O_STATE, "FILE",
@@ -194,6 +214,13 @@ const struct cli_opt fwd_opts[] = {
 	{ "checkpoint-timeout", 0, CLI_ARG, O_CKWAIT, "SECS",
 	  "with --state, warn when messages went through and\n"
 	  "no checkpoint line came for SECS (default 60;\n0: never)", NULL, 0 },
+	{ "stats-interval", 0, CLI_ARG, O_STATSINT, "SECS",
+	  "a stats line on stderr every SECS when it is not\n"
+	  "a terminal (default: 60 into the journal or a\n"
+	  "file, else none; 0: none); SIGUSR1: one now", NULL, 0 },
+	{ "metrics", 0, CLI_ARG, O_METRICS, "FILE",
+	  "keep the figures in FILE for node_exporter's\n"
+	  "textfile collector (Prometheus text format)", NULL, 0 },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
 };
 
@@ -217,6 +244,7 @@ fwd_conf_init(struct fwd_conf *cf, size_t maxline, long long retry_wait_ms,
 	cf->drain_ms = 10000;
 	cf->ckwait_ms = 60000;
 	cf->inflight = 64;
+	cf->health.interval_ms = -1;
 }
 
 /* A shared option: store it.  Returns 1 when id was one, else 0. */
@@ -258,6 +286,12 @@ option(struct fwd_conf *cf, int id, const char *arg)
 	case O_CKWAIT:
 		cf->ckwait_ms = secs_arg("--checkpoint-timeout", arg, 0,
 		    86400000);
+		break;
+	case O_STATSINT:
+		health_interval_arg(&cf->health, arg);
+		break;
+	case O_METRICS:
+		health_metrics_arg(&cf->health, arg);
 		break;
 	default:
 		return 0;
@@ -529,6 +563,8 @@ line_free(struct fwd *f, struct slot *s)
 
 	if (c == NULL)
 		return;
+	if (&s->m == f->nw.m)
+		newest_read(f);
 	s->ck = NULL;
 	if (--c->live > 0)
 		return;
@@ -610,6 +646,10 @@ fwd_done(struct fwd *f, struct fwd_msg *m, enum fwd_outcome o,
 	s->state = S_DONE;
 	if (o == FWD_ACKED) {
 		f->delivered++;
+		if (m->lineno > f->nw.lineno) {
+			f->nw.lineno = m->lineno;
+			f->nw.m = m;
+		}
 		return;
 	}
 	f->refused_by_peer++;
@@ -992,6 +1032,7 @@ take(struct fwd *f, const struct msg *in)
 		s->m.tp = pool_get(&f->maps, &s->m.tpcap);
 	memcpy(b, in->line, in->len);
 	b[in->len] = '\0';
+	f->inbytes += in->len + 1;
 	memcpy(b + in->len + 1, in->uid, ulen + 1);
 	s->m.lineno = in->lineno;
 	s->m.line = b;
@@ -1293,6 +1334,73 @@ silence(struct fwd *f, int64_t now)
 	f->ck_silent = 1;
 }
 
+/* ---- health: the stats line, notify, --metrics (health.h) ---- */
+
+/* The noted newest message's time, read from its line now. */
+static void
+newest_read(struct fwd *f)
+{
+	struct fwd_msg *m = f->nw.m;
+	double t;
+
+	f->nw.m = NULL;
+	if ((t = metrics_stamp(m->line, m->len)) <= 0)
+		t = m->timestamp;
+	if (t > 0) {
+		f->nw.stamp = t;
+		f->nw.lag = health_wall() - t;
+	}
+}
+
+/*
+ * The figures: every line read is delivered, failed, rejected or still
+ * undone, so that the counts add up.
+ */
+static void
+figures(void *arg, struct figures *g)
+{
+	struct fwd *f = arg;
+	struct fwd_figures t = { -1, -1, -1, -1, -1, -1, 0 };
+	uint64_t undone = 0;
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		undone += slot(f, i)->state != S_DONE;
+	if (f->ops->figures != NULL)
+		f->ops->figures(f->t, &t);
+	if (f->nw.m != NULL)
+		newest_read(f);
+	g->delivered = f->delivered;
+	g->failed = f->failed + f->lost;
+	g->rejected = f->in.bad;
+	g->read = g->delivered + g->failed + g->rejected + undone;
+	g->checkpoints = f->in.checkpoints;
+	g->read_bytes = f->inbytes;
+	g->sent_bytes = t.sent_bytes;
+	g->retries = t.retries;
+	g->connects = t.connects;
+	g->connections = t.connections;
+	g->inflight = t.unacked >= 0 ? t.unacked : (int64_t)undone;
+	g->window = t.window;
+	g->last_ack = f->last_ack;
+	g->newest = f->nw.stamp;
+	g->lag = f->nw.lag;
+	g->ready = t.reached || f->delivered > 0;
+	if (f->sv.running) {
+		pthread_mutex_lock(&f->sv.mu);
+		g->havekey = f->sv.saves > 0;
+		g->key = f->sv.saved;
+		pthread_mutex_unlock(&f->sv.mu);
+	} else {
+		g->havekey = f->sv.saves > 0;
+		g->key = f->sv.saved;
+	}
+	if (!g->havekey && f->havekey) {
+		g->havekey = 1;
+		g->key = f->startkey;
+	}
+}
+
 /*
  * The totals at the end (stats.h says where they show); the transport's
  * figures after a semicolon.
@@ -1348,6 +1456,8 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		return EXIT_IOERR;
 	}
 	stats_init(&f->st, f->cf.quiet, f->cf.data);
+	f->cf.health.quiet = f->cf.quiet;
+	health_init(&f->h, &f->cf.health, figures, f);
 	f->ttyin = isatty(STDIN_FILENO);
 	f->ck_ms = mono_ms();
 	cko_init(&f->order, strcmp(f->cf.uid_field, "ident") == 0);
@@ -1359,6 +1469,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 			vlog("stopping on signal %d: delivering what is "
 			    "outstanding for at most %.1f s", (int)stop_requested,
 			    (double)f->cf.drain_ms / 1000.0);
+			health_stopping(&f->h);
 			if (ops->flush != NULL)
 				ops->flush(t, now);
 		} else if (drain_end != 0 && stop_interrupts != ints &&
@@ -1437,6 +1548,8 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 			sooner(&timeout, f->ck_ms + f->cf.ckwait_ms - now);
 		if (f->st.tty && (timeout < 0 || timeout > 1000))
 			timeout = 1000;
+		if (timeout < 0 || health_timeout(&f->h, now) < timeout)
+			timeout = health_timeout(&f->h, now);
 		if (poll(pfd, (nfds_t)np + 1, timeout) == -1 && errno != EINTR) {
 			stats_end(&f->st);
 			xwarnerr("poll");
@@ -1445,6 +1558,11 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		}
 		now = mono_ms();
 		ops->handle(t, pfd + 1, np, now);
+		if (f->delivered != f->ackseen) {
+			f->ackseen = f->delivered;
+			f->last_ack = health_wall();
+		}
+		health_tick(&f->h, now);
 		if (stats_due(&f->st, now))
 			showstats(f, now);
 		silence(f, now);
@@ -1497,5 +1615,8 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		status = EXIT_DATAERR;
 	else
 		status = EXIT_OK;
+	if (f->delivered != f->ackseen)
+		f->last_ack = health_wall();
+	health_end(&f->h);
 	return status;
 }

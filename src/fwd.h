@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "health.h"
 #include "msgin.h"
 
 struct fwd;
@@ -67,6 +68,24 @@ struct fwd_msg {
  */
 typedef int	fwd_map_fn(void *arg, struct fwd_msg *m, const struct msg *in,
 		    char *why, size_t whysz);
+
+/*
+ * A transport's own figures, for the periodic stats line and --metrics
+ * (health.h): the core sets every number to -1 first, and what the
+ * transport does not know stays so.
+ */
+struct fwd_figures {
+	int64_t		sent_bytes;	/* bytes written to the peer */
+	int64_t		retries;	/* packets sent again, requests
+					   retried, reconnections */
+	int64_t		connects;	/* connections established */
+	int64_t		connections;	/* open now */
+	int64_t		unacked;	/* sent, not yet acknowledged */
+	int64_t		window;		/* how many may be in flight now */
+	int		reached;	/* the first round trip succeeded (a
+					   connection accepted, or a first
+					   acknowledgement): READY=1 */
+};
 
 enum fwd_outcome {
 	FWD_ACKED,		/* the peer acknowledged it */
@@ -135,6 +154,8 @@ struct fwd_ops {
 	 * a short text in buf, no newline.  NULL: none.
 	 */
 	void	(*stats)(void *t, char *buf, size_t sz);
+	/* The transport's figures (struct fwd_figures).  NULL: none. */
+	void	(*figures)(void *t, struct fwd_figures *);
 };
 
 /* Settings every forwarder has, from the shared options (fwd_opts). */
@@ -159,6 +180,7 @@ struct fwd_conf {
 					   at once (window x connections,
 					   batch x parallel): sizes the
 					   ledger */
+	struct health_conf health;	/* --stats-interval, --metrics */
 };
 
 /*

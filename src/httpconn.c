@@ -107,6 +107,7 @@ struct httpconn {
 	char		why[512];
 	char		showurl[256];	/* the URL without its userinfo */
 	uint64_t	requests, retried, splits, rejected;
+	uint64_t	sentbytes;	/* request bodies, as sent */
 };
 
 size_t
@@ -314,6 +315,7 @@ start(struct lane *l, size_t n, int64_t now)
 	}
 	l->sending = n;
 	l->started = now;
+	hc->sentbytes += len;
 	if (l->flush_n > 0)
 		l->flush_n = l->flush_n > n ? l->flush_n - n : 0;
 	hc->requests++;
@@ -1107,6 +1109,23 @@ op_stats(void *t, char *buf, size_t sz)
 	    (unsigned long long)hc->splits);
 }
 
+static void
+op_figures(void *t, struct fwd_figures *g)
+{
+	struct httpconn *hc = t;
+	int64_t out = 0;
+	unsigned i;
+
+	for (i = 0; i < hc->cf->parallel; i++)
+		out += (int64_t)hc->lanes[i].sending;
+	g->sent_bytes = (int64_t)hc->sentbytes;
+	g->retries = (int64_t)hc->retried;
+	g->unacked = out;
+	g->window = (int64_t)hc->cf->parallel * (hc->cf->format == HF_SINGLE ?
+	    1 : (int64_t)hc->cf->batch);
+	g->reached = hc->any_ok;
+}
+
 static const struct fwd_ops hc_ops = {
 	.ready = op_ready,
 	.send = op_send,
@@ -1118,6 +1137,7 @@ static const struct fwd_ops hc_ops = {
 	.abandon = op_abandon,
 	.close = op_close,
 	.stats = op_stats,
+	.figures = op_figures,
 };
 
 /* ---- set up ---- */

@@ -866,6 +866,27 @@ q_stats(void *arg, char *buf, size_t sz)
 	snprintf(buf, sz, "published %llu, reconnects %llu", pub, rec);
 }
 
+static void
+q_figures(void *arg, struct fwd_figures *g)
+{
+	struct mqt *t = arg;
+	int64_t rec = 0, con = 0, up = 0, out = 0;
+	unsigned i;
+
+	for (i = 0; i < t->n; i++) {
+		rec += (int64_t)t->c[i].reconnects;
+		con += (int64_t)t->c[i].connects;
+		up += t->c[i].state == MC_UP;
+		out += t->c[i].outstanding;
+	}
+	g->retries = rec;
+	g->connects = con;
+	g->connections = up;
+	g->unacked = out;
+	g->window = (int64_t)t->cf.window * t->n;
+	g->reached = con > 0;
+}
+
 static const struct fwd_ops mqt_ops = {
 	.ready = q_ready,
 	.send = q_send,
@@ -877,6 +898,7 @@ static const struct fwd_ops mqt_ops = {
 	.abandon = q_abandon,
 	.close = q_close,
 	.stats = q_stats,
+	.figures = q_figures,
 };
 
 static void *

@@ -46,6 +46,7 @@
 #include "diag.h"
 #include "exits.h"
 #include "io.h"
+#include "metrics.h"
 #include "num.h"
 #include "recvmqtt.h"
 #include "reply.h"
@@ -109,6 +110,11 @@ struct rx {
 	int64_t		stat_ms;	/* and when */
 	const char     *temp_refusal;	/* CONNACK reason worth a retry */
 	struct stats	st;
+	struct health	h;		/* notify, stats line, --metrics */
+	uint64_t	bytes, written;	/* payload bytes, stdout bytes */
+	uint64_t	retries, connects;
+	double		last_ack;	/* Unix time of the broker's last */
+	double		newest, lag;	/* the last line's time, and lag */
 };
 
 /* ---- pure helpers (unit-tested) ---- */
@@ -297,6 +303,7 @@ take(struct rx *rx, const struct mosquitto_message *msg)
 		rx->bad++;
 		return;
 	}
+	rx->bytes += n + 1;
 	start = rx->outlen;
 	if (append(rx, p, n) == -1) {
 		/* Its PUBACK must not leave: the broker sends it again. */
@@ -307,6 +314,24 @@ take(struct rx *rx, const struct mosquitto_message *msg)
 	/* Compact the line in place; its newline follows. */
 	rx->outlen = start + reply_compact(rx->out + start, n);
 	rx->out[rx->outlen++] = '\n';
+}
+
+/* The last buffered line's time, for the lag (health.h). */
+static void
+newest(struct rx *rx)
+{
+	size_t i = rx->outlen, end;
+	double t;
+
+	while (i > 0 && rx->out[i - 1] == '\n')
+		i--;
+	end = i;
+	while (i > 0 && rx->out[i - 1] != '\n')
+		i--;
+	if (end > i && (t = metrics_stamp(rx->out + i, end - i)) > 0) {
+		rx->newest = t;
+		rx->lag = health_wall() - t;
+	}
 }
 
 /*
@@ -323,7 +348,9 @@ flush(struct rx *rx)
 		return 0;
 	if (rx->kill_at && rx->lines + 1 >= rx->kill_at)
 		raise(SIGKILL);		/* test hook: die before the write */
+	newest(rx);
 	if (write_all(STDOUT_FILENO, rx->out, rx->outlen, &done) == -1) {
+		rx->written += done;
 		rx->werr = errno ? errno : EIO;
 		for (i = 0; i < done; i++)
 			if (rx->out[i] == '\n')
@@ -334,6 +361,7 @@ flush(struct rx *rx)
 		rx->outlen = 0;
 		return -1;
 	}
+	rx->written += rx->outlen;
 	rx->lines += rx->pending;
 	rx->pending = 0;
 	rx->outlen = 0;
@@ -380,6 +408,8 @@ on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 	}
 	rx->online = rx->ever_online = 1;
 	rx->online_ms = mono_ms();
+	rx->connects++;
+	rx->last_ack = health_wall();
 	rx->session_present = flags & 1;
 	vlog("connected to %s:%d%s", rx->o->host, rx->o->port,
 	    flags & 1 ? ", session present" : "");
@@ -404,6 +434,9 @@ on_subscribe(struct mosquitto *m, void *arg, int mid, int n,
 		rx->refused = 1;
 		return;
 	}
+	rx->last_ack = health_wall();
+	/* Subscribed: the first round trip is done (health.h). */
+	health_ready(&rx->h);
 	if (granted[0] == 0 && !rx->qos0_warned) {
 		xwarn("broker granted QoS 0 only: messages can be lost");
 		rx->qos0_warned = 1;
@@ -422,6 +455,7 @@ on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg,
 	 * The library has already queued this message's PUBACK (see the top
 	 * of the file); it leaves the process only with our loop_write.
 	 */
+	rx->last_ack = health_wall();
 	if (rx->done || rx->werr || rx->refused || rx->fail) {
 		if (msg->qos > 0)
 			rx->unacked_skips++;
@@ -518,6 +552,8 @@ pump(struct rx *rx, int *rc)
 	pfd[1].fd = STDOUT_FILENO;
 	pfd[1].events = 0;
 	for (;;) {
+		if (stop_requested)
+			health_stopping(&rx->h);
 		if (stop_requested || rx->done || rx->werr || rx->refused ||
 		    rx->fail)
 			return P_STOP;
@@ -530,6 +566,8 @@ pump(struct rx *rx, int *rc)
 			pfd[0].events |= POLLOUT;
 		pfd[0].revents = pfd[1].revents = 0;
 		wait = 1000;
+		if (health_timeout(&rx->h, mono_ms()) < wait)
+			wait = health_timeout(&rx->h, mono_ms());
 		if (!rx->online) {
 			if ((left = rx->deadline - mono_ms()) <= 0) {
 				rx->timed_out = 1;
@@ -572,6 +610,7 @@ pump(struct rx *rx, int *rc)
 			return P_LOST;
 		if ((*rc = mosquitto_loop_misc(rx->m)) != MOSQ_ERR_SUCCESS)
 			return P_LOST;
+		health_tick(&rx->h, mono_ms());
 		if (stats_due(&rx->st, mono_ms()))
 			show_stats(rx);
 	}
@@ -699,6 +738,49 @@ why(struct rx *rx, int rc, int err)
 	return buf;
 }
 
+/*
+ * Sleep ms before reconnecting, the health ticks going on; a stop
+ * request ends it early.
+ */
+static void
+snooze(struct rx *rx, unsigned ms)
+{
+	int64_t end = mono_ms() + ms, left;
+	int t;
+
+	while (!stop_requested && (left = end - mono_ms()) > 0) {
+		health_tick(&rx->h, mono_ms());
+		t = health_timeout(&rx->h, mono_ms());
+		/* poll() with no descriptors sleeps; a signal ends it early. */
+		if (poll(NULL, 0, left < t ? (int)left : t + 1) == -1 &&
+		    errno != EINTR) {
+			rx->fail = "poll";
+			rx->failerr = errno;
+			return;
+		}
+	}
+}
+
+/* The figures (health.h). */
+static void
+figures(void *arg, struct figures *g)
+{
+	struct rx *rx = arg;
+
+	g->delivered = rx->lines;
+	g->rejected = rx->bad;
+	g->read = rx->lines + rx->pending + rx->bad;
+	g->read_bytes = rx->bytes;
+	g->sent_bytes = (int64_t)rx->written;
+	g->retries = (int64_t)rx->retries;
+	g->connects = (int64_t)rx->connects;
+	g->connections = rx->online;
+	g->inflight = (int64_t)rx->pending;
+	g->last_ack = rx->last_ack;
+	g->newest = rx->newest;
+	g->lag = rx->lag;
+}
+
 /* Connect, serve, reconnect with backoff.  Returns the exit status. */
 static int
 run(struct rx *rx)
@@ -758,13 +840,10 @@ run(struct rx *rx)
 			break;
 		}
 		delay = backoff_next(&bo);
+		rx->retries++;
 		xwarn("%s:%d: %s; retry %lld in %u ms", rx->o->host,
 		    rx->o->port, why(rx, rc, err), failures, delay);
-		/* poll() with no descriptors sleeps; a signal ends it early. */
-		if (poll(NULL, 0, (int)delay) == -1 && errno != EINTR) {
-			rx->fail = "poll";
-			rx->failerr = errno;
-		}
+		snooze(rx, delay);
 		if (rx->fail != NULL)
 			break;
 		if (stop_requested)
@@ -837,6 +916,7 @@ recvmqtt_run(const struct recvmqtt_conf *o, char *token)
 	stop_install();
 	alarm_install();
 	stats_init(&rx.st, o->quiet, 1);
+	health_init(&rx.h, &o->health, figures, &rx);
 	mosquitto_lib_init();
 	if (o->session == NULL)
 		random_id(id, sizeof id);
@@ -882,6 +962,7 @@ recvmqtt_run(const struct recvmqtt_conf *o, char *token)
 
 	status = run(&rx);
 out:
+	health_end(&rx.h);
 	mosquitto_destroy(rx.m);
 	mosquitto_lib_cleanup();
 	free(rx.out);

@@ -8,6 +8,8 @@
 #ifndef RECVMQTT_H
 #define RECVMQTT_H
 
+#include "health.h"
+
 #include <stddef.h>
 
 #define RECVMQTT_URL	"mqtts://mqtt.flespi.io:8883"
@@ -31,6 +33,7 @@ struct recvmqtt_conf {
 	long long	connect_ms;	/* TCP connect, TLS and CONNACK at most */
 	int		quiet;		/* no progress line */
 	const char     *channels;	/* "1234", "10,20" or "+" */
+	struct health_conf health;	/* --stats-interval, --metrics */
 };
 
 /*

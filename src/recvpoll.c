@@ -26,6 +26,7 @@
 #include "exits.h"
 #include "flespiapi.h"
 #include "io.h"
+#include "metrics.h"
 #include "recvpoll.h"
 #include "reply.h"
 #include "statefile.h"
@@ -83,6 +84,14 @@ struct run {
 	int		gone;		/* the reader of stdout went away */
 	char	       *seen[MAXNOTES];	/* errors/warnings shown so far */
 	int		nseen;
+	struct health	h;		/* notify, stats line, --metrics */
+	int		hup;		/* h is set up */
+	uint64_t	bytes, written;	/* message bytes, stdout bytes */
+	uint64_t	ckpts, ckkey;	/* checkpoint lines, the last key */
+	uint64_t	retries, connects;
+	int		answered;	/* the last request had an answer */
+	double		last_ack;	/* Unix time of the last answer */
+	double		newest, lag;	/* the last line's time, and lag */
 };
 
 
@@ -112,6 +121,11 @@ nap(struct run *r, unsigned ms)
 	int64_t end = mono_ms() + ms, left;
 
 	while (!stop_requested && (left = end - mono_ms()) > 0) {
+		if (r->hup) {
+			health_tick(&r->h, mono_ms());
+			if (health_timeout(&r->h, mono_ms()) < left)
+				left = health_timeout(&r->h, mono_ms()) + 1;
+		}
 		if (poll(&p, 1, (int)left) > 0 && (p.revents & POLLERR)) {
 			r->gone = 1;
 			return;
@@ -320,6 +334,77 @@ giveup(struct run *r, long long failures, const char *why, const char *more)
 }
 
 /*
+ * After a request: the connections libcurl made for it, and an answer's
+ * time; the first answer makes the run ready (health.h).
+ */
+static void
+counts(struct run *r, int s)
+{
+	long n = 0;
+
+	if (curl_easy_getinfo(r->fa.curl, CURLINFO_NUM_CONNECTS, &n) ==
+	    CURLE_OK && n > 0)
+		r->connects += (uint64_t)n;
+	r->answered = r->fa.status > 0;
+	if (r->fa.status > 0)
+		r->last_ack = health_wall();
+	if (s == FA_OK && r->hup)
+		health_ready(&r->h);
+}
+
+/* The last line of an answer's lines: its time, for the lag. */
+static void
+newest(struct run *r, const char *lines, size_t len)
+{
+	size_t i = len;
+	double t;
+
+	while (i > 0 && lines[i - 1] == '\n')
+		i--;
+	len = i;
+	while (i > 0 && lines[i - 1] != '\n')
+		i--;
+	if (len > i && (t = metrics_stamp(lines + i, len - i)) > 0) {
+		r->newest = t;
+		r->lag = health_wall() - t;
+	}
+}
+
+/* The figures (health.h): every message read is written at once. */
+static void
+figures(void *arg, struct figures *g)
+{
+	struct run *r = arg;
+
+	g->read = g->delivered = r->total;
+	g->checkpoints = r->ckpts;
+	g->read_bytes = r->bytes;
+	g->sent_bytes = (int64_t)r->written;
+	g->retries = (int64_t)r->retries;
+	g->connects = (int64_t)r->connects;
+	g->connections = r->answered;
+	g->last_ack = r->last_ack;
+	if (r->o->checkpoints && r->ckpts > 0) {
+		g->havekey = 1;
+		g->key = r->ckkey;
+	} else if (r->o->state != NULL && !r->o->checkpoints &&
+	    r->saved != UINT64_MAX) {
+		g->havekey = 1;
+		g->key = r->saved;
+	}
+	g->newest = r->newest;
+	g->lag = r->lag;
+}
+
+static void
+tick(void *arg)
+{
+	struct run *r = arg;
+
+	health_tick(&r->h, mono_ms());
+}
+
+/*
  * One request, retried with backoff until it gives a usable answer.
  * Returns FA_OK with *rp filled in, or FA_STOPPED (a stop request, or the
  * reader of stdout is gone: r->gone); or gives up: FA_REFUSED with the
@@ -341,6 +426,7 @@ fetch(struct run *r, struct fa_req *q, struct reply *rp)
 	for (;;) {
 		t0 = mono_ms();
 		s = fa_get(&r->fa, q, why, sizeof why);
+		counts(r, s);
 		violation = 0;
 		if (s == FA_OK && reply_parse(r->fa.body, r->fa.len, rp, &bad,
 		    whybuf, sizeof whybuf) == -1) {
@@ -426,6 +512,7 @@ fetch(struct run *r, struct fa_req *q, struct reply *rp)
 			return giveup(r, failures, why, more);
 		}
 		failures++;
+		r->retries++;
 		xwarn("channel %s: %s; retry %lld in %u ms", r->o->selector,
 		    why, failures, d);
 		nap(r, d);
@@ -590,8 +677,11 @@ emit(struct run *r, const char *buf, size_t len)
 	size_t done = 0, k;
 	int err;
 
-	if (writeout(buf, len, &done) == 0)
+	if (writeout(buf, len, &done) == 0) {
+		r->written += len;
 		return 0;
+	}
+	r->written += done;
 	err = errno;
 	stats_end(&r->st);
 	k = reply_lines_in(buf, done);
@@ -676,6 +766,8 @@ loop(struct run *r)
 	int64_t now, t0;
 
 	for (;;) {
+		if (stop_requested)
+			health_stopping(&r->h);
 		if (stop_requested || r->gone)
 			break;
 		if (o->count && r->total >= o->count)
@@ -703,10 +795,16 @@ loop(struct run *r)
 		if (rp.count > 0 && emit(r, rp.lines, rp.len) == -1)
 			return;
 		r->total += rp.count;
+		r->bytes += rp.len;
+		if (rp.count > 0)
+			newest(r, rp.lines, rp.len);
 		/* The key after the lines, whenever it moved on. */
-		if (o->checkpoints && rp.next_key != r->key &&
-		    emit(r, ck, ckline(ck, r->key, &rp)) == -1)
-			return;
+		if (o->checkpoints && rp.next_key != r->key) {
+			if (emit(r, ck, ckline(ck, r->key, &rp)) == -1)
+				return;
+			r->ckpts++;
+			r->ckkey = rp.next_key;
+		}
 		r->key = rp.next_key;
 		if (savekey(r) == -1)
 			return;
@@ -716,6 +814,7 @@ loop(struct run *r)
 			    "key %" PRIu64, r->total, plural(r->total),
 			    (double)r->total * 1000.0 /
 			    (double)(now - r->st.start_ms + 1), r->key);
+		health_tick(&r->h, now);
 		if (o->once && rp.count == 0)
 			break;
 		/*
@@ -889,6 +988,10 @@ recvpoll_run(const struct recvpoll_conf *conf, char *token)
 		goto out;
 	}
 	stop_install();
+	health_init(&r.h, &r.o->health, figures, &r);
+	r.hup = 1;
+	r.fa.tick = tick;
+	r.fa.tickarg = &r;
 
 	loop(&r);
 	if (r.status < 0 || r.status == EXIT_OK) {
@@ -902,6 +1005,8 @@ recvpoll_run(const struct recvpoll_conf *conf, char *token)
 		savekey(&r);
 	if (r.status != EXIT_IOERR)
 		totals(&r, r.endwhy);
+	r.fa.tick = NULL;
+	health_end(&r.h);
 out:
 	if (r.status < 0)
 		r.status = EXIT_OK;

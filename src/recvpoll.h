@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "health.h"
+
 /* The settings of one run, already checked by the command line. */
 struct recvpoll_conf {
 	const char     *url;		/* API base URL */
@@ -37,6 +39,7 @@ struct recvpoll_conf {
 	long long	wait_ms;	/* first retry delay */
 	long long	connect_ms;
 	int		quiet;		/* no progress line */
+	struct health_conf health;	/* --stats-interval, --metrics */
 };
 
 /*

@@ -6,6 +6,7 @@
 volatile sig_atomic_t stop_requested;
 volatile sig_atomic_t stop_count;
 volatile sig_atomic_t stop_interrupts;
+volatile sig_atomic_t stats_requested;
 
 static void
 onsignal(int sig)
@@ -15,6 +16,13 @@ onsignal(int sig)
 		stop_count++;
 	if (sig == SIGINT && stop_interrupts < 1000)
 		stop_interrupts++;
+}
+
+static void
+onusr1(int sig)
+{
+	(void)sig;
+	stats_requested = 1;
 }
 
 void
@@ -30,6 +38,11 @@ stop_install(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
+	sa.sa_handler = onusr1;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+
 	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = 0;
 	sigaction(SIGPIPE, &sa, NULL);
 }

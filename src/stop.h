@@ -19,7 +19,18 @@ extern volatile sig_atomic_t stop_count;	/* stop signals so far */
  */
 extern volatile sig_atomic_t stop_interrupts;
 
-/* Install the handlers and ignore SIGPIPE (a vanished reader is EPIPE). */
+/*
+ * SIGUSR1: show the stats line now (health.h).  Its handler is
+ * installed with SA_RESTART: a read, write or connect it interrupts
+ * goes on, and only poll() returns early (poll is never restarted), so
+ * that the loop looks at the flag within a turn.
+ */
+extern volatile sig_atomic_t stats_requested;
+
+/*
+ * Install the handlers (SIGUSR1's too) and ignore SIGPIPE (a vanished
+ * reader is EPIPE).
+ */
 void stop_install(void);
 
 #endif

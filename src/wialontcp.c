@@ -64,6 +64,7 @@ struct wtcp {
 	int		fatal;
 	char		why[300];
 	uint64_t	sent, acked, resent, conns;
+	uint64_t	wbytes;		/* bytes written to the peer */
 };
 
 static struct wtcp *
@@ -363,6 +364,7 @@ wflush(struct wtcp *w, int64_t now)
 				return 0;
 			return -1;
 		}
+		w->wbytes += (uint64_t)n;
 		if (w->ack_deadline == 0)
 			w->ack_deadline = now + w->cf->ack_ms;
 		/* The loop's clock may be a long turn old: round trips. */
@@ -743,6 +745,20 @@ w_stats(void *t, char *buf, size_t sz)
 	    w->lim);
 }
 
+static void
+w_figures(void *t, struct fwd_figures *g)
+{
+	struct wtcp *w = t;
+
+	g->sent_bytes = (int64_t)w->wbytes;
+	g->retries = (int64_t)w->resent;
+	g->connects = (int64_t)w->conns;
+	g->connections = w->state == W_UP;
+	g->unacked = (int64_t)(w->nsent + (w->woff > 0));
+	g->window = (int64_t)w->lim;
+	g->reached = w->ever_up;
+}
+
 static const struct fwd_ops wtcp_ops = {
 	.ready = w_ready,
 	.send = w_send,
@@ -754,6 +770,7 @@ static const struct fwd_ops wtcp_ops = {
 	.abandon = w_abandon,
 	.close = w_close,
 	.stats = w_stats,
+	.figures = w_figures,
 };
 
 static void *

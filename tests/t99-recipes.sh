@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # The service recipes users copy really work: the command lines of
-# scripts/systemd/flespi-to-wialon@.service and scripts/flespi-pipe.cron,
+# scripts/systemd/flespi-to-wialon@.service and scripts/cron/flespi-pipe,
 # taken from those files (not a copy), run against the local stand-ins.
+# The unit is Type=notify: its pipeline says READY=1, WATCHDOG=1 (the
+# shell hands the watchdog to both stages) and STOPPING=1 to a stand-in
+# socket, and writes both stages' metrics with METRICS_DIR; the staged
+# install (make install DESTDIR=...) passes systemd-analyze verify and
+# scores "OK" or better in systemd-analyze security; the cron file is
+# installed under a name Debian's cron reads.
 # The unit: messages arrive; SIGTERM to its process group loses nothing
 # (the key saved is covered by what the receiver has, and a restart
 # brings the rest); a bad token fails it with 69; a forwarder that exits
@@ -19,7 +25,7 @@ cd "$TESTS/.."
 unset FLESPI_TOKEN
 UNIT=scripts/systemd/flespi-to-wialon@.service
 CONF=scripts/systemd/flespi-to-wialon.conf
-CRON=scripts/flespi-pipe.cron
+CRON=scripts/cron/flespi-pipe
 CH=1234
 SYSTEMD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -30,6 +36,36 @@ if command -v systemd-analyze >/dev/null; then
 	check "systemd-analyze verify $UNIT: exit 0 ($rc), no complaint" \
 	    test $rc = 0 -a ! -s "$T/verify.out"
 	[ -s "$T/verify.out" ] && sed 's/^/#   /' "$T/verify.out"
+else
+	notok "systemd-analyze is installed (make deps)"
+fi
+
+# ---- the staged install: verify and security on what make install puts
+# down, the cron file under a name Debian's cron reads
+STAGE=$T/stage
+SHARE=$STAGE/usr/local/share/flespi-pipe
+if make -s -C "$TESTS/.." O="$FP_BIN" DESTDIR="$STAGE" PREFIX=/usr/local \
+    install >"$T/install.out" 2>&1; then
+	ok "make install DESTDIR=... PREFIX=/usr/local"
+else
+	notok "make install DESTDIR=... PREFIX=/usr/local" "$(tail -5 "$T/install.out")"
+fi
+check "the cron file is installed as flespi-pipe: no dot, as Debian's cron wants" \
+    all test -f "$SHARE/flespi-pipe" -- test ! -e "$SHARE/flespi-pipe.cron" -- \
+    sh -c "ls '$SHARE' | grep -v '\\.' | grep -qx flespi-pipe"
+if command -v systemd-analyze >/dev/null; then
+	systemd-analyze verify --man=no "$SHARE/flespi-to-wialon@.service" >"$T/sverify.out" 2>&1
+	rc=$?
+	check "staged unit: systemd-analyze verify exit 0 ($rc), no complaint" \
+	    test $rc = 0 -a ! -s "$T/sverify.out"
+	sed 's/^/#   /' "$T/sverify.out" | head -5
+	mkdir -p "$T/sec"
+	cp "$SHARE/flespi-to-wialon@.service" "$T/sec/flespi-to-wialon@$CH.service"
+	(cd "$T/sec" && systemd-analyze security --offline=true \
+	    "./flespi-to-wialon@$CH.service") >"$T/security.out" 2>&1
+	lvl=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p' "$T/security.out")
+	check "staged unit: systemd-analyze security says OK or better ($lvl; was 8.5 EXPOSED)" \
+	    all test -n "$lvl" -- sh -c "case '$lvl' in *' OK'|*' SAFE'|*' PERFECT') exit 0;; esac; exit 1"
 else
 	notok "systemd-analyze is installed (make deps)"
 fi
@@ -82,6 +118,14 @@ check "the unit restarts on failure, not after 64, 69, 73" \
 ts=$(unitval TimeoutStopSec)
 check "TimeoutStopSec ($ts) covers the default --drain-timeout 10 and more" \
     test "${ts:-0}" -ge 15
+check "the unit is Type=notify, NotifyAccess=all, with WatchdogSec" \
+    all test "$(unitval Type)" = notify -- test "$(unitval NotifyAccess)" = all -- \
+    test "$(unitval WatchdogSec)" -gt 0
+check "the unit's hardening: ProtectSystem=strict, NoNewPrivileges, PrivateTmp, no capabilities" \
+    all test "$(unitval ProtectSystem)" = strict -- test "$(unitval NoNewPrivileges)" = yes -- \
+    test "$(unitval PrivateTmp)" = yes -- grep -qx 'CapabilityBoundingSet=' "$UNIT"
+check "the journal names the tool, not bash: SyslogIdentifier=flespi-to-wialon" \
+    test "$(unitval SyslogIdentifier)" = flespi-to-wialon
 mapfile -d '' ARGV < <(execstart $CH)
 check "ExecStart parsed: /bin/bash -c SCRIPT (${#ARGV[@]} words)" \
     test "${#ARGV[@]}" = 3 -a "${ARGV[0]}" = /bin/bash -a "${ARGV[1]}" = -c
@@ -112,7 +156,7 @@ check "the example config sets WIALON, RECV_OPTS and WIALON_OPTS" \
 # directories, the EnvironmentFile's variables); sets upid.
 unit() {
 	local -a envs=(PATH=$SYSTEMD_PATH STATE_DIRECTORY=$T/state
-	    CREDENTIALS_DIRECTORY=$T/cred)
+	    CREDENTIALS_DIRECTORY=$T/cred ${UNIT_ENV:-})
 	local l
 	while IFS= read -r l; do
 		case $l in ''|'#'*) continue ;; esac
@@ -187,6 +231,34 @@ check "duplicates after one restart ($dups) within an answer and the window (509
 check "no diagnostics but the stop" \
     test -z "$(grep -v -e 'messages' -e 'stopp' -e 'signal' "$T/svc.err")"
 sed 's/^/#   svc: /' "$T/svc.err" | tail -5
+
+# --- as systemd runs it with Type=notify and WatchdogSec: WATCHDOG_PID
+# names the unit's main process (here: a pid that is not the tools'), the
+# script unsets it, so both stages ping; READY=1 comes, STOPPING=1 on the
+# stop; with METRICS_DIR both stages keep their metrics there.
+mkdir -p "$T/metrics"
+rm -f "$T/nt.ready"
+python3 "$TESTS/notify_listener.py" --idle 120 "@fp-t99-$$" "$T/nt.ready" "$T/nt.dg" &
+wait_for 10 test -e "$T/nt.ready" || notok "notify listener starts"
+unitconf "$T/nt.conf" "127.0.0.1:$port" "--url $URL"
+sed -i "s|^METRICS_DIR=.*|METRICS_DIR=$T/metrics|" "$T/nt.conf"
+check "the example config has METRICS_DIR" grep -q "^METRICS_DIR=$T/metrics$" "$T/nt.conf"
+UNIT_ENV="NOTIFY_SOCKET=@fp-t99-$$ WATCHDOG_USEC=1000000 WATCHDOG_PID=1" unit nt "$T/nt.conf"
+wait_for 10 grep -q '^READY=1$' "$T/nt.dg"
+wait_for 10 sh -c "[ \$(grep -c '^WATCHDOG=1$' '$T/nt.dg') -ge 4 ]"
+wait_for 10 test -s "$T/metrics/$CH-recv.prom" -a -s "$T/metrics/$CH-wialon.prom"
+stop_unit
+wait_for 5 grep -q '^STOPPING=1$' "$T/nt.dg"
+check "notify: the unit exits 0 ($rc); READY=1, WATCHDOG=1 ($(grep -c '^WATCHDOG=1$' "$T/nt.dg")), STOPPING=1" \
+    all test "$rc" = 0 -- grep -q '^READY=1$' "$T/nt.dg" -- \
+    test "$(grep -c '^WATCHDOG=1$' "$T/nt.dg")" -ge 4 -- grep -q '^STOPPING=1$' "$T/nt.dg"
+check "notify: STATUS= from both stages" \
+    all grep -q '^STATUS=flespi-recv: ' "$T/nt.dg" -- grep -q '^STATUS=flespi-to-wialon: ' "$T/nt.dg"
+check "METRICS_DIR: $CH-recv.prom and $CH-wialon.prom, labelled by tool" \
+    all grep -q '^flespi_pipe_info{tool="flespi-recv",file="'$CH'-recv"' "$T/metrics/$CH-recv.prom" -- \
+    grep -q '^flespi_pipe_info{tool="flespi-to-wialon",file="'$CH'-wialon"' "$T/metrics/$CH-wialon.prom"
+check "notify: no diagnostics but the stop" \
+    test -z "$(grep -v -e 'messages' -e 'stopp' -e 'signal' "$T/nt.err")"
 
 # --- a bad token: flespi-recv exits 69, and so does the unit, at once
 printf 'wrong-token\n' >"$T/cred/token"
@@ -348,6 +420,31 @@ for f in "$UNIT" "$CONF" "$CRON"; do
 done
 check "README: the token is the unit's credential file" \
     has "printf '%s\\\\n' \"\$TOKEN\" > /etc/flespi-pipe/token" "$R"
+# One token layout: owned by flespi, 0600.  The cron jobs (user flespi)
+# can read it, systemd (root) reads it for LoadCredential=, and
+# flespi-recv has nothing to warn about (a group-readable token would
+# make it warn on every cron run, and cron mail the warning).
+check "README: the token file is flespi's, 0600: the same for unit and cron" \
+    all has '^    chown flespi:flespi /etc/flespi-pipe/token$' "$R" -- \
+    has '(umask 077 && printf' "$R" -- \
+    grep -q '/etc/flespi-pipe/token *the flespi token, mode 0600, owner flespi' "$CRON" -- \
+    grep -q '/etc/flespi-pipe/token *the flespi token, mode 0600, owner' "$UNIT"
+TL=$(printf '%s\n' "$R" | sed -n 's/^    \((umask 077 && printf .*token)\)$/\1/p')
+mkdir -p "$T/etc2"
+TL=${TL//\/etc\/flespi-pipe\//$T/etc2/}
+env -i PATH=/usr/bin:/bin TOKEN=tok /bin/sh -c "$TL"
+check "README token lines: a 0600 file (then chown flespi: no warning)" \
+    test "$(stat -c %a "$T/etc2/token" 2>/dev/null)" = 600
+FLESPI_TOKEN= flespi-recv --url http://127.0.0.1:1 --token-file "$T/etc2/token" \
+    --retries 0 --once 1 >/dev/null 2>"$T/tokwarn.err"
+check "flespi-recv reads a 0600 token without a warning about it" \
+    test -z "$(grep 'readable by' "$T/tokwarn.err")"
+CL=$(printf '%s\n' "$R" | grep -F 'install -o root -g root -m 0644 /usr/local/share/flespi-pipe/flespi-pipe /etc/cron.d/')
+check "README: the exact cron install line, its file in the staged install" \
+    all test -n "$CL" -- test -f "$SHARE/flespi-pipe" -- \
+    grep -qF "$(echo "$CL" | sed 's/^ *//')" "$CRON"
+check "README: the systemd-analyze security figure is the unit's ($lvl)" \
+    all test -n "$lvl" -- has "rates it\$" "$R" -- has "^  ${lvl}\\." "$R"
 check "README: RestartSec, TimeoutStopSec and the statuses not restarted match the unit" \
     all test "$(unitval RestartSec)" = 10 -- has 'restarted after 10 s' "$R" -- \
     has 'TimeoutStopSec is$' "$R" -- has '^  30)' "$R" -- \
