@@ -154,6 +154,15 @@ deps:
 	    $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	else echo "all build and test packages are installed"; fi
+	@# aedes, the tests' second MQTT broker: its npm packages as locked
+	@# in tests/aedes (Node.js and npm from Debian when there is no npm).
+	@command -v npm >/dev/null 2>&1 || { \
+	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	        nodejs npm; }
+	@[ -f tests/aedes/node_modules/.package-lock.json ] || \
+	    npm ci --prefix tests/aedes --no-audit --no-fund --loglevel=error
 
 demo: deps all
 	scripts/demo
