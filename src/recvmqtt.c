@@ -597,6 +597,9 @@ pump(struct rx *rx, int *rc)
 			*rc = MOSQ_ERR_NO_CONN;
 			return P_LOST;
 		}
+		/* The handshake may even be over when dial() returns. */
+		if (!rx->tls_up)
+			rx->tls_up = tls_finished(rx->m);
 		pfd[0].events = POLLIN;
 		if (mosquitto_want_write(rx->m))
 			pfd[0].events |= POLLOUT;
