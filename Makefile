@@ -153,11 +153,16 @@ DEMO_DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
 # What the test suite needs on top (`make deps`, then `make check`; .ci/run).
 TEST_DEBS = curl mandoc valgrind clang libclang-rt-14-dev procps time \
             nginx python3-requests strace systemd iproute2 \
-            prometheus-node-exporter
+            prometheus-node-exporter apache2
 demo-deps:
 	scripts/install-debs $(DEMO_DEBS)
 deps:
 	scripts/install-debs $(DEMO_DEBS) $(TEST_DEBS)
+	@# aedes, the tests' second MQTT broker: its npm packages as locked
+	@# in tests/aedes (Node.js and npm from Debian when there is no npm).
+	@command -v npm >/dev/null 2>&1 || scripts/install-debs nodejs npm
+	@[ -f tests/aedes/node_modules/.package-lock.json ] || \
+	    npm ci --prefix tests/aedes --no-audit --no-fund --loglevel=error
 
 demo: demo-deps all
 	scripts/demo

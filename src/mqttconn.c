@@ -804,6 +804,20 @@ q_handle(void *arg, struct pollfd *pfd, int n, int64_t now)
 			mc_handle(&t->c[i], pfd[i].revents, now);
 }
 
+/*
+ * Nothing in flight, and no connection halfway up.  A connection still
+ * connecting when the run ends (input that ends within milliseconds of
+ * the start, a shard that got no message) is let finish its attempt,
+ * within its own --connect-timeout, before q_close disconnects it.
+ * Closed earlier, the broker sees a session end badly (mosquitto logs
+ * "disconnected: Protocol error"; AWS IoT may be stricter): in the
+ * middle of the TLS handshake libmosquitto holds the DISCONNECT back and
+ * the socket is simply closed; after CONNECT, libmosquitto writes the
+ * DISCONNECT and closes the socket at once, with the broker's CONNACK
+ * unread in our receive buffer, so the kernel resets the connection
+ * instead of closing it and the broker's read of the DISCONNECT fails.
+ * Once up, the CONNACK has been read and DISCONNECT closes cleanly.
+ */
 static int
 q_idle(void *arg)
 {
@@ -811,7 +825,8 @@ q_idle(void *arg)
 	unsigned i;
 
 	for (i = 0; i < t->n; i++)
-		if (t->c[i].outstanding > 0 || !mc_flushed(&t->c[i]))
+		if (t->c[i].outstanding > 0 || !mc_flushed(&t->c[i]) ||
+		    t->c[i].state == MC_CONNECTING)
 			return 0;
 	return 1;
 }

@@ -24,6 +24,18 @@
  * the process dies first, the broker still holds the message and, in a
  * persistent session (--session), delivers it again: at-least-once, with
  * duplicates possible after a crash, never a gap.
+ *
+ * Reading until there is nothing left.  The library's own sign of an
+ * empty socket, errno EAGAIN after a read, cannot be trusted here:
+ * packet__queue() also writes one byte to an internal socketpair for
+ * every packet it queues (threaded or not: a wake-up for
+ * mosquitto_loop(), which we never call, so nobody reads it), and once a
+ * few hundred PUBACKs have filled it, that write leaves EAGAIN after
+ * every packet; loop_read itself then stops after one packet.  poll()
+ * cannot see the bytes OpenSSL has already taken off the socket either
+ * (a broker that packs several packets into one TLS record, as aedes
+ * does): left there they would wait for the next traffic, the keep-alive
+ * a minute later.  So pump() asks OpenSSL instead (more_to_read()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +53,7 @@
 #include <jansson.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <openssl/ssl.h>
 
 #include "backoff.h"
 #include "diag.h"
@@ -56,7 +69,7 @@
 
 #define KEEPALIVE	60		/* seconds */
 #define RECEIVE_MAX	1000		/* MQTT 5 in-flight window we offer */
-#define MAX_READS	64		/* packets read per wakeup before writing */
+#define MAX_READS	64		/* packet reads per round before writing */
 #define OUT_FLUSH	(64 * 1024)	/* write the output buffer at this size */
 #define TOPIC_MAX	4096
 #define TOKEN_MAX	4096
@@ -72,6 +85,13 @@
  */
 #define TAKEOVER_MS	10000
 #define TAKEOVERS	3
+/*
+ * An MQTT 5 connection closed by the broker after the TLS handshake and
+ * before any CONNACK, this many times in a row: a broker that speaks
+ * only MQTT 3.1.1 (RabbitMQ 3.10 closes at an MQTT 5 CONNECT without a
+ * word).  One such close may be a hiccup; three are a refusal.
+ */
+#define V5_DROPS	3
 
 /* Everything the callbacks share with the loop. */
 struct rx {
@@ -100,11 +120,15 @@ struct rx {
 					   ("out of memory", "poll"), with
 					   failerr its errno: exit 75 */
 	int		failerr;
+	int		tls_up;		/* TLS handshake done since dial() */
+	unsigned	v5_drops;	/* closed before CONNACK, in a row */
 	int		online;		/* CONNACK accepted since the last dial() */
 	int64_t		online_ms;	/* when */
 	int		session_present;	/* in that CONNACK */
 	unsigned	quick_losses;	/* lost within TAKEOVER_MS, in a row */
 	int		ever_online;
+	int		more;		/* a round of reads ended with more
+					   to read: poll without waiting */
 	int		qos0_warned;
 	uint64_t	stat_lines;	/* rx->lines when the stats were shown */
 	int64_t		stat_ms;	/* and when */
@@ -401,8 +425,18 @@ on_connect(struct mosquitto *m, void *arg, int rc, int flags,
 			rx->temp_refusal = reason(rx->version, rc);
 			return;		/* run() reports it and retries */
 		}
-		xwarn("broker refused the connection: %s (check the token)",
-		    reason(rx->version, rc));
+		if (rx->version == MQTT_PROTOCOL_V5 &&
+		    rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION)
+			xwarn("broker refused the connection: %s (a broker "
+			    "that speaks only MQTT 3.1.1? try --mqtt-version "
+			    "3.1.1)", reason(rx->version, rc));
+		else if (rx->version != MQTT_PROTOCOL_V5 &&
+		    rc == CONNACK_REFUSED_PROTOCOL_VERSION)
+			xwarn("broker refused the connection: %s (try "
+			    "--mqtt-version 5)", reason(rx->version, rc));
+		else
+			xwarn("broker refused the connection: %s (check the "
+			    "token)", reason(rx->version, rc));
 		rx->refused = 1;
 		return;
 	}
@@ -529,6 +563,43 @@ show_stats(struct rx *rx)
 	rx->stat_ms = now;
 }
 
+/* The bytes OpenSSL has read from the connection's socket so far. */
+static unsigned long
+bytes_read(struct mosquitto *m)
+{
+	SSL *ssl = mosquitto_ssl_get(m);
+	BIO *bio = ssl != NULL ? SSL_get_rbio(ssl) : NULL;
+
+	return bio != NULL ? (unsigned long)BIO_number_read(bio) : 0;
+}
+
+/*
+ * After a mosquitto_loop_read() that began when bytes_read() said
+ * before: may there be more to read at once?  Yes while OpenSSL holds
+ * decrypted bytes not yet read (SSL_pending), or when that read took
+ * bytes from the socket (more may be behind them); no once a read found
+ * the socket empty (a record still incomplete included: poll() sees its
+ * rest arrive).  See the top of the file for why errno cannot tell.
+ */
+static int
+more_to_read(struct mosquitto *m, unsigned long before)
+{
+	SSL *ssl = mosquitto_ssl_get(m);
+
+	if (ssl == NULL)
+		return 0;
+	return SSL_pending(ssl) > 0 || bytes_read(m) != before;
+}
+
+/* True once the connection's TLS handshake is over. */
+static int
+tls_finished(struct mosquitto *m)
+{
+	SSL *ssl = mosquitto_ssl_get(m);
+
+	return ssl != NULL && SSL_is_init_finished(ssl);
+}
+
 /* Why pump() returned. */
 enum { P_STOP, P_LOST };
 
@@ -542,6 +613,7 @@ pump(struct rx *rx, int *rc)
 {
 	struct pollfd pfd[2];
 	int64_t left;
+	unsigned long before;
 	int i, n, wait;
 
 	*rc = MOSQ_ERR_SUCCESS;
@@ -561,11 +633,14 @@ pump(struct rx *rx, int *rc)
 			*rc = MOSQ_ERR_NO_CONN;
 			return P_LOST;
 		}
+		/* The handshake may even be over when dial() returns. */
+		if (!rx->tls_up)
+			rx->tls_up = tls_finished(rx->m);
 		pfd[0].events = POLLIN;
 		if (mosquitto_want_write(rx->m))
 			pfd[0].events |= POLLOUT;
 		pfd[0].revents = pfd[1].revents = 0;
-		wait = 1000;
+		wait = rx->more ? 0 : 1000;
 		if (health_timeout(&rx->h, mono_ms()) < wait)
 			wait = health_timeout(&rx->h, mono_ms());
 		if (!rx->online) {
@@ -587,17 +662,26 @@ pump(struct rx *rx, int *rc)
 			rx->werr = EPIPE;
 			return P_STOP;
 		}
-		if (n > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (rx->more || (n > 0 &&
+		    (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))) {
+			/*
+			 * Read until nothing is left (or MAX_READS, then come
+			 * back without waiting), so that the lines of a burst
+			 * leave in one write.
+			 */
+			rx->more = 0;
 			for (i = 0; i < MAX_READS; i++) {
-				errno = 0;
+				before = bytes_read(rx->m);
 				*rc = mosquitto_loop_read(rx->m, 1);
 				if (*rc != MOSQ_ERR_SUCCESS)
 					break;
-				if (errno == EAGAIN || errno == EWOULDBLOCK ||
-				    rx->done || rx->werr || rx->refused ||
-				    rx->fail)
+				if (!rx->tls_up)
+					rx->tls_up = tls_finished(rx->m);
+				if (rx->done || rx->werr || rx->refused ||
+				    rx->fail || !more_to_read(rx->m, before))
 					break;
 			}
+			rx->more = i == MAX_READS;
 			/* Lines first, then (below) their PUBACKs. */
 			flush(rx);
 			if (*rc != MOSQ_ERR_SUCCESS)
@@ -701,6 +785,8 @@ dial(struct rx *rx)
 	    (uint32_t)rx->o->expiry) != MOSQ_ERR_SUCCESS)
 		return MOSQ_ERR_NOMEM;
 	rx->online = 0;
+	rx->more = 0;
+	rx->tls_up = 0;
 	rx->temp_refusal = NULL;
 	rx->timed_out = 0;
 	rx->deadline = mono_ms() + rx->o->connect_ms;
@@ -716,6 +802,21 @@ dial(struct rx *rx)
 	return rc;
 }
 
+/*
+ * Did the broker close this MQTT 5 attempt after the TLS handshake and
+ * before any CONNACK (rc and err as the attempt ended)?  OpenSSL reports
+ * a close without TLS close_notify as an error (errno EPROTO).
+ */
+static int
+dropped(const struct rx *rx, int rc, int err)
+{
+	if (rx->version != MQTT_PROTOCOL_V5 || !rx->tls_up || rx->online ||
+	    rx->timed_out || rx->temp_refusal != NULL)
+		return 0;
+	return rc == MOSQ_ERR_CONN_LOST || (rc == MOSQ_ERR_ERRNO &&
+	    (err == ECONNRESET || err == EPIPE || err == EPROTO));
+}
+
 /* Why a connection failed, without the library's final full stop. */
 static const char *
 why(struct rx *rx, int rc, int err)
@@ -729,6 +830,10 @@ why(struct rx *rx, int rc, int err)
 	else if (rx->temp_refusal)
 		snprintf(buf, sizeof buf, "broker refused the connection: %s",
 		    rx->temp_refusal);
+	else if (dropped(rx, rc, err))
+		snprintf(buf, sizeof buf, "the broker closed the connection "
+		    "before CONNACK (a broker that speaks only MQTT 3.1.1 "
+		    "does that to MQTT 5: try --mqtt-version 3.1.1)");
 	else
 		snprintf(buf, sizeof buf, "%s", rc == MOSQ_ERR_ERRNO ?
 		    strerror(err) : mosquitto_strerror(rc));
@@ -809,6 +914,17 @@ run(struct rx *rx)
 			rx->refused = 1;
 			break;
 		}
+		if (dropped(rx, rc, err) && ++rx->v5_drops >= V5_DROPS) {
+			stats_end(&rx->st);
+			xwarn("%s:%d: the broker closed the connection before "
+			    "CONNACK %d times in a row: it does not speak MQTT "
+			    "5? try --mqtt-version 3.1.1", rx->o->host,
+			    rx->o->port, V5_DROPS);
+			rx->refused = 1;
+			break;
+		}
+		if (!dropped(rx, rc, err))
+			rx->v5_drops = 0;
 		if (rx->online) {	/* this connection was accepted */
 			backoff_reset(&bo);
 			failures = 0;

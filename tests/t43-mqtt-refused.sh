@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # flespi-recv --mqtt when the broker says no: a refused CONNACK (bad token,
 # not authorised) or SUBACK exits 69 at once with a clear message; "server
-# unavailable" is retried, then --retries gives up with 75.  The peer is
+# unavailable" is retried, then --retries gives up with 75; MQTT 5 to a
+# broker that closes at it (MQTT 3.1.1 only) ends in 69 naming the option.  The peer is
 # tests/tools/mqtt-refuser.py over TLS (mosquitto cannot refuse a token
 # without a password).
 source "$(dirname "$0")/lib.sh"
@@ -57,6 +58,28 @@ timeout 10 "${RECV[@]}" --session s1 7 >/dev/null 2>"$T/err"; rc=$?
 check "DISCONNECT 'session taken over': exit 69, no retry" \
     test $rc -eq 69 -a "$(connects)" -eq 1
 check "... naming --session" grep -q 'another client uses this --session' "$T/err"
+
+# A broker that speaks only MQTT 3.1.1 and closes at an MQTT 5 CONNECT
+# without a word (RabbitMQ 3.10): each retry says what to try, and the
+# third close before CONNACK in a row is a refusal (69) naming the option.
+refuser v311only 0
+timed timeout 20 "${RECV[@]}" --retry-wait 0.1 7 >/dev/null 2>"$T/err"
+check "MQTT 5 closed before CONNACK 3 times: exit 69 in ${ms} ms (rc $rc)" \
+    test $rc -eq 69
+check "... after three MQTT 5 CONNECTs" test "$(grep -c '^connect 5 ' "$LOG")" -eq 3
+check "... each retry hints at --mqtt-version 3.1.1" \
+    test "$(grep -c 'before CONNACK (.*try --mqtt-version 3.1.1); retry [12] in' "$T/err")" -eq 2
+check "... and so does the refusal" \
+    grep -q 'closed the connection before CONNACK 3 times in a row: .*try --mqtt-version 3.1.1' "$T/err"
+timeout 10 "${RECV[@]}" --retries 0 7 >/dev/null 2>"$T/err"; rc=$?
+check "... with --retries 0: exit 75, the hint in the give-up line" \
+    test $rc -eq 75 -a -n "$(grep 'giving up.*--mqtt-version 3.1.1' "$T/err")"
+: >"$T/err"
+"${RECV[@]}" -v --mqtt-version 3.1.1 7 >/dev/null 2>"$T/err" &
+pid=$!
+wait_for 10 mq_subscribed "$T/err"
+check "... and with --mqtt-version 3.1.1 it subscribes" mq_subscribed "$T/err"
+kill -TERM $pid; mq_wait $pid
 
 refuser connack 136		# server unavailable: temporary
 start=$(date +%s)

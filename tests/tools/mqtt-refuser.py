@@ -7,6 +7,9 @@ MODE connack: answer every CONNECT with CONNACK reason CODE.
 MODE suback:  accept the connection, answer the SUBSCRIBE with CODE.
 MODE disconnect: grant the subscription (QoS 1), then send an MQTT 5
               DISCONNECT with reason CODE.
+MODE v311only: RabbitMQ 3.10's way with MQTT 5: close the connection at an
+              MQTT 5 CONNECT without answering; accept MQTT 3.1.1 and
+              grant its subscription (QoS 1).  CODE is not used.
 Listens on 127.0.0.1, port 0 (written to --port-file); appends one line
 per connection to --log: "connect LEVEL USERNAME" (LEVEL 4 = MQTT 3.1.1,
 5 = MQTT 5).  MQTT 5 packets carry an empty property list.
@@ -66,6 +69,8 @@ def serve(conn, a, lock):
         with lock:
             with open(a.log, "a") as f:
                 f.write("connect %d %s\n" % (level, user))
+        if a.mode == "v311only" and level == 5:
+            return
         code = a.code if a.mode == "connack" else 0
         if level == 5:
             conn.sendall(bytes([0x20, 3, 0, code, 0]))
@@ -82,10 +87,11 @@ def serve(conn, a, lock):
                 conn.sendall(bytes([0xE0, 2, a.code, 0]))
             elif hdr >> 4 == 8:                     # SUBSCRIBE
                 pid = body[0:2]
+                granted = 1 if a.mode == "v311only" else a.code
                 if level == 5:
-                    conn.sendall(bytes([0x90, 4]) + pid + bytes([0, a.code]))
+                    conn.sendall(bytes([0x90, 4]) + pid + bytes([0, granted]))
                 else:
-                    conn.sendall(bytes([0x90, 3]) + pid + bytes([a.code]))
+                    conn.sendall(bytes([0x90, 3]) + pid + bytes([granted]))
             elif hdr >> 4 == 12:                    # PINGREQ
                 conn.sendall(bytes([0xD0, 0]))
             elif hdr >> 4 == 14:                    # DISCONNECT
@@ -102,7 +108,8 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
-    ap.add_argument("mode", choices=["connack", "suback", "disconnect"])
+    ap.add_argument("mode", choices=["connack", "suback", "disconnect",
+                                     "v311only"])
     ap.add_argument("code", type=int)
     a = ap.parse_args()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

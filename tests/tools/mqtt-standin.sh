@@ -8,6 +8,7 @@
 #   mq_restart     stop it and start it again on the same port
 #   mq_pub TOPIC   publish stdin's lines at QoS 1 (mosquitto_pub -l)
 #   mq_cmd         RECV=(flespi-recv --mqtt --url/--cafile for the stand-in)
+#   aedes_start DIR, aedes_stop   a second broker, aedes (see below)
 # Authorisation: every client may publish under flespi/; only the user
 # "goodtoken" may read there (mosquitto still accepts the SUBSCRIBE of
 # others and then drops their messages, so the CONNACK/SUBACK refusals are
@@ -138,4 +139,44 @@ mq_gone() {
 mq_wait() {
 	wait_for "${2:-30}" mq_gone "$1" || kill -KILL "$1" 2>/dev/null
 	wait "$1"
+}
+
+# aedes, a second broker (tests/aedes: Node.js, MQTT 3.1.1 only, packs
+# several packets into one TLS record).  Its npm packages come from
+# tests/aedes/package-lock.json: `make deps` installs them, and so does
+# aedes_deps when they are missing (npm ci, under a lock, once).
+aedes_deps() {
+	local d=$TESTS/aedes
+	[ -f "$d/node_modules/.package-lock.json" ] && return 0
+	(
+		flock 9
+		[ -f "$d/node_modules/.package-lock.json" ] ||
+		    npm ci --prefix "$d" --no-audit --no-fund --loglevel=error >&2
+	) 9>"$d/.install-lock"
+}
+
+# aedes_start DIR [--publish FILE --topic TOPIC]: aedes over TLS on a free
+# port with the certificates of DIR (broker_certs; made when missing);
+# sets MQ_PORT, MQ_CA, AEDES_PID, AEDES_LOG (tests/aedes/broker.js says
+# what it logs) and RECV (mq_cmd).
+aedes_start() {
+	local d=$1; shift
+	aedes_deps || return 1
+	MQ_CA=$d/ca.pem
+	[ -s "$MQ_CA" ] || broker_certs "$d" || return 1
+	AEDES_LOG=$d/aedes.log
+	rm -f "$d/aedes.port"
+	node "$TESTS/aedes/broker.js" --cert "$d/server.pem" \
+	    --key "$d/server.key" --port-file "$d/aedes.port" \
+	    --log "$AEDES_LOG" "$@" 2>>"$d/aedes.err" &
+	AEDES_PID=$!
+	MQ_PORT=$(port_of "$d/aedes.port") || return 1
+	mq_cmd
+}
+
+aedes_stop() {
+	[ -n "${AEDES_PID:-}" ] || return 0
+	kill "$AEDES_PID" 2>/dev/null
+	wait "$AEDES_PID" 2>/dev/null
+	AEDES_PID=
 }
