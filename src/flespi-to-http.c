@@ -28,7 +28,8 @@
 #define LINE_MAX_DEF	(1024 * 1024)
 
 enum { O_REQUEST = 256, O_HEADER, O_HFILE, O_FORMAT, O_GZIP, O_BATCH,
-	O_BBYTES, O_LINGER, O_PARALLEL, O_CAFILE, O_CERT, O_KEY, O_RSTATUS };
+	O_BBYTES, O_LINGER, O_PARALLEL, O_CAFILE, O_CERT, O_KEY, O_RSTATUS,
+	O_DUMP };
 
 static const struct cli_opt opts[] = {
 	{ "request", 'X', CLI_ARG, O_REQUEST, "METHOD",
@@ -63,6 +64,10 @@ static const struct cli_opt opts[] = {
 	{ "reject-status", 0, CLI_ARG, O_RSTATUS, "LIST",
 	  "more statuses that refuse the content (4xx, such\n"
 	  "as 409,451); 400, 413, 415 and 422 always do", NULL, 0 },
+	{ "dump", 0, CLI_FLAG, O_DUMP, NULL,
+	  "print each request that would be sent (request\n"
+	  "line, headers with secrets as ***, body) to\n"
+	  "stdout; no network", NULL, 0 },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
 };
 
@@ -111,6 +116,7 @@ static const struct fwd_cmd cmd = {
 struct conf {
 	struct hconf	hc;
 	const char     *headers[HEADERS_MAX];
+	int		hsecret[HEADERS_MAX];	/* from --header-file */
 	size_t		nheaders;
 	int		rstatus[REJECT_STATUS_MAX];
 	size_t		nrstatus;
@@ -134,12 +140,13 @@ goodheader(const char *h)
 }
 
 static void
-addheader(struct conf *c, const char *h, const char *where)
+addheader(struct conf *c, const char *h, const char *where, int secret)
 {
 	if (!goodheader(h))
 		die(EXIT_USAGE, "%s: a header is 'Name: value'", where);
 	if (c->nheaders == HEADERS_MAX)
 		die(EXIT_USAGE, "more than %d headers", HEADERS_MAX);
+	c->hsecret[c->nheaders] = secret;
 	c->headers[c->nheaders++] = h;
 }
 
@@ -172,7 +179,7 @@ headerfile(struct conf *c, const char *path)
 			    path, lineno);
 		if ((h = strdup(line)) == NULL)
 			die(EXIT_IOERR, "out of memory");
-		addheader(c, h, path);
+		addheader(c, h, path, 1);
 	}
 	if (ferror(f))
 		dieerr(EXIT_IOERR, "%s", path);
@@ -223,7 +230,7 @@ option(void *arg, struct fwd_conf *fc, int id, const char *optarg)
 		if (strncasecmp(optarg, "authorization:", 14) == 0)
 			xwarn("-H: a secret on the command line is seen by ps: "
 			    "use --header-file");
-		addheader(c, optarg, "-H");
+		addheader(c, optarg, "-H", 0);
 		break;
 	case O_HFILE:
 		headerfile(c, optarg);
@@ -268,6 +275,9 @@ option(void *arg, struct fwd_conf *fc, int id, const char *optarg)
 	case O_RSTATUS:
 		rejectstatus(c, optarg);
 		break;
+	case O_DUMP:
+		hc->dump = 1;
+		break;
 	}
 }
 
@@ -302,7 +312,14 @@ check(struct conf *c, struct fwd_conf *fc, struct cli *cl)
 	    -1)
 		die(EXIT_USAGE, "%s", why);
 	hc->headers = c->headers;
+	hc->hsecret = c->hsecret;
 	hc->nheaders = c->nheaders;
+	if (hc->dump) {
+		if (fc->state != NULL)
+			cli_fail(cl, "--dump takes no --state: nothing is "
+			    "delivered");
+		fc->data = 1;
+	}
 	hc->reject_status = c->rstatus;
 	hc->nreject_status = c->nrstatus;
 	fc->inflight = hc_inflight(hc);

@@ -1293,6 +1293,39 @@ leftovers(struct fwd *f)
 		save(f, key);
 }
 
+/*
+ * A stop signal came: say at once what the drain waits for (the messages
+ * not yet acknowledged, for how long, where they go after) and, at a
+ * terminal, that Ctrl-C again stops now.  Nothing outstanding: nothing
+ * to say (-v: a line).
+ */
+static void
+drainsay(struct fwd *f, int64_t now)
+{
+	const char *sig = stop_requested == SIGINT ? "SIGINT" :
+	    stop_requested == SIGTERM ? "SIGTERM" : stop_requested == SIGHUP ?
+	    "SIGHUP" : "a signal";
+	uint64_t undone = 0;
+	size_t i;
+	char rest[200];
+
+	(void)now;
+	for (i = 0; i < f->n; i++)
+		undone += slot(f, i)->state != S_DONE;
+	if (undone == 0) {
+		vlog("stopping on %s: nothing is outstanding", sig);
+		return;
+	}
+	snprintf(rest, sizeof rest, "then to %s", f->cf.failed != NULL ?
+	    f->cf.failed : "nowhere: no --failed file");
+	stats_end(&f->st);
+	xwarn("stopping on %s: %" PRIu64 " message%s not yet acknowledged; "
+	    "delivering for at most %.1f s, %s%s", sig, undone,
+	    plural(undone), (double)f->cf.drain_ms / 1000.0, rest,
+	    isatty(STDERR_FILENO) && stop_requested == SIGINT ?
+	    " (Ctrl-C again: stop now)" : "");
+}
+
 /* Lower *timeout (-1: none yet) to ms (at least 0). */
 static void
 sooner(int *timeout, int64_t ms)
@@ -1466,9 +1499,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		if (stop_count != 0 && drain_end == 0) {
 			drain_end = now + f->cf.drain_ms;
 			ints = stop_interrupts;
-			vlog("stopping on signal %d: delivering what is "
-			    "outstanding for at most %.1f s", (int)stop_requested,
-			    (double)f->cf.drain_ms / 1000.0);
+			drainsay(f, now);
 			health_stopping(&f->h);
 			if (ops->flush != NULL)
 				ops->flush(t, now);

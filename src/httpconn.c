@@ -77,6 +77,8 @@ struct httpconn {
 	const struct hconf *cf;		/* &conf */
 	struct hconf	conf;		/* the command's, with the shared
 					   settings of fwd_conf */
+	const char     *autoh[2];	/* headers we add (for --dump) */
+	size_t		nauto;
 	struct fwd     *fwd;
 	CURLM	       *multi;
 	struct curl_slist *hdrs;
@@ -267,6 +269,85 @@ compress_body(struct lane *l)
 	return 0;
 }
 
+/*
+ * Is the value of header line h a secret?  One from --header-file is;
+ * so is one whose name says it holds credentials.
+ */
+static int
+secret(const struct hconf *cf, size_t i)
+{
+	static const char *const words[] = { "auth", "token", "key",
+	    "secret", "password", "cookie", "session", "signature" };
+	const char *h = cf->headers[i], *colon = strchr(h, ':');
+	size_t k, j, n = colon ? (size_t)(colon - h) : strlen(h);
+
+	if (cf->hsecret != NULL && cf->hsecret[i])
+		return 1;
+	for (k = 0; k < sizeof words / sizeof words[0]; k++)
+		for (j = 0; j + strlen(words[k]) <= n; j++)
+			if (strncasecmp(h + j, words[k], strlen(words[k])) == 0)
+				return 1;
+	return 0;
+}
+
+/*
+ * --dump: the request the lane's body would make, as
+ * text on stdout: the request line, the headers we send (secrets as
+ * ***), a blank line, the body as it is before compression, a blank
+ * line.  Returns 0, or -1 when stdout is gone or failed (the core ends
+ * the run).
+ */
+static int
+showreq(struct lane *l, size_t wire)
+{
+	const struct hconf *cf = l->hc->cf;
+	const char *h, *colon;
+	char *t = NULL, *nt;
+	size_t cap = 0, len = 0, i, need;
+	int r, k;
+
+	for (k = 0; k < 2; k++) {
+		/* Twice: once to size the text, once to write it. */
+		len = 0;
+#define ADD(...) do {							\
+	int n_ = snprintf(t ? t + len : NULL, t ? cap - len : 0, __VA_ARGS__); \
+	len += n_ > 0 ? (size_t)n_ : 0;					\
+} while (0)
+		ADD("%s %s HTTP/1.1\n", cf->method, l->hc->showurl);
+		for (i = 0; i < cf->nheaders; i++) {
+			h = cf->headers[i];
+			colon = strchr(h, ':');
+			if (colon != NULL && secret(cf, i))
+				ADD("%.*s: ***\n", (int)(colon - h), h);
+			else
+				ADD("%s\n", h);
+		}
+		for (i = 0; i < l->hc->nauto; i++)
+			ADD("%s\n", l->hc->autoh[i]);
+		ADD("User-Agent: %s\n", cf->useragent);
+		ADD("Content-Length: %zu\n", wire);
+		ADD("\n");
+#undef ADD
+		need = len + l->bodylen + 2;
+		if (t != NULL)
+			break;
+		if ((nt = malloc(need)) == NULL)
+			return -1;
+		t = nt;
+		cap = need;
+	}
+	memcpy(t + len, l->body, l->bodylen);
+	len += l->bodylen;
+	if (len == 0 || t[len - 1] != '\n')
+		t[len++] = '\n';
+	t[len++] = '\n';
+	r = fwd_dump(l->hc->fwd, t, len);
+	free(t);
+	return r;
+}
+
+static void	delivered(struct lane *, size_t);
+
 /* Start the request for the first n messages of q. */
 static void
 start(struct lane *l, size_t n, int64_t now)
@@ -300,6 +381,16 @@ start(struct lane *l, size_t n, int64_t now)
 		}
 		data = l->zbody;
 		len = hc->z.total_out;
+	}
+	if (hc->cf->dump) {
+		/* Shown, or stdout gone: either way, done here. */
+		(void)showreq(l, len);
+		hc->requests++;
+		hc->sentbytes += len;
+		if (l->flush_n > 0)
+			l->flush_n = l->flush_n > n ? l->flush_n - n : 0;
+		delivered(l, n);
+		return;
 	}
 	curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)len);
@@ -1235,8 +1326,10 @@ setup_lane(struct httpconn *hc, struct lane *l, char *why, size_t whysz)
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, answercb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, l);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, l->err);
-	/* No proxy from the environment: the URL names the peer. */
-	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	/*
+	 * The proxy, as curl takes it from the environment: http_proxy,
+	 * https_proxy, all_proxy and no_proxy (flespi-pipe(7)).
+	 */
 	return 0;
 }
 
@@ -1271,10 +1364,12 @@ hc_open(struct fwd *fwd, const struct fwd_conf *fc, const void *conf,
 		if (addheader(hc, cf->headers[i]) == -1)
 			goto nomem;
 	if (!hasheader(cf, "Content-Type") && addheader(hc,
-	    cf->format == HF_NDJSON ? "Content-Type: application/x-ndjson" :
+	    hc->autoh[hc->nauto++] = cf->format == HF_NDJSON ?
+	    "Content-Type: application/x-ndjson" :
 	    "Content-Type: application/json") == -1)
 		goto nomem;
-	if (cf->gzip && addheader(hc, "Content-Encoding: gzip") == -1)
+	if (cf->gzip && addheader(hc, hc->autoh[hc->nauto++] =
+	    "Content-Encoding: gzip") == -1)
 		goto nomem;
 	/* No 100-continue round trip before each body. */
 	if (!hasheader(cf, "Expect") && addheader(hc, "Expect:") == -1)

@@ -62,8 +62,13 @@ enum { HF_ARRAY, HF_NDJSON, HF_SINGLE };
 struct hconf {
 	const char     *url;
 	const char     *method;		/* "POST", "PUT"... */
-	/* Header lines "Name: value", n of them (-H and --header-file). */
+	/*
+	 * Header lines "Name: value", n of them (-H and --header-file), and
+	 * for each whether it is a secret (from --header-file): --dump
+	 * shows those values, and those of Authorization-like names, as ***.
+	 */
 	const char    **headers;
+	const int      *hsecret;
 	size_t		nheaders;
 	const char     *cacert, *cert, *key;	/* or NULL */
 	int		format;		/* HF_* */
@@ -84,6 +89,13 @@ struct hconf {
 	 */
 	const int      *reject_status;
 	size_t		nreject_status;
+	/*
+	 * A dry run: connect to nothing; each request that would be sent is
+	 * printed on stdout (fwd_dump) -- its request line, its headers (a
+	 * secret's value as ***) and its body, uncompressed -- and taken as
+	 * acknowledged.
+	 */
+	int		dump;
 };
 
 /*
