@@ -193,9 +193,6 @@ help(int mqtt)
 	}
 	cli_help(stdout, both);
 	cli_help(stdout, cli_common);
-	if (mqtt)
-		puts("\nDefaults with --mqtt: --retry-wait 1 (doubling up to "
-		    "60), --connect-timeout 30.");
 	fputs(exit_text, stdout);
 	cli_done();
 }
@@ -386,8 +383,6 @@ parse_mqtt(struct cli *cl, struct opts *o)
 
 	mq->mqtt5 = 1;
 	o->url = RECVMQTT_URL;
-	o->wait_ms = 1000;
-	o->connect_ms = 30000;
 	while ((id = cli_next(cl, &arg)) != -1) {
 		if (common(o, id, arg))
 			continue;

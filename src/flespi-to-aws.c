@@ -112,11 +112,11 @@ static const struct fwd_cmd cmd = {
 	    "over MQTT.",
 	.opts = opts,
 	.habits = habits,
-	.notes = "Defaults here: --max-line 131072, --retry-wait 1, "
-	    "--connect-timeout 30\n(CONNECT to CONNACK).\n",
+	.notes = "Defaults here: --max-line 131072; --connect-timeout covers "
+	    "CONNECT to CONNACK.\n",
 	.maxline = PAYLOAD_MAX,
-	.retry_wait_ms = 1000,
-	.connect_ms = 30000,
+	.retry_wait_ms = 500,
+	.connect_ms = 10000,
 	.option = option,
 };
 

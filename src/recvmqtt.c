@@ -896,7 +896,7 @@ run(struct rx *rx)
 	int rc, r, err, status = EXIT_OK;
 	char who[300], msg[900];
 
-	backoff_init(&bo, (unsigned)rx->o->retry_wait_ms, 60000, 0);
+	backoff_init(&bo, (unsigned)rx->o->retry_wait_ms, 30000, 0);
 	for (;;) {
 		rc = dial(rx);
 		if (rc == MOSQ_ERR_SUCCESS) {
