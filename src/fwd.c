@@ -132,6 +132,7 @@ struct fwd {
 	int		state_err;	/* a key could not be saved */
 	int		fatal;		/* the transport's verdict */
 	int		ttyin;		/* stdin is a terminal */
+	int		unread;		/* stopped with the input still open */
 	uint64_t	delivered, failed, lost, refused_by_peer;
 };
 
@@ -248,6 +249,17 @@ is_stdin(const char *path)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* Say why --failed or --rejected FILE cannot be opened (errno). */
+static void
+openfail(const char *opt, const char *path)
+{
+	if (errno == ENXIO)
+		xwarn("%s: cannot open '%s': a FIFO that no process reads "
+		    "(start its reader first)", opt, path);
+	else
+		xwarnerr("%s: cannot open '%s'", opt, path);
+}
+
 struct fwd *
 fwd_new(const struct fwd_conf *cf, int *status)
 {
@@ -288,12 +300,12 @@ fwd_new(const struct fwd_conf *cf, int *status)
 	}
 	if (cf->failed != NULL && msgin_open_failed(&f->in, cf->failed) ==
 	    -1) {
-		xwarnerr("--failed: cannot open '%s'", cf->failed);
+		openfail("--failed", cf->failed);
 		goto fail;
 	}
 	if (cf->rejected != NULL && msgin_open_rejected(&f->in,
 	    cf->rejected) == -1) {
-		xwarnerr("--rejected: cannot open '%s'", cf->rejected);
+		openfail("--rejected", cf->rejected);
 		goto fail;
 	}
 	/*
@@ -831,9 +843,11 @@ fail_line(struct fwd *f, const char *line, size_t len)
  * line until end of input goes to the failed file (bad ones to the
  * rejected file), as long as the writer goes on writing: it stops after
  * REST_QUIET_MS without a byte, after REST_MAX_MS in all, or at another
- * stop signal; a terminal is not waited for at all.  A line cut off
- * by that is rejected, never dropped unsaid.  Returns the last key whose
- * lines are all in the files, in *key (1), or 0.
+ * stop signal; a terminal is not waited for at all.  Input left unread
+ * makes the exit status 75 (the run ended before its input did); a line
+ * cut off by that is said, not rejected (no key after it was saved: it
+ * comes again).  Returns the last key whose lines are all in the files,
+ * in *key (1), or 0.
  */
 static int
 rest(struct fwd *f, int blocked, uint64_t *key)
@@ -889,17 +903,13 @@ rest(struct fwd *f, int blocked, uint64_t *key)
 		}
 		break;
 	}
-	if (!f->eof && lr_pending(&f->in.lr) > 0 && !f->in.lr.skipping) {
-		struct linereader *lr = &f->in.lr;
-
-		msgin_reject(&f->in, lr->lineno + 1, lr->buf + lr->off,
-		    lr_pending(lr), "cut off: the input stayed open after "
-		    "stopping (%zu byte%s)", lr_pending(lr),
-		    plural(lr_pending(lr)));
+	if (!f->eof) {
+		stats_end(&f->st);
+		msgin_abandon(&f->in);
+		xwarn("stopped reading the input after line %" PRIu64
+		    ": it is still open", f->in.lr.lineno);
+		f->unread = 1;
 	}
-	if (!f->eof)
-		vlog("stopped reading the input at line %" PRIu64
-		    " (still open)", f->in.lr.lineno);
 	return found;
 }
 
@@ -1133,7 +1143,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		status = EXIT_REFUSED;
 	else if (msgin_file_error(&f->in))
 		status = EXIT_IOERR;
-	else if (f->fatal != 0 || f->failed + f->lost > 0)
+	else if (f->fatal != 0 || f->failed + f->lost > 0 || f->unread)
 		status = EXIT_TEMPFAIL;
 	else if (f->inerr || f->state_err)
 		status = EXIT_IOERR;
