@@ -66,7 +66,7 @@ static const char help_text[] =
 "Options of every forwarder:\n";
 
 static const char help_tail[] =
-"Defaults here: --max-line 131072, --retry-wait 1, --connect-timeout 30\n"
+"Defaults here: --retry-wait 1, --connect-timeout 30\n"
 "(CONNECT to CONNACK).\n"
 "\n"
 "Exit status: 0 all delivered, 64 usage, 65 bad input lines skipped,\n"
@@ -135,7 +135,7 @@ parse(int argc, char **argv, struct opts *o)
 	int ch;
 
 	memset(o, 0, sizeof *o);
-	fwd_conf_init(&o->fc, PAYLOAD_MAX, 1000, 30000);
+	fwd_conf_init(&o->fc, FWD_MAX_LINE, 1000, 30000);
 	fwd_options(lo, ownopts, NOWN);
 	o->cf.port = 8883;
 	o->cf.keepalive = 60;

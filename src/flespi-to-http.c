@@ -27,7 +27,6 @@
 #include "tlsfiles.h"
 
 #define HEADERS_MAX	64
-#define LINE_MAX_DEF	(1024 * 1024)
 
 static const char usage_text[] =
 "usage: flespi-to-http [-X METHOD] [-H 'Name: value'] [--header-file FILE]\n"
@@ -172,7 +171,7 @@ parse(int argc, char **argv, struct hconf *hc, struct fwd_conf *fc)
 	hc->linger_ms = 100;
 	hc->parallel = 1;
 	hc->useragent = "flespi-to-http/" VERSION;
-	fwd_conf_init(fc, LINE_MAX_DEF, 500, 10000);
+	fwd_conf_init(fc, FWD_MAX_LINE, 500, 10000);
 	fwd_options(lo, own, NOWN);
 	while ((c = getopt_long(argc, argv, "X:H:qvhV", lo, NULL)) != -1) {
 		switch (c) {

@@ -57,7 +57,7 @@ help(void)
 "  -h, --help              this help\n"
 "  -V, --version           print the version\n"
 "Options of every forwarder:\n", fwd_usage,
-"Defaults here: --max-line 1048576, --retry-wait 0.5, --connect-timeout 10.\n");
+"Defaults here: --retry-wait 0.5, --connect-timeout 10.\n");
 	if (fflush(stdout) == EOF || ferror(stdout))
 		dieerr(EXIT_IOERR, "stdout");
 	exit(EXIT_OK);
@@ -116,7 +116,7 @@ parse(int argc, char **argv, struct opts *o, struct pmap *pm)
 	int c;
 
 	memset(o, 0, sizeof *o);
-	fwd_conf_init(&o->fc, 1 << 20, 500, 10000);
+	fwd_conf_init(&o->fc, FWD_MAX_LINE, 500, 10000);
 	fwd_options(lo, own, sizeof own / sizeof own[0]);
 	o->window = 0;		/* adaptive */
 	if (pmap_init(pm) == -1)

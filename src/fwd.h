@@ -176,8 +176,19 @@ extern const struct option fwd_longopts[];	/* FWD_NOPTS, then { NULL } */
 extern const char fwd_usage[];			/* their --help lines */
 
 /*
- * Defaults: the forwarder's own longest line, first reconnect delay and
- * connect timeout; the rest are the same in every tool.
+ * The default --max-line of every forwarder: above the longest line
+ * flespi-recv passes with its defaults (an answer, and so any message in
+ * it, is at most --limit-size 4 MiB + 1 MiB), so that nothing it passes
+ * is refused for its length alone.  A longer line is rejected and kept
+ * whole in --rejected; a peer's own limit on a message (AWS's 128 KB) is
+ * enforced by that forwarder's mapping, as a rejected line too.
+ */
+#define FWD_MAX_LINE	(8 << 20)
+
+/*
+ * Defaults: the forwarder's own longest line (FWD_MAX_LINE), first
+ * reconnect delay and connect timeout; the rest are the same in every
+ * tool.
  */
 void	fwd_conf_init(struct fwd_conf *, size_t maxline, long long retry_wait_ms,
 	    long long connect_ms);

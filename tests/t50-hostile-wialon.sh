@@ -41,7 +41,7 @@ check "--strict: exit 65 at the first bad line" [ $rc -eq 65 ]
 check "... after one packet" [ "$(wc -l <"$T/strict")" -eq 1 ]
 check "... naming line 2" grep -q '^flespi-to-wialon: <stdin>:2: ' "$T/err"
 
-# A 50 MB line between two good ones, default --max-line (1 MiB): the
+# A 50 MB line between two good ones, default --max-line (8 MiB): the
 # line is skipped as too long, memory stays near the limit, no hang.
 s=$(date +%s)
 timeout 60 /usr/bin/time -f %M -o "$T/rss" flespi-to-wialon --dump \
