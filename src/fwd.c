@@ -254,11 +254,16 @@ is_stdin(const char *path)
 static void
 openfail(const char *opt, const char *path)
 {
-	if (errno == ENXIO)
+	struct stat st;
+	int e = errno;
+
+	if (e == ENXIO && stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
 		xwarn("%s: cannot open '%s': a FIFO that no process reads "
 		    "(start its reader first)", opt, path);
-	else
+	else {
+		errno = e;
 		xwarnerr("%s: cannot open '%s'", opt, path);
+	}
 }
 
 struct fwd *

@@ -142,7 +142,7 @@ lr_next(struct linereader *lr, char **line, size_t *len)
 				n--;
 			lr->lineno++;
 			if (n > lr->max) {
-				/* Whole in the buffer, but too long: one piece. */
+				/* Whole in the buffer but too long: a piece. */
 				lr->inlong = 1;
 				lr->longdone = 0;
 				return piece(lr, line, len);

@@ -99,7 +99,8 @@ sink_repair(struct linesink *s)
 	if (fstat(s->fd, &st) == -1)
 		return -1;
 	for (pos = st.st_size; pos > 0 && cut == -1; pos -= n) {
-		n = pos < (off_t)sizeof buf ? (ssize_t)pos : (ssize_t)sizeof buf;
+		n = pos < (off_t)sizeof buf ? (ssize_t)pos :
+		    (ssize_t)sizeof buf;
 		if (pread(s->fd, buf, (size_t)n, pos - n) != n)
 			return -1;
 		for (i = n; i > 0; i--)
