@@ -61,23 +61,33 @@ for i in range(a, a + n):
 ' "$1" "$2"
 }
 
-# --- the service: 12 runs back to back, 100 lines each, its peer down
+# --- the service: 12 runs back to back, 100 lines each, its peer down;
+# each gives up at once and appends what it reads, over about a second
 ROUNDS=12 PER=100
 (
 	for r in $(seq 0 $((ROUNDS - 1))); do
 		slice $((r * PER)) $PER |
 		    flespi-to-wialon -v --retries 0 --failed "$F" 127.0.0.1:1 \
-		    2>>"$T/svc.err"
+		    2>>"$T/svc.err" &
+		echo $! >"$T/svc.pid"
+		wait $!
 		echo $? >>"$T/svc.rcs"
 	done
 	touch "$T/svc.done"
 ) &
 svc=$!
-# --- meanwhile the recipe, whenever the file holds something
+# --- meanwhile the recipe, whenever the file holds something and the
+# running service has it open (so that it must notice the move)
+holds() {
+	local p
+	p=$(cat "$T/svc.pid" 2>/dev/null) && [ -n "$p" ] &&
+	    ls -l "/proc/$p/fd" 2>/dev/null | grep -q -- "-> $F\$"
+}
+due() { [ -e "$T/svc.done" ] || { [ -s "$F" ] && holds; }; }
 replays=0
 while [ ! -e "$T/svc.done" ]; do
-	wait_for 5 test -s "$F" -o -e "$T/svc.done" || break
-	[ -s "$F" ] || continue
+	wait_for 10 due || break
+	[ -e "$T/svc.done" ] && break
 	replay
 	replays=$((replays + 1))
 done
@@ -91,8 +101,8 @@ check "the service's runs each gave up and read their input to its end (exit 75)
 check "... and wrote every line to --failed ($(grep -o '[0-9]* messages undelivered, written' "$T/svc.err" | awk '{ n += $1 } END { print n + 0 }'))" \
     test "$(grep -o '[0-9]* messages undelivered, written' "$T/svc.err" | awk '{ n += $1 } END { print n + 0 }')" = $((ROUNDS * PER))
 moved=$(grep -c "failed file '$F' was moved away" "$T/svc.err")
-check "the recipe ran $replays times while the service appended, $moved times between two of a run's writes (at least 3)" \
-    test $moved -ge 3
+check "the recipe ran $replays times while a run of the service held the file, which each noticed ($moved; at least 3)" \
+    test $moved -ge 3 -a $moved = $replays
 seqs "$T/rp.out" "$F" "$F.replay" | sort -n -u >"$T/got"
 missing=$(comm -23 "$T/want" "$T/got" | wc -l)
 check "every line delivered, in the failed file or being replayed: $missing of $((ROUNDS * PER)) lost" \
