@@ -124,12 +124,19 @@ sink_repair(struct linesink *s)
 	return 0;
 }
 
+/*
+ * flock(2), waited for through signals.  A file system without locks
+ * (ENOLCK, EOPNOTSUPP) is written to unlocked, as before there were any.
+ */
 static int
 sink_flock(int fd, int op)
 {
-	while (flock(fd, op) == -1)
+	while (flock(fd, op) == -1) {
+		if (errno == ENOLCK || errno == EOPNOTSUPP || errno == EINVAL)
+			return 0;
 		if (errno != EINTR)
 			return -1;
+	}
 	return 0;
 }
 
