@@ -113,8 +113,11 @@ sink_repair(struct linesink *s)
 		cut = 0;
 	if (cut == st.st_size)
 		return 0;
-	if (keep_torn(s->path, s->fd, cut, st.st_size - cut) == -1)
+	if (keep_torn(s->path, s->fd, cut, st.st_size - cut) == -1) {
+		xwarnerr("%s file '%s': its last line is torn, and cannot be "
+		    "kept aside in '%s.torn'", s->what, s->path, s->path);
 		return -1;
+	}
 	if (ftruncate(s->fd, cut) == -1)
 		return -1;
 	xwarn("%s file '%s': its last line was torn (%jd bytes without a "
