@@ -112,9 +112,9 @@ static const struct fwd_cmd cmd = {
 	    "over MQTT.",
 	.opts = opts,
 	.habits = habits,
-	.notes = "Defaults here: --max-line 131072; --connect-timeout covers "
-	    "CONNECT to CONNACK.\n",
-	.maxline = PAYLOAD_MAX,
+	.notes = "--connect-timeout covers CONNECT to CONNACK; a message over "
+	    "AWS's 128 KB is\nrejected (and kept whole in --rejected).\n",
+	.maxline = FWD_MAX_LINE,
 	.retry_wait_ms = 500,
 	.connect_ms = 10000,
 	.option = option,

@@ -25,7 +25,6 @@
 #include "tlsfiles.h"
 
 #define HEADERS_MAX	64
-#define LINE_MAX_DEF	(1024 * 1024)
 
 enum { O_REQUEST = 256, O_HEADER, O_HFILE, O_FORMAT, O_GZIP, O_BATCH,
 	O_BBYTES, O_LINGER, O_PARALLEL, O_CAFILE, O_CERT, O_KEY, O_RSTATUS,
@@ -102,11 +101,10 @@ static const struct fwd_cmd cmd = {
 	    "in batches.",
 	.opts = opts,
 	.habits = habits,
-	.notes = "Defaults here: --max-line 1048576, --retry-wait 0.5, "
-	    "--connect-timeout 10;\n--ack-timeout is a whole request, "
-	    "answer included.  A status refused before any\n2xx (401, 403, "
-	    "404, 3xx, TLS) ends the run with 69.\n",
-	.maxline = LINE_MAX_DEF,
+	.notes = "--ack-timeout is a whole request, answer included.  A status "
+	    "refused before\nany 2xx (401, 403, 404, 3xx, TLS) ends the run "
+	    "with 69.\n",
+	.maxline = FWD_MAX_LINE,
 	.retry_wait_ms = 500,
 	.connect_ms = 10000,
 	.option = option,

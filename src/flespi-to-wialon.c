@@ -60,9 +60,8 @@ static const struct fwd_cmd cmd = {
 	    "Retranslator 1.0.",
 	.opts = opts,
 	.habits = NULL,
-	.notes = "Defaults here: --max-line 1048576, --retry-wait 0.5, "
-	    "--connect-timeout 10.\n",
-	.maxline = 1 << 20,
+	.notes = NULL,
+	.maxline = FWD_MAX_LINE,
 	.retry_wait_ms = 500,
 	.connect_ms = 10000,
 	.option = option,

@@ -174,6 +174,7 @@ struct fwd {
 	int		fatal;		/* the transport's verdict */
 	int		ttyin;		/* stdin is a terminal */
 	int		dumpend;	/* --dump's stdout: 1 gone, 2 error */
+	int		unread;		/* stopped with the input still open */
 	uint64_t	delivered, failed, lost, refused_by_peer;
 	struct health	h;		/* notify, stats line, --metrics */
 	struct newest	nw;
@@ -196,8 +197,9 @@ const struct cli_opt fwd_opts[] = {
 	  "append bad and refused lines to FILE", NULL, 0 },
 	{ "strict", 0, CLI_FLAG, O_STRICT, NULL,
 	  "stop at the first bad input line", NULL, 0 },
-	{ "max-line", 0, CLI_ARG, O_MAXLINE, "BYTES", "longest input line",
-	  NULL, 0 },
+	{ "max-line", 0, CLI_ARG, O_MAXLINE, "BYTES",
+	  "longest input line (default 8 MiB); a longer\n"
+	  "one is rejected, kept whole in --rejected", NULL, 0 },
 	{ "retries", 0, CLI_ARG, O_RETRIES, "N",
 	  "give up after N failed retries (exit 75;\n"
 	  "default: never); curl's --retry N is the same", NULL, 0 },
@@ -418,6 +420,22 @@ is_stdin(const char *path)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* Say why --failed or --rejected FILE cannot be opened (errno). */
+static void
+openfail(const char *opt, const char *path)
+{
+	struct stat st;
+	int e = errno;
+
+	if (e == ENXIO && stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
+		xwarn("%s: cannot open '%s': a FIFO that no process reads "
+		    "(start its reader first)", opt, path);
+	else {
+		errno = e;
+		xwarnerr("%s: cannot open '%s'", opt, path);
+	}
+}
+
 struct fwd *
 fwd_new(const struct fwd_conf *cf, int *status)
 {
@@ -462,12 +480,12 @@ fwd_new(const struct fwd_conf *cf, int *status)
 	}
 	if (cf->failed != NULL && msgin_open_failed(&f->in, cf->failed) ==
 	    -1) {
-		xwarnerr("--failed: cannot open '%s'", cf->failed);
+		openfail("--failed", cf->failed);
 		goto fail;
 	}
 	if (cf->rejected != NULL && msgin_open_rejected(&f->in,
 	    cf->rejected) == -1) {
-		xwarnerr("--rejected: cannot open '%s'", cf->rejected);
+		openfail("--rejected", cf->rejected);
 		goto fail;
 	}
 	/*
@@ -1170,9 +1188,11 @@ fail_line(struct fwd *f, const char *line, size_t len)
  * line until end of input goes to the failed file (bad ones to the
  * rejected file), as long as the writer goes on writing: it stops after
  * REST_QUIET_MS without a byte, after REST_MAX_MS in all, or at another
- * stop signal; a terminal is not waited for at all.  A line cut off
- * by that is rejected, never dropped unsaid.  Returns the last key whose
- * lines are all in the files, in *key (1), or 0.
+ * stop signal; a terminal is not waited for at all.  Input left unread
+ * makes the exit status 75 (the run ended before its input did); a line
+ * cut off by that is said, not rejected (no key after it was saved: it
+ * comes again).  Returns the last key whose lines are all in the files,
+ * in *key (1), or 0.
  */
 static int
 rest(struct fwd *f, int blocked, uint64_t *key)
@@ -1232,17 +1252,13 @@ rest(struct fwd *f, int blocked, uint64_t *key)
 		}
 		break;
 	}
-	if (!f->eof && lr_pending(&f->in.lr) > 0 && !f->in.lr.skipping) {
-		struct linereader *lr = &f->in.lr;
-
-		msgin_reject(&f->in, lr->lineno + 1, lr->buf + lr->off,
-		    lr_pending(lr), "cut off: the input stayed open after "
-		    "stopping (%zu byte%s)", lr_pending(lr),
-		    plural(lr_pending(lr)));
+	if (!f->eof) {
+		stats_end(&f->st);
+		msgin_abandon(&f->in);
+		xwarn("stopped reading the input after line %" PRIu64
+		    ": it is still open", f->in.lr.lineno);
+		f->unread = 1;
 	}
-	if (!f->eof)
-		vlog("stopped reading the input at line %" PRIu64
-		    " (still open)", f->in.lr.lineno);
 	return found && !f->order.bad;
 }
 
@@ -1638,7 +1654,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		status = EXIT_REFUSED;
 	else if (msgin_file_error(&f->in))
 		status = EXIT_IOERR;
-	else if (f->fatal != 0 || f->failed + f->lost > 0)
+	else if (f->fatal != 0 || f->failed + f->lost > 0 || f->unread)
 		status = EXIT_TEMPFAIL;
 	else if (f->inerr || f->state_err)
 		status = EXIT_IOERR;

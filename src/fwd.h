@@ -197,6 +197,16 @@ struct fwd_transport {
 };
 
 /*
+ * The default --max-line of every forwarder: above the longest line
+ * flespi-recv passes with its defaults (an answer, and so any message in
+ * it, is at most --limit-size 4 MiB + 1 MiB), so that nothing it passes
+ * is refused for its length alone.  A longer line is rejected and kept
+ * whole in --rejected; a peer's own limit on a message (AWS's 128 KB) is
+ * enforced by that forwarder's mapping, as a rejected line too.
+ */
+#define FWD_MAX_LINE	(8 << 20)
+
+/*
  * A forwarder's mapping: map prepares each good message for the peer
  * (NULL: the lines go as they are), fast is msgin's fast path for it
  * (msgin.h; NULL: jansson only), each with its argument.

@@ -29,7 +29,7 @@ lr_free(struct linereader *lr)
 size_t
 lr_pending(const struct linereader *lr)
 {
-	return lr->end - lr->off;
+	return lr->end - lr->off + (lr->inlong ? 1 : 0);
 }
 
 /*
@@ -74,6 +74,42 @@ fill(struct linereader *lr)
 	return LR_ERR;
 }
 
+/*
+ * Hand out the next piece of a long line: the bytes buffered up to its
+ * newline, or all of them but a last "\r", which may be the start of its
+ * "\r\n".  Returns LR_LONG, or 0 when a piece needs more input first.
+ */
+static int
+piece(struct linereader *lr, char **line, size_t *len)
+{
+	char *p = lr->buf + lr->off, *nl;
+	size_t n = lr->end - lr->off;
+
+	if ((nl = memchr(p, '\n', n)) != NULL) {
+		n = (size_t)(nl - p);
+		lr->off += n + 1;
+		lr->inlong = 0;
+	} else if (lr->eof) {
+		lr->off = lr->end;
+		lr->inlong = 0;
+		lr->nonl = 1;
+	} else {
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n == 0 && lr->longdone > 0)
+			return 0;
+		lr->off += n;
+	}
+	if (!lr->inlong && n > 0 && p[n - 1] == '\r')
+		n--;
+	lr->scan = lr->off;
+	*line = p;
+	*len = n;
+	lr->longoff = lr->longdone;
+	lr->longdone += n;
+	return LR_LONG;
+}
+
 int
 lr_next(struct linereader *lr, char **line, size_t *len)
 {
@@ -81,19 +117,12 @@ lr_next(struct linereader *lr, char **line, size_t *len)
 	size_t n;
 	int r;
 
+	lr->nonl = 0;
 	for (;;) {
-		if (lr->skipping) {
-			nl = memchr(lr->buf + lr->off, '\n', lr->end - lr->off);
-			if (nl != NULL) {
-				lr->off = lr->scan = (size_t)(nl - lr->buf) + 1;
-				lr->skipping = 0;
-				continue;
-			}
-			lr->off = lr->end = lr->scan = 0;
-			if (lr->eof) {
-				lr->skipping = 0;
-				return LR_EOF;
-			}
+		if (lr->inlong) {
+			if ((lr->off < lr->end || lr->eof) &&
+			    piece(lr, line, len) == LR_LONG)
+				return LR_LONG;
 			if ((r = fill(lr)) != LR_LINE)
 				return r;
 			continue;
@@ -104,32 +133,40 @@ lr_next(struct linereader *lr, char **line, size_t *len)
 		nl = memchr(lr->buf + lr->scan, '\n', lr->end - lr->scan);
 		if (nl != NULL || (lr->eof && lr->end > lr->off)) {
 			p = lr->buf + lr->off;
-			if (nl == NULL)
+			if (nl == NULL) {
 				nl = lr->buf + lr->end;	/* spare byte */
+				lr->nonl = 1;
+			}
 			n = (size_t)(nl - p);
-			lr->off = lr->scan = (size_t)(nl - lr->buf) +
-			    (nl < lr->buf + lr->end);
-			lr->lineno++;
 			if (n > 0 && p[n - 1] == '\r')
 				n--;
+			lr->lineno++;
+			if (n > lr->max) {
+				/* Whole in the buffer but too long: a piece. */
+				lr->inlong = 1;
+				lr->longdone = 0;
+				return piece(lr, line, len);
+			}
+			lr->off = lr->scan = (size_t)(nl - lr->buf) +
+			    (nl < lr->buf + lr->end);
 			p[n] = '\0';
-			if (n == 0)
+			if (n == 0) {
+				lr->nonl = 0;
 				continue;
+			}
 			*line = p;
 			*len = n;
-			return n > lr->max ? LR_LONG : LR_LINE;
+			return LR_LINE;
 		}
 		lr->scan = lr->end;
 		if (lr->eof)
 			return LR_EOF;
 		if (lr->end - lr->off > lr->max + 1) {
-			/* No newline within max + "\r": too long, drop it. */
+			/* No newline within max + "\r": too long, in pieces. */
 			lr->lineno++;
-			lr->skipping = 1;
-			lr->off = lr->end = lr->scan = 0;
-			*line = NULL;
-			*len = 0;
-			return LR_LONG;
+			lr->inlong = 1;
+			lr->longdone = 0;
+			return piece(lr, line, len);
 		}
 		if ((r = fill(lr)) != LR_LINE)
 			return r;

@@ -1,11 +1,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -27,22 +29,6 @@ sink_init(struct linesink *s, const char *what)
 	s->what = what;
 }
 
-static int
-sink_open(struct linesink *s, const char *path)
-{
-	s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (s->fd == -1)
-		return -1;
-	if ((s->buf = malloc(SINK_BUF)) == NULL) {
-		close(s->fd);
-		s->fd = -1;
-		errno = ENOMEM;
-		return -1;
-	}
-	s->cap = SINK_BUF;
-	return s->fd;
-}
-
 static void
 sink_fail(struct linesink *s, int e)
 {
@@ -52,9 +38,239 @@ sink_fail(struct linesink *s, int e)
 }
 
 /*
+ * Append n bytes from fd, read at offset off, to the file at the end of
+ * path's name plus ".torn", then a newline.  Returns 0, or -1 with errno.
+ */
+static int
+keep_torn(const char *path, int fd, off_t off, off_t n)
+{
+	char name[PATH_MAX], buf[4096];
+	size_t k;
+	int tfd, e;
+
+	if ((size_t)snprintf(name, sizeof name, "%s.torn", path) >=
+	    sizeof name) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	tfd = open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
+	    0600);
+	if (tfd == -1)
+		return -1;
+	for (; n > 0; off += (off_t)k, n -= (off_t)k) {
+		k = n < (off_t)sizeof buf ? (size_t)n : sizeof buf;
+		if (pread(fd, buf, k, off) != (ssize_t)k) {
+			e = errno ? errno : EIO;
+			goto fail;
+		}
+		if (write_all(tfd, buf, k, NULL) == -1) {
+			e = errno;
+			goto fail;
+		}
+	}
+	if (write_all(tfd, "\n", 1, NULL) == -1 || fsync(tfd) == -1) {
+		e = errno;
+		goto fail;
+	}
+	return close(tfd);
+fail:
+	close(tfd);
+	errno = e;
+	return -1;
+}
+
+/*
+ * A regular file whose last line has no newline holds a line torn by a
+ * run killed while writing it (SIGKILL, a crash, a full disk): appending
+ * would glue the next line onto it.  Cut the fragment off, keep it in
+ * FILE.torn (a line of its own there), say so.  Called with the lock
+ * held, so that a writer's line in progress is never taken for one.
+ * Returns 0, or -1 with errno when the fragment cannot be kept aside
+ * (the file is left as it is).
+ */
+static int
+sink_repair(struct linesink *s)
+{
+	struct stat st;
+	char buf[4096];
+	off_t pos, cut = -1;
+	ssize_t n, i;
+
+	if (fstat(s->fd, &st) == -1)
+		return -1;
+	for (pos = st.st_size; pos > 0 && cut == -1; pos -= n) {
+		n = pos < (off_t)sizeof buf ? (ssize_t)pos :
+		    (ssize_t)sizeof buf;
+		if (pread(s->fd, buf, (size_t)n, pos - n) != n)
+			return -1;
+		for (i = n; i > 0; i--)
+			if (buf[i - 1] == '\n') {
+				cut = pos - n + i;
+				break;
+			}
+	}
+	if (cut == -1)
+		cut = 0;
+	if (cut == st.st_size)
+		return 0;
+	if (keep_torn(s->path, s->fd, cut, st.st_size - cut) == -1) {
+		xwarnerr("%s file '%s': its last line is torn, and cannot be "
+		    "kept aside in '%s.torn'", s->what, s->path, s->path);
+		return -1;
+	}
+	if (ftruncate(s->fd, cut) == -1)
+		return -1;
+	xwarn("%s file '%s': its last line was torn (%jd bytes without a "
+	    "newline, from a run that ended while writing it): moved to "
+	    "'%s.torn'", s->what, s->path, (intmax_t)(st.st_size - cut),
+	    s->path);
+	return 0;
+}
+
+/*
+ * flock(2), waited for through signals.  A file system without locks
+ * (ENOLCK, EOPNOTSUPP) is written to unlocked, as before there were any.
+ */
+static int
+sink_flock(int fd, int op)
+{
+	while (flock(fd, op) == -1) {
+		if (errno == ENOLCK || errno == EOPNOTSUPP || errno == EINVAL)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Take the regular file's lock and make sure the descriptor still is the
+ * file at the path: someone may have renamed it under the same lock (the
+ * replay recipe: flock FILE mv FILE FILE.replay).  Then the lines written
+ * so far are synced where they are, and the path is opened anew (created
+ * when missing) in place of the old descriptor (dup2: the number stays,
+ * as the saver thread holds it) and checked for a torn tail.  Returns 0
+ * with the lock held, or -1 with errno (no lock held).
+ */
+static int
+sink_lock(struct linesink *s)
+{
+	struct stat a, b;
+	int fd, e;
+
+	for (;;) {
+		if (sink_flock(s->fd, LOCK_EX) == -1)
+			return -1;
+		if (fstat(s->fd, &a) == -1)
+			goto fail;
+		if (stat(s->path, &b) == 0) {
+			if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+				return 0;
+		} else if (errno != ENOENT)
+			goto fail;
+		if (s->written > s->synced && fsync(s->fd) == -1 &&
+		    errno != EINVAL && errno != EROFS)
+			goto fail;
+		fd = open(s->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC |
+		    O_NOCTTY, 0600);
+		if (fd == -1)
+			goto fail;
+		if (dup2(fd, s->fd) == -1) {
+			e = errno;
+			close(fd);
+			errno = e;
+			goto fail;
+		}
+		close(fd);
+		s->synced = s->written;
+		vlog("%s file '%s' was moved away: writing to a new one",
+		    s->what, s->path);
+		if (sink_flock(s->fd, LOCK_EX) == -1)
+			return -1;
+		if (sink_repair(s) == -1)
+			goto fail;
+		(void)flock(s->fd, LOCK_UN);
+	}
+fail:
+	e = errno;
+	(void)flock(s->fd, LOCK_UN);
+	errno = e;
+	return -1;
+}
+
+static void
+sink_unlock(struct linesink *s)
+{
+	if (s->reg)
+		(void)flock(s->fd, LOCK_UN);
+}
+
+/*
+ * Open path for appending whole lines.  A regular file is opened to be
+ * read too (its tail is checked), created 0600, and locked while it is
+ * checked and whenever it is written.  Anything else (a FIFO, a terminal,
+ * /dev/stderr) is only written, and opened without waiting: a FIFO
+ * nobody reads fails with ENXIO instead of blocking the start.
+ */
+static int
+sink_open(struct linesink *s, const char *path)
+{
+	struct stat st;
+	int fl;
+
+	if ((s->path = strdup(path)) == NULL ||
+	    (s->buf = malloc(SINK_BUF)) == NULL)
+		goto nomem;
+	s->cap = SINK_BUF;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		s->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY |
+		    O_NONBLOCK);
+		if (s->fd == -1)
+			goto fail;
+		if ((fl = fcntl(s->fd, F_GETFL)) == -1 ||
+		    fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
+			goto fail;
+		return s->fd;
+	}
+	s->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
+	    0600);
+	if (s->fd == -1 || fstat(s->fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode))
+		return s->fd;
+	s->reg = 1;
+	if (sink_lock(s) == -1)
+		goto fail;
+	if (sink_repair(s) == -1) {
+		fl = errno;
+		sink_unlock(s);
+		errno = fl;
+		goto fail;
+	}
+	sink_unlock(s);
+	return s->fd;
+nomem:
+	errno = ENOMEM;
+fail:
+	fl = errno;
+	if (s->fd != -1)
+		close(s->fd);
+	s->fd = -1;
+	s->reg = 0;
+	free(s->buf);
+	s->buf = NULL;
+	s->cap = 0;
+	free(s->path);
+	s->path = NULL;
+	errno = fl;
+	return -1;
+}
+
+/*
  * Write n bytes holding lines whole lines.  After a short write, count
  * the whole lines that made it and cut the torn one off the file again
- * (best effort: a pipe or device cannot be truncated).
+ * (best effort: a pipe or device cannot be truncated).  A regular file
+ * is locked meanwhile (sink_lock).
  */
 static int
 sink_write(struct linesink *s, const struct iovec *iov, int iovcnt,
@@ -69,6 +285,10 @@ sink_write(struct linesink *s, const struct iovec *iov, int iovcnt,
 	for (i = 0; i < iovcnt; i++) {
 		v[i] = iov[i];
 		total += iov[i].iov_len;
+	}
+	if (s->reg && sink_lock(s) == -1) {
+		sink_fail(s, errno);
+		return -1;
 	}
 	while (done < total) {
 		n = writev(s->fd, v + k, iovcnt - k);
@@ -88,6 +308,7 @@ sink_write(struct linesink *s, const struct iovec *iov, int iovcnt,
 			v[k].iov_len -= (size_t)n;
 		}
 	}
+	sink_unlock(s);
 	s->written += lines;
 	return 0;
 torn:
@@ -112,6 +333,7 @@ torn:
 	if (tail > 0 && fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_size >= (off_t)tail)
 		(void)ftruncate(s->fd, st.st_size - (off_t)tail);
+	sink_unlock(s);
 	sink_fail(s, e);
 	return -1;
 }
@@ -163,6 +385,52 @@ sink_line(struct linesink *s, const char *line, size_t len)
 	return 0;
 }
 
+/*
+ * Append the len bytes of spool (a long line kept aside) and a newline,
+ * as one line, after what the buffer holds.  A regular file is locked
+ * from the first byte to the newline, and cut back to where the line
+ * began when a write fails.  Returns 0, or -1 after an error.
+ */
+static int
+sink_spooled(struct linesink *s, int spool, uint64_t len)
+{
+	struct stat st;
+	off_t start = -1;
+	uint64_t at = 0;
+	size_t k;
+	ssize_t n;
+	int e = 0;
+
+	if (sink_flush(s) == -1 || s->fd == -1 || s->err)
+		return -1;
+	if (s->reg && sink_lock(s) == -1) {
+		sink_fail(s, errno);
+		return -1;
+	}
+	if (s->reg && fstat(s->fd, &st) == 0)
+		start = st.st_size;
+	while (at < len && e == 0) {
+		k = len - at < s->cap ? (size_t)(len - at) : s->cap;
+		if ((n = pread(spool, s->buf, k, (off_t)at)) <= 0)
+			e = n == 0 ? EIO : errno;
+		else if (write_all(s->fd, s->buf, (size_t)n, NULL) == -1)
+			e = errno;
+		else
+			at += (uint64_t)n;
+	}
+	if (e == 0 && write_all(s->fd, "\n", 1, NULL) == -1)
+		e = errno;
+	if (e != 0 && start != -1)
+		(void)ftruncate(s->fd, start);
+	sink_unlock(s);
+	if (e != 0) {
+		sink_fail(s, e);
+		return -1;
+	}
+	s->written++;
+	return 0;
+}
+
 static int
 sink_sync(struct linesink *s)
 {
@@ -188,6 +456,47 @@ sink_close(struct linesink *s)
 	s->fd = -1;
 	free(s->buf);
 	s->buf = NULL;
+	free(s->path);
+	s->path = NULL;
+}
+
+/*
+ * A temporary file for a long line on its way to the rejected file: in
+ * the rejected file's own directory (the disk chosen for rejected lines,
+ * not a /tmp that may be memory), else in $TMPDIR or /tmp.  Unlinked at
+ * once: it goes with the descriptor.  Returns it, or -1 with errno.
+ */
+static int
+spool_open(const struct linesink *s)
+{
+	const char *dir[2] = { ".", getenv("TMPDIR") }, *slash;
+	char name[PATH_MAX];
+	int dl[2], i, fd, e = EINVAL;
+
+	dl[0] = 1;
+	if (s->reg && (slash = strrchr(s->path, '/')) != NULL) {
+		dir[0] = s->path;
+		dl[0] = slash == s->path ? 1 : (int)(slash - s->path);
+	}
+	if (dir[1] == NULL || dir[1][0] != '/')
+		dir[1] = "/tmp";
+	dl[1] = (int)strlen(dir[1]);
+	for (i = s->reg ? 0 : 1; i < 2; i++) {
+		if ((size_t)snprintf(name, sizeof name, "%.*s/.%s-line.XXXXXX",
+		    dl[i], dir[i], progname) >= sizeof name) {
+			e = ENAMETOOLONG;
+			continue;
+		}
+		if ((fd = mkstemp(name)) == -1) {
+			e = errno;
+			continue;
+		}
+		(void)unlink(name);
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		return fd;
+	}
+	errno = e;
+	return -1;
 }
 
 int
@@ -198,6 +507,7 @@ msgin_init(struct msgin *in, int fd, size_t maxline, const char *uid_field)
 	in->uid_field = uid_field ? uid_field : "ident";
 	sink_init(&in->failed, "failed");
 	sink_init(&in->rejected, "rejected");
+	in->spool = -1;
 	return lr_init(&in->lr, fd, maxline);
 }
 
@@ -205,6 +515,9 @@ void
 msgin_free(struct msgin *in)
 {
 	lr_free(&in->lr);
+	if (in->spool != -1)
+		close(in->spool);
+	in->spool = -1;
 	sink_close(&in->failed);
 	sink_close(&in->rejected);
 }
@@ -399,6 +712,82 @@ msgin_parse(struct msgin *in, struct msg *m, char *why, size_t whysz)
 	return 0;
 }
 
+/*
+ * A line that ended without its newline and is not good: cut off (its
+ * writer stopped or was killed in the middle of it), not bad input.
+ * Said, but not counted as bad nor copied to the rejected file: nothing
+ * after it was checkpointed, so it comes again whole after a restart.
+ */
+static void
+cutoff(struct msgin *in, uint64_t lineno, uint64_t len, const char *how)
+{
+	xwarn("%s:%" PRIu64 ": cut off: %s (%" PRIu64 " byte%s without a "
+	    "newline): not rejected", in->name, lineno, how, len,
+	    plural(len));
+	in->cutoff++;
+}
+
+/*
+ * A bad line: rejected, or cut off when it is the last line and lacks its
+ * newline.  Returns 1 when --strict ends the input here.
+ */
+static int
+bad(struct msgin *in, uint64_t lineno, const char *line, size_t len,
+    const char *why)
+{
+	if (in->lr.nonl) {
+		cutoff(in, lineno, len, "the input ended inside this line");
+		return 0;
+	}
+	msgin_reject(in, lineno, line, len, "%s", why);
+	return in->strict;
+}
+
+/*
+ * A piece of a line longer than the limit.  With a rejected file, the
+ * pieces go to a spool file as they come; at the line's end it is
+ * diagnosed, counted and copied to the rejected file whole (or cut off,
+ * without its newline at the end of input).  Returns 1 when the line
+ * ended and was rejected, else 0.
+ */
+static int
+longpiece(struct msgin *in, const char *p, size_t len)
+{
+	struct linesink *s = &in->rejected;
+	int rejected = !in->lr.nonl;
+
+	if (in->lr.longoff == 0) {
+		in->longno = in->lr.lineno;
+		in->longlen = 0;
+		if (s->fd != -1 && !s->err && (in->spool = spool_open(s)) ==
+		    -1)
+			sink_fail(s, errno);
+	}
+	if (in->spool != -1 && len > 0 &&
+	    write_all(in->spool, p, len, NULL) == -1) {
+		sink_fail(s, errno);
+		close(in->spool);
+		in->spool = -1;
+	}
+	in->longlen += len;
+	if (in->lr.inlong)
+		return 0;
+	if (!rejected)
+		cutoff(in, in->longno, in->longlen,
+		    "the input ended inside this line");
+	else {
+		xwarn("%s:%" PRIu64 ": line longer than %zu bytes (%" PRIu64
+		    " bytes)", in->name, in->longno, in->lr.max, in->longlen);
+		in->bad++;
+		if (in->spool != -1)
+			sink_spooled(s, in->spool, in->longlen);
+	}
+	if (in->spool != -1)
+		close(in->spool);
+	in->spool = -1;
+	return rejected;
+}
+
 int
 msgin_next(struct msgin *in, struct msg *m)
 {
@@ -419,9 +808,7 @@ msgin_next(struct msgin *in, struct msg *m)
 		case LR_ERR:
 			return MSG_ERR;
 		case LR_LONG:
-			msgin_reject(in, in->lr.lineno, line, line ? len : 0,
-			    "line longer than %zu bytes, skipped", in->lr.max);
-			if (in->strict)
+			if (longpiece(in, line, len) && in->strict)
 				return MSG_BAD;
 			continue;
 		}
@@ -431,9 +818,8 @@ msgin_next(struct msgin *in, struct msg *m)
 		 * number ("1\0}" parses): refuse it here, before any parser.
 		 */
 		if (memchr(line, '\0', len) != NULL) {
-			msgin_reject(in, in->lr.lineno, line, len,
-			    "not JSON: NUL byte in the line");
-			if (in->strict)
+			if (bad(in, in->lr.lineno, line, len,
+			    "not JSON: NUL byte in the line"))
 				return MSG_BAD;
 			continue;
 		}
@@ -448,9 +834,8 @@ msgin_next(struct msgin *in, struct msg *m)
 			in->checkpoints++;
 			return MSG_CHECKPOINT;
 		case -1:
-			msgin_reject(in, m->lineno, line, len,
-			    "malformed checkpoint line");
-			if (in->strict)
+			if (bad(in, m->lineno, line, len,
+			    "malformed checkpoint line"))
 				return MSG_BAD;
 			continue;
 		}
@@ -458,10 +843,30 @@ msgin_next(struct msgin *in, struct msg *m)
 			in->good++;
 			return MSG_OK;
 		}
-		msgin_reject(in, m->lineno, line, len, "%s", why);
-		if (in->strict)
+		if (bad(in, m->lineno, line, len, why))
 			return MSG_BAD;
 	}
+}
+
+int
+msgin_abandon(struct msgin *in)
+{
+	struct linereader *lr = &in->lr;
+	const char *how = "the input stayed open after stopping";
+
+	if (lr->inlong) {
+		cutoff(in, in->longno, in->longlen + (lr->end - lr->off), how);
+		if (in->spool != -1)
+			close(in->spool);
+		in->spool = -1;
+		return 1;
+	}
+	if (lr->end > lr->off &&
+	    memchr(lr->buf + lr->off, '\n', lr->end - lr->off) == NULL) {
+		cutoff(in, lr->lineno + 1, lr->end - lr->off, how);
+		return 1;
+	}
+	return 0;
 }
 
 int

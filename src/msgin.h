@@ -3,11 +3,22 @@
  * parsed with jansson (or a caller's fast path) and checked to be a flespi
  * message, or recognised as a checkpoint line (checkpoint.h).  Bad lines
  * are diagnosed here, in one format for every tool ("prog: <stdin>:LINE:
- * reason"), counted, and copied to the rejected file; lines that were good
- * but could not be delivered go to the failed file.  Both files are
- * appended to through a buffer, and a line counts as written only once it
- * is whole in the file: after a write error (a full disk) the counters say
- * what really is there.
+ * reason"), counted, and copied to the rejected file, whole however long
+ * (a line over the limit is kept aside in pieces on disk, never in
+ * memory); lines that were good but could not be delivered go to the
+ * failed file.  A last line without its newline that is not good was cut
+ * off by its writer: said, not rejected.  Both files are appended to
+ * through a buffer, and a line counts as written only once it is whole in
+ * the file: after a write error (a full disk) the counters say what
+ * really is there.
+ *
+ * A regular failed or rejected file is shared safely with other writers
+ * and movers: each write takes flock(2) on the file, checks that the
+ * descriptor still is the file at the path (fstat against stat) and opens
+ * the path again when it was moved away (`flock FILE mv FILE FILE.replay`
+ * moves it under the same lock).  At every open, under that lock, a torn
+ * last line left by a writer killed mid-line is cut off and kept in
+ * FILE.torn, never glued to the next line.
  */
 #ifndef MSGIN_H
 #define MSGIN_H
@@ -39,7 +50,10 @@ struct msg;
  * those of them fsync'd.
  */
 struct linesink {
-	int		fd;		/* -1: no file */
+	int		fd;		/* -1: no file; its number never changes
+					   while open (the saver thread uses it) */
+	char	       *path;		/* the name it was opened by */
+	int		reg;		/* a regular file: locked, reopened */
 	char	       *buf;
 	size_t		len, cap;
 	uint64_t	nbuf;		/* lines in buf */
@@ -57,6 +71,7 @@ struct msgin {
 	uint64_t	good;		/* lines handed out as MSG_OK */
 	uint64_t	bad;		/* lines rejected (here or by msgin_reject) */
 	uint64_t	checkpoints;	/* checkpoint lines handed out */
+	uint64_t	cutoff;		/* lines cut off: neither good nor bad */
 	struct linesink	rejected;	/* --rejected FILE */
 	struct linesink	failed;		/* --failed FILE */
 	/*
@@ -68,6 +83,10 @@ struct msgin {
 	 */
 	int	      (*fast)(void *arg, struct msg *m);
 	void	       *fast_arg;
+	/* The line over the limit being read: kept here for --rejected. */
+	int		spool;		/* a temporary file, or -1 */
+	uint64_t	longno;		/* its line number */
+	uint64_t	longlen;	/* its bytes so far */
 };
 
 struct msg {
@@ -89,15 +108,24 @@ int	msgin_init(struct msgin *, int fd, size_t maxline, const char *uid_field);
 void	msgin_free(struct msgin *);
 /*
  * Open FILE for undelivered (failed) or refused (rejected) lines: created
- * 0600, appended to.  Returns the descriptor, or -1 with errno.
+ * 0600, appended to; a torn last line is cut off into FILE.torn (said on
+ * stderr).  Never waits for a reader: a FIFO nobody reads is ENXIO.
+ * Returns the descriptor, or -1 with errno.
  */
 int	msgin_open_failed(struct msgin *, const char *path);
 int	msgin_open_rejected(struct msgin *, const char *path);
 /*
- * The next message, checkpoint or end.  A run of bad lines returns
- * MSG_BUSY every so often, so that a caller's timers are not starved.
+ * The next message, checkpoint or end.  A run of bad lines (or the pieces
+ * of a long one) returns MSG_BUSY every so often, so that a caller's
+ * timers are not starved.
  */
 int	msgin_next(struct msgin *, struct msg *);
+/*
+ * The caller stops reading while the input is still open (after a stop
+ * signal): a line begun and not ended is cut off (said, not rejected).
+ * Returns 1 when there was one, else 0.
+ */
+int	msgin_abandon(struct msgin *);
 /*
  * What msgin_next does with a line that is neither a checkpoint nor
  * holds a NUL: the fast path, else jansson and the flespi message

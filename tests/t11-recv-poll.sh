@@ -88,13 +88,17 @@ wait_for 20 atleast "$T/out1" 3000
 kill -KILL $pid
 wait $pid 2>/dev/null
 rc1=$?
+# A SIGKILL may land in the middle of a write and leave a torn last line:
+# the whole lines are what was written (the torn one comes again).
 n1=$(lines "$T/out1")
 k=$(cat "$T/st")
 flespi-recv --url "$URL" --limit-count 500 --state "$T/st" --once 1 >"$T/out2" 2>"$T/err"
 n2=$(lines "$T/out2")
 head -n "$n1" "$T/in" >"$T/want1"
+head -n "$n1" "$T/out1" >"$T/got1"
 tail -n +"$k" "$T/in" >"$T/want2"
-check "SIGKILL: the first run wrote a prefix ($n1 lines)" cmp -s "$T/want1" "$T/out1"
+check "SIGKILL: the first run wrote a prefix ($n1 whole lines$(test "$(tail -c 1 "$T/out1" | od -An -c | tr -d ' ')" = '\n' || echo ', then a torn one'))" \
+    cmp -s "$T/want1" "$T/got1"
 if [ -n "$k" ] && [ "$k" -ge 1 ] && [ "$k" -le $((n1 + 1)) ]; then
 	ok "SIGKILL: the saved key ($k) is within what was written"
 else

@@ -103,16 +103,21 @@ import json
 print(json.dumps({"ident": "big", "timestamp": 1, "pad": "x" * 140000}))
 print(json.dumps({"ident": "ok", "timestamp": 1, "pad": "x" * 131000}))
 ' >"$T/big"
-flespi-to-aws $(broker_aws_args "$D") --rate 0 <"$T/big" 2>"$T/err"
-check "a 140 KB line: exit 65" [ $? -eq 65 ]
-check "... longer than --max-line's default" \
-    grep -q "<stdin>:1: line longer than 131072 bytes" "$T/err"
-flespi-to-aws $(broker_aws_args "$D") --rate 0 --max-line 1000000 \
+flespi-to-aws $(broker_aws_args "$D") --rate 0 --max-line 135000 \
+    --rejected "$T/big.rej" <"$T/big" 2>"$T/err"
+check "a 140 KB line over --max-line 135000: exit 65" [ $? -eq 65 ]
+check "... longer than --max-line" \
+    grep -q "<stdin>:1: line longer than 135000 bytes" "$T/err"
+head -n 1 "$T/big" >"$T/big.want"
+check "... kept whole in --rejected" cmp -s "$T/big.want" "$T/big.rej"
+rm -f "$T/big.rej"
+flespi-to-aws $(broker_aws_args "$D") --rate 0 --rejected "$T/big.rej" \
     <"$T/big" 2>"$T/err"
-check "with --max-line 1000000: still exit 65" [ $? -eq 65 ]
+check "with the default --max-line (8 MiB): still exit 65" [ $? -eq 65 ]
 check "... over AWS's 128 KB" grep -q "<stdin>:1: .*over AWS's 128 KB" "$T/err"
 check "... and the 131000-byte one went through" \
     [ "$(grep -c '<stdin>' "$T/err")" -eq 1 ]
+check "... the refused line kept whole in --rejected" cmp -s "$T/big.want" "$T/big.rej"
 
 # QoS 0: sent at once, everything written before the disconnect.
 python3 "$TESTS/genmsgs.py" 2000 >"$T/q0"

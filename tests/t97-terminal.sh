@@ -59,13 +59,16 @@ check "... singular: 1 message undelivered" \
     has ': 1 message undelivered, written to the failed file' "$T/c4.term"
 
 # stdin a pipe that stays open: the leftover rule still protects what the
-# writer flushes after Ctrl-C (it is read for a while, not cut at once).
+# writer flushes after Ctrl-C (it is read for a while, not cut at once);
+# the input still open when the drain ends is left unread: exit 75.
 mkfifo "$T/fifo"
 { sleep 1.5; echo "$one"; sleep 4; } >"$T/fifo" &
 $PTY --stdin "$T/fifo" --delay 0.5 --intr 1 --term-out "$T/c5.term" -- \
     $F2W --drain-timeout 3 --failed "$T/c5.failed" "127.0.0.1:$port" >"$T/c5.res"
 check "Ctrl-C, stdin a pipe: the line written after it is delivered ($(cat "$T/c5.res"))" \
-    all test "$(status "$T/c5.res")" = 0 -- has ': 1 delivered' "$T/c5.term"
+    has ': 1 delivered' "$T/c5.term"
+check "... the pipe still open at the end of the drain: said, exit 75" \
+    all test "$(status "$T/c5.res")" = 75 -- has 'it is still open' "$T/c5.term"
 
 # --- the progress line (drawn after 1 s): not when stdout is a pipe
 $PTY --stdout pipe --delay 1.5 --intr 1 --term-out "$T/p1.term" -- \

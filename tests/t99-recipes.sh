@@ -488,7 +488,7 @@ check "README --dump=text example shows 4 lines" test "$(count "$T/dump.want")" 
 diff_ok "README --dump=text example: the output as shown" "$T/dump.want" "$T/dump.head"
 
 # --- the replay of undelivered lines, paths moved into $T
-RP=$(readme_block 'f=/var/lib/flespi-pipe/1234.failed' 'rm $f.replay; }')
+RP=$(readme_block 'f=/var/lib/flespi-pipe/1234.failed' 'rm $f.replay ;; esac; }')
 RP=${RP//\/var\/lib\/flespi-pipe\//$T/lib/}
 start_recv replay
 RP=${RP//wialon.example.com:20163/127.0.0.1:$port}

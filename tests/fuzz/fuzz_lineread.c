@@ -1,8 +1,10 @@
 /*
  * libFuzzer target: the line reader against a reference splitter.
  * The first input byte picks the maximum line length (1..256, or 1 MiB);
- * the rest is fed through a pipe.  Every line, LR_LONG and line number the
- * reader reports must match what a naive split of the same bytes gives.
+ * the rest is fed through a pipe.  Every line, every long line put
+ * together from its LR_LONG pieces, every line number and whether the
+ * line ended without a newline must match what a naive split of the same
+ * bytes gives.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,7 +26,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct linereader lr;
-	size_t max, i, start, n;
+	size_t max, i, start, n, got;
 	uint64_t lineno = 0;
 	char *line;
 	size_t len;
@@ -56,12 +58,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (lr.lineno != lineno)
 			fail();
 		if (n > max) {
-			if (r != LR_LONG)
+			/* Its pieces, in order, make the line. */
+			for (got = 0;; r = lr_next(&lr, &line, &len)) {
+				if (r != LR_LONG || lr.lineno != lineno ||
+				    lr.longoff != got || got + len > n ||
+				    memcmp(line, data + start + got, len) != 0)
+					fail();
+				got += len;
+				if (!lr.inlong)
+					break;
+			}
+			if (got != n || lr.nonl != (i == size))
 				fail();
 			continue;
 		}
 		if (r != LR_LINE || len != n || memcmp(line, data + start, n) != 0 ||
-		    line[n] != '\0')
+		    line[n] != '\0' || lr.nonl != (i == size))
 			fail();
 	}
 	if (lr_next(&lr, &line, &len) != LR_EOF)
