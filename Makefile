@@ -7,6 +7,8 @@ BINDIR    ?= $(PREFIX)/bin
 MANPREFIX ?= $(PREFIX)/share/man
 # Examples to copy: the systemd unit and the cron lines (never into /etc).
 EXAMPLEDIR ?= $(PREFIX)/share/flespi-pipe
+# Where bash-completion loads a command's completion from, by its name.
+COMPDIR   ?= $(PREFIX)/share/bash-completion/completions
 PKG_CONFIG ?= pkg-config
 O         ?= build
 
@@ -36,7 +38,11 @@ MANS7      = $(wildcard man/*.7)
 .PHONY: all check check-run test clean install uninstall deps demo-deps demo asan check-asan \
         valgrind lint bench bench-wan fuzz fuzz-build soak mutate
 
-all: $(PROGS)
+all: $(PROGS) $(O)/flespi-pipe.bash
+
+# Bash completion, made from the programs' own option tables.
+$(O)/flespi-pipe.bash: $(PROGS) scripts/mkcompletion
+	scripts/mkcompletion $(PROGS) >$@.tmp && mv $@.tmp $@
 
 # Keep objects make considers intermediate (no "rm" after the test summary).
 .SECONDARY:
@@ -125,10 +131,13 @@ RECIPES    = scripts/systemd/flespi-to-wialon@.service \
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 \
-	    $(DESTDIR)$(MANPREFIX)/man7 $(DESTDIR)$(EXAMPLEDIR)
+	    $(DESTDIR)$(MANPREFIX)/man7 $(DESTDIR)$(EXAMPLEDIR) \
+	    $(DESTDIR)$(COMPDIR)
 	for p in $(PROGS); do install -m 755 $$p $(DESTDIR)$(BINDIR)/; done
 	for m in $(MANS); do install -m 644 $$m $(DESTDIR)$(MANPREFIX)/man1/; done
 	for m in $(MANS7); do install -m 644 $$m $(DESTDIR)$(MANPREFIX)/man7/; done
+	for p in $(PROGS); do install -m 644 $(O)/flespi-pipe.bash \
+	    $(DESTDIR)$(COMPDIR)/$${p##*/}; done
 	for r in $(RECIPES); do \
 	    sed 's|/usr/local/bin/|$(BINDIR)/|g' $$r \
 	        >$(DESTDIR)$(EXAMPLEDIR)/$${r##*/} && \
@@ -139,6 +148,7 @@ uninstall:
 	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$${p##*/}; done
 	for m in $(MANS); do rm -f $(DESTDIR)$(MANPREFIX)/man1/$${m##*/}; done
 	for m in $(MANS7); do rm -f $(DESTDIR)$(MANPREFIX)/man7/$${m##*/}; done
+	for p in $(PROGS); do rm -f $(DESTDIR)$(COMPDIR)/$${p##*/}; done
 	for r in $(RECIPES); do rm -f $(DESTDIR)$(EXAMPLEDIR)/$${r##*/}; done
 	-rmdir $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null
 

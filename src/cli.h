@@ -39,8 +39,9 @@ struct cli_opt {
 	const char     *argname;	/* the value in --help: "FILE" */
 	/*
 	 * --help text; each "\n" starts a line under the first, indented.
-	 * For CLI_OPTARG, the values the next word may be ("hex|text"):
-	 * "--dump text" is then taken as "--dump=text".
+	 * values: the values it takes, if a few ("hex|text"), for shell
+	 * completion; for CLI_OPTARG also the words the next argument may
+	 * be: "--dump text" is then taken as "--dump=text".
 	 */
 	const char     *help;
 	const char     *values;

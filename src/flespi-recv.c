@@ -115,7 +115,7 @@ static const struct cli_opt mqtt_opts[] = {
 	{ "filter", 0, CLI_ARG, O_FILTER, "EXPR",
 	  "flespi expression evaluated by the broker", NULL, 0 },
 	{ "mqtt-version", 0, CLI_ARG, O_MQTTVER, "V", "5 (default) or 3.1.1",
-	  NULL, 0 },
+	  "5|3.1.1", 0 },
 	/* Refused with a reason: a PUBACK cannot wait for the pipeline. */
 	{ "checkpoints", 0, CLI_FLAG, O_CKPT, NULL, NULL, NULL, CLI_ALIAS },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }

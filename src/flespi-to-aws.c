@@ -48,7 +48,7 @@ static const struct cli_opt opts[] = {
 	{ "key", 0, CLI_ARG, O_KEY, "FILE", "its private key (PEM)", NULL, 0 },
 	{ "topic", 't', CLI_ARG, O_TOPIC, "TEMPLATE",
 	  "topic, fields in braces; default {ident}", NULL, 0 },
-	{ "qos", 0, CLI_ARG, O_QOS, "0|1", "default 1 (at least once)", NULL,
+	{ "qos", 0, CLI_ARG, O_QOS, "0|1", "default 1 (at least once)", "0|1",
 	  0 },
 	{ "rate", 'r', CLI_ARG, O_RATE, "N",
 	  "publishes a second per connection; default 100,\n"
@@ -60,7 +60,7 @@ static const struct cli_opt opts[] = {
 	  "default flespi-to-aws-HOSTNAME-PID (-0, -1... per\n"
 	  "connection)", NULL, 0 },
 	{ "mqtt-version", 0, CLI_ARG, O_MQTTVER, "V",
-	  "MQTT protocol version, 3.1.1 (default) or 5", NULL, 0 },
+	  "MQTT protocol version, 3.1.1 (default) or 5", "3.1.1|5", 0 },
 	{ "mqtt", 0, CLI_ARG, O_MQTTVER, "V", NULL, NULL, CLI_DEPRECATED },
 	{ "keepalive", 'k', CLI_ARG, O_KEEPALIVE, "SECS",
 	  "30..1200; default 60", NULL, 0 },

@@ -32,7 +32,7 @@ enum { O_REQUEST = 256, O_HEADER, O_HFILE, O_FORMAT, O_GZIP, O_BATCH,
 
 static const struct cli_opt opts[] = {
 	{ "request", 'X', CLI_ARG, O_REQUEST, "METHOD",
-	  "POST (default), PUT, PATCH...", NULL, 0 },
+	  "POST (default), PUT, PATCH...", "POST|PUT|PATCH", 0 },
 	{ "header", 'H', CLI_ARG, O_HEADER, "LINE",
 	  "'Name: value', repeatable", NULL, 0 },
 	{ "header-file", 0, CLI_ARG, O_HFILE, "FILE",
@@ -40,7 +40,7 @@ static const struct cli_opt opts[] = {
 	{ "format", 0, CLI_ARG, O_FORMAT, "FORMAT",
 	  "array (default: a JSON array per request),\n"
 	  "ndjson (application/x-ndjson), single (one\n"
-	  "message per request)", NULL, 0 },
+	  "message per request)", "array|ndjson|single", 0 },
 	{ "gzip", 0, CLI_FLAG, O_GZIP, NULL,
 	  "compress request bodies (Content-Encoding: gzip)", NULL, 0 },
 	{ "batch", 0, CLI_ARG, O_BATCH, "N",

@@ -50,6 +50,34 @@ if make -s -C "$TESTS/.." O="$FP_BIN" DESTDIR="$STAGE" PREFIX=/usr/local \
 else
 	notok "make install DESTDIR=... PREFIX=/usr/local" "$(tail -5 "$T/install.out")"
 fi
+# Bash completion, installed where bash-completion looks for each command,
+# made from the commands' own option tables.
+COMP=$STAGE/usr/local/share/bash-completion/completions
+check "bash completion installed under each command's name" \
+    all test -f "$COMP/flespi-recv" -- test -f "$COMP/flespi-to-wialon" -- \
+    test -f "$COMP/flespi-to-aws" -- test -f "$COMP/flespi-to-http"
+# comp WORD...: what completing the last word offers, one a line.
+comp() {
+	bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+	    _flespi_pipe; printf "%s\n" "${COMPREPLY[@]}"' _ "$COMP/flespi-recv" "$@"
+}
+check "completion: flespi-to-http --ret offers --retries, --retry, --retry-wait" \
+    test "$(comp flespi-to-http --ret | sort | tr '\n' ' ')" = "--retries --retry --retry-wait "
+check "completion: flespi-to-wialon --dump= offers hex and text" \
+    test "$(comp flespi-to-wialon --dump= | tr '\n' ' ')" = "--dump=hex --dump=text "
+check "completion: flespi-recv --mqtt --mqtt-version offers 5 and 3.1.1" \
+    test "$(comp flespi-recv --mqtt --mqtt-version '' | sort | tr '\n' ' ')" = "3.1.1 5 "
+check "completion: push mode's options only with --mqtt" \
+    all test "$(comp flespi-recv --mqtt --sha)" = --share -- \
+    test -z "$(comp flespi-recv --sha)"
+missing=
+for c in flespi-recv flespi-to-wialon flespi-to-aws flespi-to-http; do
+	for o in $("$c" --list-options | awk '$2 != "-" { print $2 }'); do
+		comp "$c" "$o" | grep -qx -- "$o" || missing="$missing $c:$o"
+	done
+done
+check "completion: every option of every command's table${missing:+ (missing:$missing)}" \
+    test -z "$missing"
 check "the cron file is installed as flespi-pipe: no dot, as Debian's cron wants" \
     all test -f "$SHARE/flespi-pipe" -- test ! -e "$SHARE/flespi-pipe.cron" -- \
     sh -c "ls '$SHARE' | grep -v '\\.' | grep -qx flespi-pipe"
