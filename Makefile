@@ -38,10 +38,10 @@ MANS7      = $(wildcard man/*.7)
 .PHONY: all check check-run test clean install uninstall deps demo-deps demo asan check-asan \
         valgrind lint bench bench-wan fuzz fuzz-build soak mutate
 
-all: $(PROGS) $(O)/flespi-pipe.bash
+all: $(PROGS) $(O)/completion.bash
 
 # Bash completion, made from the programs' own option tables.
-$(O)/flespi-pipe.bash: $(PROGS) scripts/mkcompletion
+$(O)/completion.bash: $(PROGS) scripts/mkcompletion
 	scripts/mkcompletion $(PROGS) >$@.tmp && mv $@.tmp $@
 
 # Keep objects make considers intermediate (no "rm" after the test summary).
@@ -136,7 +136,7 @@ install: all
 	for p in $(PROGS); do install -m 755 $$p $(DESTDIR)$(BINDIR)/; done
 	for m in $(MANS); do install -m 644 $$m $(DESTDIR)$(MANPREFIX)/man1/; done
 	for m in $(MANS7); do install -m 644 $$m $(DESTDIR)$(MANPREFIX)/man7/; done
-	for p in $(PROGS); do install -m 644 $(O)/flespi-pipe.bash \
+	for p in $(PROGS); do install -m 644 $(O)/completion.bash \
 	    $(DESTDIR)$(COMPDIR)/$${p##*/}; done
 	for r in $(RECIPES); do \
 	    sed 's|/usr/local/bin/|$(BINDIR)/|g' $$r \
