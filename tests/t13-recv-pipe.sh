@@ -83,4 +83,20 @@ check "--delete with --from 300: usage error, nothing deleted" \
 n=$(wc -l <"$T/out1")
 check "--delete and a cut-off write: deletes only the $n whole lines" \
     bash -c "curl -fsS '$URL/control/state' | grep -q '\"first\": $((251 + n))'"
+
+# The reader goes away while flespi-recv waits in a long poll on a quiet
+# channel: it notices at once (the pipe says POLLERR on its end), not
+# at its next write 25 s later, so that a service restarts at once.
+: >"$T/empty"
+standin q --messages "$T/empty"
+t0=$(date +%s%N)
+{ flespi-recv -v --url "$URL" --timeout 25 1 2>"$T/q.err"; echo $? >"$T/q.rc"; } |
+    { sleep 0.5; exit 0; }
+wait_for 10 test -s "$T/q.rc"
+ms=$(ms_since "$t0")
+check "the reader gone during a long poll: flespi-recv ends in ${ms} ms (< 3000)" \
+    test $ms -lt 3000
+check "... exit 0, as for a reader gone at a write ($(cat "$T/q.rc"))" \
+    test "$(cat "$T/q.rc")" = 0
+check "... and says so" grep -q 'stdout closed by the reader' "$T/q.err"
 finish
