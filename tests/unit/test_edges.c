@@ -197,10 +197,10 @@ topics(void)
 	size_t i;
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		CHECK(topic_check(bad[i], strlen(bad[i])) != NULL,
+		CHECK(topic_check(&topic_aws, bad[i], strlen(bad[i])) != NULL,
 		    "topic_check refuses bad UTF-8 case %zu", i);
 	for (i = 0; i < sizeof good / sizeof good[0]; i++)
-		CHECK(topic_check(good[i], strlen(good[i])) == NULL,
+		CHECK(topic_check(&topic_aws, good[i], strlen(good[i])) == NULL,
 		    "topic_check takes UTF-8 edge %zu", i);
 }
 
