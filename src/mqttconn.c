@@ -51,8 +51,13 @@ connack_text(const struct mconn *c, int rc, char *buf, size_t bufsz)
 		    "broker may speak MQTT 3.1.1 only (try --mqtt-version "
 		    "3.1.1)");
 	else
-		snprintf(buf, bufsz, "%s", c->cf->mqtt5 ?
-		    mosquitto_reason_string(rc) : mosquitto_connack_string(rc));
+		snprintf(buf, bufsz, "%s%s", c->cf->mqtt5 ?
+		    mosquitto_reason_string(rc) : mosquitto_connack_string(rc),
+		    (c->cf->mqtt5 ? rc == MQTT_RC_BAD_USERNAME_OR_PASSWORD ||
+		    rc == MQTT_RC_NOT_AUTHORIZED : rc ==
+		    CONNACK_REFUSED_BAD_USERNAME_PASSWORD ||
+		    rc == CONNACK_REFUSED_NOT_AUTHORIZED) ? " (are the user "
+		    "name, the password and the certificate right?)" : "");
 	return buf;
 }
 

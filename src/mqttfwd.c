@@ -108,7 +108,7 @@ mqf_thingsboard(const char *line, size_t len, const char *uid,
 	struct gbuf g = { buf, cap, blen, 0 };
 	struct tbscan ts = { &g, uid_field, 0 };
 	size_t start = *blen, vstart;
-	char num[32];
+	char num[64];
 
 	put(&g, "{", 1);
 	putjstr(&g, uid);
