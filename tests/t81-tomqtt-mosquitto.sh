@@ -21,6 +21,8 @@ topic read #
 ACL
 chmod 600 "$D/passwd" "$D/acl"
 cat >"$T/conf" <<'CONF'
+# (max_queued_messages 0, "no limit", makes mosquitto 2.0.11 drop an
+# MQTT 5 client after each PUBACK that refuses a publish.)
 per_listener_settings false
 persistence true
 persistence_location @D@/
@@ -28,7 +30,7 @@ allow_anonymous false
 password_file @D@/passwd
 acl_file @D@/acl
 max_inflight_messages 5
-max_queued_messages 0
+max_queued_messages 1000000
 listener @P1@ 127.0.0.1
 CONF
 mosq_start "$D" "$T/conf" || { notok "mosquitto"; finish; exit 1; }
