@@ -34,7 +34,8 @@ MANS       = $(wildcard man/*.1)
 MANS7      = $(wildcard man/*.7)
 
 .PHONY: all check test clean install uninstall deps demo asan check-asan \
-        valgrind lint bench bench-wan fuzz fuzz-build soak mutate
+        valgrind lint bench bench-wan fuzz fuzz-build soak mutate \
+        check-rabbitmq bench-mqtt
 
 all: $(PROGS)
 
@@ -80,6 +81,12 @@ asan:
 	$(ASAN_MAKE) all $(UNITS:$(O)/%=build-asan/%) $(TOOLS:$(O)/%=build-asan/%)
 check-asan: asan
 	FP_BIN=build-asan tests/run
+
+# flespi-to-mqtt against RabbitMQ's MQTT plugin, a node of its own on
+# 127.0.0.1 (tests/rabbitmq): it takes tens of seconds to start, twice,
+# so it is not part of check.
+check-rabbitmq: all
+	FP_BIN=$(O) tests/rabbitmq/t-rabbitmq.sh
 
 # Unit tests under valgrind; any error fails.
 valgrind: $(UNITS)
@@ -142,7 +149,11 @@ DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
        libmosquitto-dev mosquitto mosquitto-clients openssl python3 jq curl \
        mandoc valgrind clang libclang-rt-14-dev procps time \
        zlib1g-dev nginx python3-requests strace systemd libssl-dev \
-       ca-certificates
+       ca-certificates rabbitmq-server
+# rabbitmq-server starts itself (and epmd) when installed: a policy-rc.d
+# that says no (101) while it installs, unless one is there, and the
+# service disabled after, so that nothing is left running; the tests
+# start a node of their own.
 deps:
 	@missing=""; for p in $(DEBS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -151,8 +162,17 @@ deps:
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    prc=/usr/sbin/policy-rc.d; own=; \
+	    if [ ! -e $$prc ]; then own=1; \
+	        printf '#!/bin/sh\nexit 101\n' | $$SUDO tee $$prc >/dev/null && \
+	        $$SUDO chmod 755 $$prc; fi; \
 	    $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	    st=$$?; [ -z "$$own" ] || $$SUDO rm -f $$prc; \
+	    if [ -d /run/systemd/system ]; then \
+	        $$SUDO systemctl disable --now rabbitmq-server epmd.socket \
+	            epmd.service >/dev/null 2>&1; fi; \
+	    exit $$st; \
 	else echo "all build and test packages are installed"; fi
 
 demo: deps all
@@ -162,8 +182,12 @@ bench: all $(TOOLS)
 	scripts/bench-recv
 	scripts/bench-wialon
 	scripts/bench-aws
+	scripts/bench-mqtt
 	scripts/bench-recv-mqtt
 	scripts/bench-http
+
+bench-mqtt: all $(TOOLS)
+	scripts/bench-mqtt
 
 # Over round trips of 0, 10, 50 and 100 ms (tests/tools/delayproxy); a few
 # minutes; not part of check.
