@@ -5,6 +5,7 @@
 #                         127.0.0.1 and @D@ by DIR; sets P1, P2... and
 #                         MOSQ_PID; logs in DIR/mosquitto.log
 #   mosq_stop             stop it
+# MOSQ_LOG_TYPE: what it logs (default all; a bench wants information)
 #   mosq_restart DIR      stop, start again with the same ports
 # "user root" keeps the files private when the test runs as root
 # (mosquitto would drop to the user "mosquitto").
@@ -50,7 +51,7 @@ mosq_start() {
 			sed="$sed;s/@P$k@/$p/g"
 		done
 		{ echo "user root"; echo "log_dest stderr"
-		  echo "log_type all"
+		  echo "log_type ${MOSQ_LOG_TYPE:-all}"
 		  sed "$sed" "$conf"; } >"$d/mosquitto.conf"
 		_mosq_run "$d" && return 0
 	done
