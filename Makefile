@@ -36,7 +36,8 @@ MANS       = $(wildcard man/*.1)
 MANS7      = $(wildcard man/*.7)
 
 .PHONY: all check check-run test clean install uninstall deps demo-deps demo asan check-asan \
-        valgrind lint bench bench-wan fuzz fuzz-build soak mutate
+        valgrind lint bench bench-wan fuzz fuzz-build soak mutate \
+        check-rabbitmq bench-mqtt
 
 all: $(PROGS) $(O)/completion.bash
 
@@ -89,6 +90,12 @@ asan:
 	$(ASAN_MAKE) all $(UNITS:$(O)/%=build-asan/%) $(TOOLS:$(O)/%=build-asan/%)
 check-asan: asan
 	FP_BIN=build-asan tests/run
+
+# flespi-to-mqtt against RabbitMQ's MQTT plugin, a node of its own on
+# 127.0.0.1 (tests/rabbitmq): it takes tens of seconds to start, twice,
+# so it is not part of check.
+check-rabbitmq: all
+	FP_BIN=$(O) tests/rabbitmq/t-rabbitmq.sh
 
 # Unit tests under valgrind; any error fails.
 valgrind: $(UNITS)
@@ -163,7 +170,7 @@ DEMO_DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
 # What the test suite needs on top (`make deps`, then `make check`; .ci/run).
 TEST_DEBS = curl mandoc valgrind clang libclang-rt-14-dev procps time \
             nginx python3-requests strace systemd iproute2 \
-            prometheus-node-exporter apache2
+            prometheus-node-exporter apache2 rabbitmq-server
 demo-deps:
 	scripts/install-debs $(DEMO_DEBS)
 deps:
@@ -181,8 +188,12 @@ bench: all $(TOOLS)
 	scripts/bench-recv
 	scripts/bench-wialon
 	scripts/bench-aws
+	scripts/bench-mqtt
 	scripts/bench-recv-mqtt
 	scripts/bench-http
+
+bench-mqtt: all $(TOOLS)
+	scripts/bench-mqtt
 
 # Over round trips of 0, 10, 50 and 100 ms (tests/tools/delayproxy); a few
 # minutes; not part of check.

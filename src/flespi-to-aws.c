@@ -1,20 +1,16 @@
 /*
  * flespi-to-aws: publish flespi messages (NDJSON on stdin) to AWS IoT Core
- * over MQTT with mutual TLS.  The options, the mapping (the topic
- * template, AWS's payload limit, a fast path past jansson) and main;
- * delivery is the forwarder core's (fwd.c) over the MQTT transport of
- * mqttconn.c: one thread, one poll() loop over stdin and every
- * connection, each message on the connection a hash of its ident picks.
+ * over MQTT with mutual TLS.  The options, AWS's rules as a preset (topic
+ * limits, 128 KB payloads, a client certificate always, ALPN on port
+ * 443, refusals in the words of its policies) and main; the mapping is
+ * the MQTT forwarders' (mqttfwd.c), delivery the forwarder core's
+ * (fwd.c) over the MQTT transport of mqttconn.c: one thread, one poll()
+ * loop over stdin and every connection, each message on the connection a
+ * hash of its ident picks.
  */
-#include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <mosquitto.h>
 
 #include "cli.h"
 #include "diag.h"
@@ -23,8 +19,7 @@
 #include "fwd.h"
 #include "hostport.h"
 #include "mqttconn.h"
-#include "msgfast.h"
-#include "msgin.h"
+#include "mqttfwd.h"
 #include "num.h"
 #include "tlsfiles.h"
 #include "topic.h"
@@ -128,15 +123,12 @@ struct conf {
 	int		dump;
 };
 
-/*
- * The mapping: the topic template, and msgin's fast path looking for the
- * topic's fields (msgfast.h), whose values in the line the mapping is
- * called for next it holds.
- */
-struct mapping {
-	struct topic   *topic;
-	const char     *fields[MSGFAST_FIELDS];
-	struct msgfast	fast;
+/* AWS's refusals, in the words of its policies. */
+static const struct mwords aws_words = {
+	.closed_connect = "certificate not accepted, or the policy does not "
+	    "allow iot:Connect for this client id",
+	.closed_publish = "does the policy allow iot:Publish on these topics?",
+	.tls_refused = "the endpoint refused our certificate",
 };
 
 static void
@@ -182,13 +174,7 @@ option(void *arg, struct fwd_conf *fc, int id, const char *optarg)
 		o->client_id = optarg;
 		break;
 	case O_MQTTVER:
-		if (strcmp(optarg, "3.1.1") == 0 || strcmp(optarg, "311") == 0)
-			cf->mqtt5 = 0;
-		else if (strcmp(optarg, "5") == 0)
-			cf->mqtt5 = 1;
-		else
-			die(EXIT_USAGE, "--mqtt-version: '%s' is not 3.1.1 or 5",
-			    optarg);
+		cf->mqtt5 = mqf_version_arg(optarg);
 		break;
 	case O_KEEPALIVE:
 		cf->keepalive = (int)num_arg("--keepalive", optarg, 30, 1200);
@@ -234,50 +220,6 @@ endpoint_check(const char *h, char *why, size_t whysz)
 }
 
 /*
- * The mapping: the topic into the slot's buffer, and AWS's payload
- * limit.  The fast path's field values belong to this very line.
- */
-static int
-map(void *arg, struct fwd_msg *m, const struct msg *in, char *why,
-    size_t whysz)
-{
-	struct mapping *mp = arg;
-	const char *vals[MSGFAST_FIELDS];
-	size_t lens[MSGFAST_FIELDS], i;
-	void *nb;
-	int n;
-
-	if (m->tpcap < TOPIC_BUFSZ) {
-		if ((nb = realloc(m->tp, TOPIC_BUFSZ)) == NULL) {
-			snprintf(why, whysz, "out of memory");
-			return -1;
-		}
-		m->tp = nb;
-		m->tpcap = TOPIC_BUFSZ;
-	}
-	if (in->obj == NULL) {
-		for (i = 0; i < topic_nfields(mp->topic); i++) {
-			vals[i] = msgfast_field(&mp->fast, i)->p;
-			lens[i] = msgfast_field(&mp->fast, i)->len;
-		}
-		n = topic_expand_values(mp->topic, vals, lens, m->tp,
-		    TOPIC_BUFSZ, why, whysz);
-	} else {
-		n = topic_expand(mp->topic, in->obj, m->tp, TOPIC_BUFSZ, why,
-		    whysz);
-	}
-	if (n < 0)
-		return -1;
-	m->tplen = (size_t)n;
-	if (m->len > PAYLOAD_MAX) {
-		snprintf(why, whysz, "message of %zu bytes is over AWS's 128 KB "
-		    "(%d bytes) limit", m->len, PAYLOAD_MAX);
-		return -1;
-	}
-	return 0;
-}
-
-/*
  * The endpoint, the TLS files and the client id, once the command line
  * is whole (a dry run needs none of them).
  */
@@ -285,7 +227,7 @@ static void
 check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 {
 	struct mconf *cf = &o->q.c;
-	char why[600], host[64];
+	char why[600];
 
 	if (cl->noperands > 0)
 		cli_operand_fail(cl, 0, "unexpected argument '%s' (the endpoint "
@@ -309,38 +251,15 @@ check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 	if (tlsfiles_check(cf->cafile, cf->cert, cf->key, why, sizeof why) ==
 	    -1)
 		die(EXIT_USAGE, "%s", why);
-	if (o->client_id != NULL && (o->client_id[0] == '\0' ||
-	    strlen(o->client_id) + (o->q.nconns > 1 ? 3 : 0) > 128))
-		die(EXIT_USAGE, "--client-id: must be 1 to %d bytes",
-		    o->q.nconns > 1 ? 125 : 128);
-	if (o->client_id != NULL) {
-		snprintf(o->base, sizeof o->base, "%s", o->client_id);
-	} else {
-		if (gethostname(host, sizeof host) == -1)
-			snprintf(host, sizeof host, "localhost");
-		host[sizeof host - 1] = '\0';
-		snprintf(o->base, sizeof o->base, "flespi-to-aws-%s-%ld", host,
-		    (long)getpid());
-	}
+	mqf_client_id(o->base, sizeof o->base, o->client_id,
+	    "flespi-to-aws", o->q.nconns);
+	cf->tls = 1;
+	if (cf->port == 443)
+		cf->alpn = "x-amzn-mqtt-ca";
+	cf->words = &aws_words;
 	cf->burst = cf->rate / 10 ? (unsigned)(cf->rate / 10) : 1;
 	if (cf->rate == 0 || cf->burst > cf->window)
 		cf->burst = cf->window;
-}
-
-/* --dump: the topic and the payload, as mosquitto_sub -v shows them. */
-static int
-show(void *arg, const struct fwd_msg *m, struct dumpbuf *out, char *why,
-    size_t whysz)
-{
-	(void)arg;
-	(void)why;
-	(void)whysz;
-	if (dumpbuf_add(out, m->tp, m->tplen) == -1 ||
-	    dumpbuf_add(out, " ", 1) == -1 ||
-	    dumpbuf_add(out, m->line, m->len) == -1 ||
-	    dumpbuf_add(out, "\n", 1) == -1)
-		return -1;
-	return 0;
 }
 
 int
@@ -349,11 +268,9 @@ main(int argc, char **argv)
 	struct conf o;
 	struct fwd_conf fc;
 	struct cli cl;
-	struct mapping mp;
-	struct dumpconf dc = { show, NULL };
-	struct fwd_mapping fm = { map, &mp, NULL, NULL };
-	char err[300];
-	size_t i;
+	struct mqfmap mp;
+	struct fwd_mapping fm;
+	struct dumpconf dc;
 	int status;
 
 	memset(&o, 0, sizeof o);
@@ -366,20 +283,12 @@ main(int argc, char **argv)
 	o.topic = "{ident}";
 	fwd_parse(&cmd, &cl, &fc, &o, argc, argv);
 	check(&o, &fc, &cl);
-	memset(&mp, 0, sizeof mp);
-	if ((mp.topic = topic_parse(o.topic, err, sizeof err)) == NULL)
-		die(EXIT_USAGE, "--topic: %s", err);
-	/* topic_parse takes no more fields than topic_expand can fill. */
-	for (i = 0; i < topic_nfields(mp.topic) && i < MSGFAST_FIELDS; i++)
-		mp.fields[i] = topic_field(mp.topic, i);
-	if (msgfast_init(&mp.fast, fc.uid_field, mp.fields,
-	    topic_nfields(mp.topic)) == 0) {
-		fm.fast = msgfast_check;
-		fm.fastarg = &mp.fast;
-	}
+	mqf_init(&mp, o.topic, &topic_aws, fc.uid_field, MQF_LINE, PAYLOAD_MAX,
+	    "AWS's 128 KB");
+	mqf_mapping(&mp, &fm, &dc);
 	status = o.dump ? fwd_main(&fc, &dump_transport, &dc, &fm) :
 	    fwd_main(&fc, &mqt_transport, &o.q, &fm);
-	topic_free(mp.topic);
+	mqf_free(&mp);
 	cli_free(&cl);
 	return status;
 }

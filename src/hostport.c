@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hostport.h"
 
@@ -35,6 +36,23 @@ host_check(const char *h, char *why, size_t whysz)
 		return -1;
 	}
 	return 0;
+}
+
+int
+host_loopback(const char *h)
+{
+	unsigned char a[16];
+
+	if (strcasecmp(h, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, h, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, h, a) != 1)
+		return 0;
+	if (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0)
+		return 1;
+	return memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0 &&
+	    a[12] == 127;
 }
 
 /* A whole decimal port, 1-65535. */

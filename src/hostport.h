@@ -22,5 +22,10 @@ int	hostport_parse(const char *s, const char *defport, char *host,
  * blank or control character)?  Returns 0, or -1 with why.
  */
 int	host_check(const char *h, char *why, size_t whysz);
+/*
+ * Is h (no brackets) this machine: localhost, 127.0.0.0/8, ::1 or an
+ * IPv4-mapped 127.x.y.z?  No lookup: another name is not.
+ */
+int	host_loopback(const char *h);
 
 #endif

@@ -1,9 +1,14 @@
+/*
+ * One MQTT connection, and the sharded transport of the core (see
+ * mqttconn.h).
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <netdb.h>
 #include <sys/socket.h>
@@ -11,6 +16,7 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "diag.h"
 #include "exits.h"
@@ -31,12 +37,33 @@ retryable_connack(const struct mconn *c, int rc)
 	    rc == MQTT_RC_CONNECTION_RATE_EXCEEDED;
 }
 
+/*
+ * A CONNACK refusal in words.  A broker that speaks 3.1.1 only answers
+ * an MQTT 5 CONNECT with 3.1.1's "unacceptable protocol version" (1),
+ * which the library reads as an MQTT 5 reason code.
+ */
 static const char *
-connack_text(const struct mconn *c, int rc)
+connack_text(const struct mconn *c, int rc, char *buf, size_t bufsz)
 {
-	return c->cf->mqtt5 ? mosquitto_reason_string(rc) :
-	    mosquitto_connack_string(rc);
+	if (c->cf->mqtt5 && (rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION ||
+	    rc == CONNACK_REFUSED_PROTOCOL_VERSION))
+		snprintf(buf, bufsz, "unsupported protocol version: the "
+		    "broker may speak MQTT 3.1.1 only (try --mqtt-version "
+		    "3.1.1)");
+	else
+		snprintf(buf, bufsz, "%s%s", c->cf->mqtt5 ?
+		    mosquitto_reason_string(rc) : mosquitto_connack_string(rc),
+		    (c->cf->mqtt5 ? rc == MQTT_RC_BAD_USERNAME_OR_PASSWORD ||
+		    rc == MQTT_RC_NOT_AUTHORIZED : rc ==
+		    CONNACK_REFUSED_BAD_USERNAME_PASSWORD ||
+		    rc == CONNACK_REFUSED_NOT_AUTHORIZED) ? " (are the user "
+		    "name, the password and the certificate right?)" : "");
+	return buf;
 }
+
+/* The peer's words for a refusal, or any broker's (dflt). */
+#define WORDS(c, member, dflt) ((c)->cf->words != NULL && \
+	(c)->cf->words->member != NULL ? (c)->cf->words->member : (dflt))
 
 /* Pop acknowledged entries off the head of the ring. */
 static void
@@ -54,16 +81,29 @@ on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
 {
 	struct mconn *c = arg;
 	int64_t now = mono_ms();
+	uint16_t rmax = 0;
 	unsigned i;
 
 	(void)mosq;
 	(void)flags;
-	(void)props;
 	if (rc != 0) {
 		c->connack_rc = rc;
 		return;
 	}
 	c->state = MC_UP;
+	/*
+	 * MQTT 5: the broker's Receive Maximum caps what is in flight (the
+	 * library takes it for its own window even when it is larger than
+	 * ours: ours stays the lower of the two).
+	 */
+	c->win = c->cf->window;
+	if (props != NULL && mosquitto_property_read_int16(props,
+	    MQTT_PROP_RECEIVE_MAXIMUM, &rmax, false) != NULL && rmax > 0 &&
+	    rmax < c->win) {
+		c->win = rmax;
+		vlog("%s: the broker's receive maximum is %u: %u in flight",
+		    c->id, (unsigned)rmax, c->win);
+	}
 	if (c->fails > 0 && !verbose)
 		xwarn("%s: connected to %s port %d after %u failed attempt%s",
 		    c->id, c->cf->host, c->cf->port, c->fails,
@@ -126,6 +166,71 @@ on_log(struct mosquitto *mosq, void *arg, int level, const char *msg)
 		xwarn("%s: libmosquitto: %s", c->id, msg);
 }
 
+/*
+ * MQTT 5 ends a session when the connection closes unless CONNECT asks
+ * for a Session Expiry Interval: "never" here, as a 3.1.1 session.
+ * libmosquitto 2.0 has no asynchronous connect that takes CONNECT
+ * properties; its blocking one keeps them for every later connect, even
+ * the asynchronous ones, and stores them before it checks its host and
+ * port: an impossible port makes it return there, connecting nothing.
+ * Returns 0, or -1.
+ */
+static int
+session_expiry(struct mosquitto *m)
+{
+	mosquitto_property *pr = NULL;
+	int rc;
+
+	if (mosquitto_property_add_int32(&pr,
+	    MQTT_PROP_SESSION_EXPIRY_INTERVAL, UINT32_MAX) != MOSQ_ERR_SUCCESS)
+		return -1;
+	rc = mosquitto_connect_bind_v5(m, "", -1, 60, NULL, pr);
+	mosquitto_property_free_all(&pr);
+	return rc == MOSQ_ERR_INVAL ? 0 : -1;
+}
+
+/*
+ * TLS, always verifying the broker's certificate and name: with the CA
+ * file or directory given, else with the system's store (OpenSSL's
+ * default file, or its directory; SSL_CERT_FILE and SSL_CERT_DIR as
+ * OpenSSL reads them).  A CA file rather than only "the OS certificates":
+ * libmosquitto 2.0.11 loses the latter when it reconnects.  Returns 0,
+ * or -1 with why.
+ */
+static int
+tls_setup(struct mconn *c)
+{
+	const struct mconf *cf = c->cf;
+	const char *file = cf->cafile, *dir = cf->capath, *e;
+	int rc;
+
+	if (file == NULL && dir == NULL) {
+		if ((e = getenv(X509_get_default_cert_file_env())) != NULL &&
+		    *e != '\0')
+			file = e;
+		else if (access(X509_get_default_cert_file(), R_OK) == 0)
+			file = X509_get_default_cert_file();
+		if ((e = getenv(X509_get_default_cert_dir_env())) != NULL &&
+		    *e != '\0')
+			dir = e;
+		else if (file == NULL)
+			dir = X509_get_default_cert_dir();
+	}
+	rc = mosquitto_tls_set(c->mosq, file, dir, cf->cert, cf->key, NULL);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_tls_opts_set(c->mosq, SSL_VERIFY_PEER, "tlsv1.2",
+		    NULL);
+	if (rc == MOSQ_ERR_SUCCESS && cf->alpn != NULL)
+		rc = mosquitto_string_option(c->mosq, MOSQ_OPT_TLS_ALPN,
+		    cf->alpn);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		snprintf(c->why, sizeof c->why, "cannot set up TLS: %s",
+		    mosquitto_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 int
 mc_init(struct mconn *c, const struct mconf *cf, const char *id)
 {
@@ -136,10 +241,12 @@ mc_init(struct mconn *c, const struct mconf *cf, const char *id)
 	c->cf = cf;
 	snprintf(c->id, sizeof c->id, "%s", id);
 	c->state = MC_IDLE;
+	c->win = cf->window;
 	backoff_init(&c->bo, cf->retry_wait_ms, 30000, 0);
 	tb_init(&c->tb, cf->rate, cf->burst, mono_ms());
 	if ((c->ring = calloc(cf->window, sizeof *c->ring)) == NULL ||
-	    (c->mosq = m = mosquitto_new(c->id, true, c)) == NULL) {
+	    (c->mosq = m = mosquitto_new(c->id, !cf->persistent, c)) ==
+	    NULL) {
 		snprintf(c->why, sizeof c->why, "out of memory");
 		return -1;
 	}
@@ -150,17 +257,19 @@ mc_init(struct mconn *c, const struct mconf *cf, const char *id)
 	mosquitto_max_inflight_messages_set(m, cf->window);
 	/* Nagle would hold back the tail of a burst of publishes. */
 	mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
-	rc = mosquitto_tls_set(m, cf->cafile, NULL, cf->cert, cf->key, NULL);
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_tls_opts_set(m, SSL_VERIFY_PEER, "tlsv1.2", NULL);
-	if (rc == MOSQ_ERR_SUCCESS && cf->port == 443)
-		rc = mosquitto_string_option(m, MOSQ_OPT_TLS_ALPN,
-		    "x-amzn-mqtt-ca");
-	if (rc != MOSQ_ERR_SUCCESS) {
-		snprintf(c->why, sizeof c->why, "cannot set up TLS: %s",
+	if (cf->user != NULL && (rc = mosquitto_username_pw_set(m, cf->user,
+	    cf->password)) != MOSQ_ERR_SUCCESS) {
+		snprintf(c->why, sizeof c->why, "user name or password: %s",
 		    mosquitto_strerror(rc));
 		return -1;
 	}
+	if (cf->mqtt5 && cf->persistent && session_expiry(m) == -1) {
+		snprintf(c->why, sizeof c->why, "cannot ask for a persistent "
+		    "MQTT 5 session");
+		return -1;
+	}
+	if (cf->tls && tls_setup(c) == -1)
+		return -1;
 	mosquitto_connect_v5_callback_set(m, on_connect);
 	mosquitto_publish_v5_callback_set(m, on_publish);
 	return 0;
@@ -264,10 +373,11 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 			if (++c->dry_losses >= DRY_LOSSES) {
 				fatal(c, EXIT_REFUSED, "%s: %s port %d closed the "
 				    "connection %d times in a row without "
-				    "acknowledging anything: does the policy "
-				    "allow iot:Publish on these topics? (%s)",
+				    "acknowledging anything: %s (%s)",
 				    c->id, c->cf->host, c->cf->port,
-				    DRY_LOSSES, buf);
+				    DRY_LOSSES, WORDS(c, closed_publish,
+				    "may this client publish to these "
+				    "topics?"), buf);
 				return;
 			}
 		} else {
@@ -283,7 +393,8 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 		rc = c->connack_rc;
 		c->connack_rc = 0;
 		snprintf(what, sizeof what, "connection refused by %s port %d: "
-		    "%s", c->cf->host, c->cf->port, connack_text(c, rc));
+		    "%s", c->cf->host, c->cf->port, connack_text(c, rc, buf,
+		    sizeof buf));
 		if (retryable_connack(c, rc))
 			retry_later(c, now, what, 0);
 		else
@@ -311,7 +422,8 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 		fatal(c, EXIT_REFUSED, "%s: TLS handshake with %s port %d failed "
 		    "(certificate, key or CA file rejected): %s", c->id,
 		    c->cf->host, c->cf->port, c->lastlog[0] ? c->lastlog :
-		    "the endpoint refused our certificate");
+		    WORDS(c, tls_refused, "the broker refused our "
+		    "certificate, or asked for one"));
 		return;
 	}
 	/*
@@ -325,10 +437,14 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 	    (err == ECONNRESET || err == EPIPE))) {
 		if (++c->early_closes >= EARLY_CLOSES) {
 			fatal(c, EXIT_REFUSED, "%s: %s port %d closed the "
-			    "connection before CONNACK %d times in a row: "
-			    "certificate not accepted, or the policy does not "
-			    "allow iot:Connect for this client id", c->id,
-			    c->cf->host, c->cf->port, EARLY_CLOSES);
+			    "connection before CONNACK %d times in a row: %s",
+			    c->id, c->cf->host, c->cf->port, EARLY_CLOSES,
+			    WORDS(c, closed_connect, c->cf->mqtt5 ?
+			    "not a broker, our certificate or client id not "
+			    "accepted, or a broker that speaks MQTT 3.1.1 "
+			    "only (try --mqtt-version 3.1.1)" :
+			    "not a broker, or our certificate or client id "
+			    "not accepted"));
 			return;
 		}
 	} else {
@@ -607,7 +723,7 @@ int
 mc_ready(struct mconn *c, int64_t now, int64_t *wait_ms)
 {
 	*wait_ms = -1;
-	if (c->state != MC_UP || c->count >= c->cf->window)
+	if (c->state != MC_UP || c->count >= c->win)
 		return 0;
 	/* QoS 0 has no window: stop while the socket cannot take more. */
 	if (c->cf->qos == 0 && mosquitto_want_write(c->mosq))
@@ -618,17 +734,43 @@ mc_ready(struct mconn *c, int64_t now, int64_t *wait_ms)
 	return 0;
 }
 
+/*
+ * The library did not take a publish: this message's fault (-1, why), or
+ * the connection's (-2: fatal), when the broker's CONNACK said it takes
+ * no such QoS or no retained messages.
+ */
+static int
+cannot(struct mconn *c, int rc, char *why, size_t whysz)
+{
+	if (rc == MOSQ_ERR_QOS_NOT_SUPPORTED ||
+	    rc == MOSQ_ERR_RETAIN_NOT_SUPPORTED) {
+		fatal(c, EXIT_REFUSED, "%s: %s port %d %s", c->id, c->cf->host,
+		    c->cf->port, rc == MOSQ_ERR_RETAIN_NOT_SUPPORTED ?
+		    "takes no retained messages: drop --retain" :
+		    "takes no QoS 1 publishes: try --qos 0");
+		return -2;
+	}
+	snprintf(why, whysz, "cannot publish: %s", mosquitto_strerror(rc));
+	return -1;
+}
+
 int
 mc_publish(struct mconn *c, struct fwd_msg *m, int64_t now, char *why,
     size_t whysz)
 {
 	struct outmsg *e;
+	const char *pl = m->line;
+	size_t tl = strlen(m->tp), plen = m->len;
 	int rc, mid = 0;
 
+	if (m->tplen > tl) {
+		pl = (const char *)m->tp + tl + 1;
+		plen = m->tplen - tl - 1;
+	}
 	if (c->cf->qos == 0) {
 		/* At most once: nothing to track. */
-		rc = mosquitto_publish(c->mosq, &mid, m->tp, (int)m->len,
-		    m->line, 0, false);
+		rc = mosquitto_publish(c->mosq, &mid, m->tp, (int)plen, pl, 0,
+		    c->cf->retain);
 		if (rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN ||
 		    rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO) {
 			c->published++;
@@ -636,9 +778,7 @@ mc_publish(struct mconn *c, struct fwd_msg *m, int64_t now, char *why,
 			fwd_done(c->cf->core, m, FWD_ACKED, NULL);
 			return 0;
 		}
-		snprintf(why, whysz, "cannot publish: %s",
-		    mosquitto_strerror(rc));
-		return -1;
+		return cannot(c, rc, why, whysz);
 	}
 
 	e = &c->ring[(c->head + c->count) % c->cf->window];
@@ -648,8 +788,8 @@ mc_publish(struct mconn *c, struct fwd_msg *m, int64_t now, char *why,
 	e->m = m;
 	c->count++;
 	c->outstanding++;
-	rc = mosquitto_publish(c->mosq, &e->mid, m->tp, (int)m->len, m->line,
-	    1, false);
+	rc = mosquitto_publish(c->mosq, &e->mid, m->tp, (int)plen, pl, 1,
+	    c->cf->retain);
 	switch (rc) {
 	case MOSQ_ERR_SUCCESS:
 	case MOSQ_ERR_NO_CONN:
@@ -662,8 +802,7 @@ mc_publish(struct mconn *c, struct fwd_msg *m, int64_t now, char *why,
 	c->count--;
 	c->outstanding--;
 	e->m = NULL;
-	snprintf(why, whysz, "cannot publish: %s", mosquitto_strerror(rc));
-	return -1;
+	return cannot(c, rc, why, whysz);
 }
 
 int
@@ -773,6 +912,7 @@ q_send(void *arg, struct fwd_msg *m, int64_t now)
 {
 	char why[200];
 
+	/* -2: the connection is fatal, and the core keeps m. */
 	if (mc_publish(route(arg, m->uid), m, now, why, sizeof why) == -1)
 		fwd_done(((struct mqt *)arg)->cf.core, m, FWD_REJECTED, why);
 }

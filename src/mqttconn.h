@@ -1,7 +1,8 @@
 /*
- * One MQTT connection to AWS IoT Core (or a broker like it), driven from
- * the caller's poll() loop: libmosquitto's socket, read, write and misc
- * calls, never its own thread.  The connection keeps its own account of
+ * One MQTT connection to a broker (any broker; AWS IoT Core is one with
+ * house rules, given as a preset: struct mwords and the command's
+ * checks), driven from the caller's poll() loop: libmosquitto's socket,
+ * read, write and misc calls, never its own thread.  The connection keeps its own account of
  * what is outstanding (published, PUBACK not yet seen) in a ring of at
  * most `window` entries, a token bucket for its publish rate, a reconnect
  * backoff (jittered) and a PUBACK watchdog.  All its state is in struct
@@ -18,15 +19,41 @@
 #include "fwd.h"
 #include "tbucket.h"
 
+/*
+ * How a peer's refusals read, where it has house rules (AWS IoT: its
+ * policy's iot:Connect and iot:Publish).  NULL, or a NULL member: the
+ * words for any broker.
+ */
+struct mwords {
+	/* The connection is closed before CONNACK, time after time. */
+	const char     *closed_connect;
+	/* It is closed with publishes outstanding and never a PUBACK. */
+	const char     *closed_publish;
+	/* The peer ended the TLS handshake (an alert). */
+	const char     *tls_refused;
+};
+
 /* Settings shared by every connection; owned by the caller. */
 struct mconf {
 	const char     *host;
 	int		port;
-	const char     *cafile, *cert, *key;
+	int		tls;		/* TLS, else plain TCP */
+	/*
+	 * TLS: the CA file or directory to verify the broker with (both
+	 * NULL: the system's store); our certificate and key, or NULL;
+	 * an ALPN protocol, or NULL.
+	 */
+	const char     *cafile, *capath, *cert, *key, *alpn;
+	const char     *user, *password;	/* or NULL */
 	int		mqtt5;		/* MQTT 5, else 3.1.1 */
+	int		persistent;	/* keep the session (no clean start);
+					   MQTT 5: it never expires */
 	int		keepalive;	/* seconds */
 	int		qos;		/* 0 or 1 */
-	unsigned	window;		/* outstanding messages, 1..100 */
+	int		retain;
+	unsigned	window;		/* outstanding messages; under MQTT 5
+					   at most the broker's Receive
+					   Maximum */
 	uint64_t	rate;		/* publishes a second; 0 = unlimited */
 	unsigned	burst;
 	int64_t		ack_timeout_ms;	/* PUBACK watchdog */
@@ -34,6 +61,7 @@ struct mconf {
 	long long	retries;	/* retries after a failure; -1 = no limit */
 	unsigned	retry_wait_ms;	/* first reconnect delay */
 	struct fwd     *core;		/* told of every message done */
+	const struct mwords *words;	/* NULL: any broker's */
 };
 
 enum { MC_IDLE, MC_CONNECTING, MC_UP };
@@ -61,6 +89,8 @@ struct mconn {
 	struct tbucket	tb;
 	struct outmsg  *ring;		/* window entries, oldest at head */
 	unsigned	head, count;	/* count includes acked entries not yet at head */
+	unsigned	win;		/* the window: cf->window, or the
+					   broker's Receive Maximum if lower */
 	unsigned	outstanding;	/* entries not acked */
 	unsigned	fails;		/* failed connection attempts in a row */
 	unsigned	early_closes;	/* of which closed by the peer before CONNACK */
@@ -92,11 +122,15 @@ void	mc_handle(struct mconn *, short revents, int64_t now);
  */
 int	mc_ready(struct mconn *, int64_t now, int64_t *wait_ms);
 /*
- * Publish one message (after mc_ready): m->line to the topic m->tp.
+ * Publish one message (after mc_ready) to the topic m->tp, which is
+ * NUL-terminated: the payload is the bytes after that NUL when m->tplen
+ * goes past it (a mapping that makes its own payload), else m->line.
  * Returns 0 when it is the library's (sent, or queued for resending
  * after a reconnect) and counted outstanding (at QoS 0: reported done at
  * once); -1 when it was refused and not queued, with the reason in why
- * (the caller reports it rejected).
+ * (the caller reports it rejected); -2 when the connection can publish
+ * nothing (the broker takes no such QoS or no retained messages): the
+ * connection is fatal and m stays the core's.
  */
 int	mc_publish(struct mconn *, struct fwd_msg *m, int64_t now, char *why,
 	    size_t whysz);
@@ -129,7 +163,8 @@ int	mqt_init(struct mqt *, const struct mconf *cf, unsigned nconns,
 void	mqt_free(struct mqt *);
 
 /*
- * The transport (fwd.h): open takes a struct mqtconf (copied); the
+ * The transport (fwd.h): open takes a struct mqtconf (copied; the
+ * strings it points to must outlive the transport); the
  * connections' core, timeouts and retries come from the core and its
  * fwd_conf.  It initialises libmosquitto and cleans it up in free.
  */

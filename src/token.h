@@ -1,4 +1,7 @@
-/* The flespi token: from a file or the environment, never the command line. */
+/*
+ * Secrets: the flespi token, a broker's password.  From a file or the
+ * environment, never the command line.
+ */
 #ifndef TOKEN_H
 #define TOKEN_H
 
@@ -13,5 +16,15 @@
  * cannot be read.  Never echoes it; the caller wipes buf after use.
  */
 void	token_get(const char *file, char *buf, size_t size);
+
+/*
+ * Another secret, read as token_get reads the token: from file when not
+ * NULL (named fileopt in messages, "--password-file"), else from the
+ * environment variable env, then wiped; what names it ("password") in
+ * messages.  Returns 1 with the secret in buf, 0 when neither file nor
+ * env is given (buf empty).  Exits as token_get does.
+ */
+int	secret_get(const char *what, const char *file, const char *fileopt,
+	    const char *env, char *buf, size_t size);
 
 #endif

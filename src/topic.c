@@ -17,12 +17,33 @@ struct part {
 };
 
 struct topic {
+	const struct topic_rules *rules;
 	size_t		nparts;
 	int		nfields;
 	struct part	parts[];
 };
 
 static const char ingest[] = "$aws/rules/";
+
+const struct topic_rules topic_aws = {
+	256, 7, 1,
+	"topic is longer than 256 bytes",
+	"topic has more than 7 '/'",
+	"topic starts with '$' (reserved; only Basic Ingest "
+	    "$aws/rules/RULE/... is allowed)"
+};
+
+/*
+ * MQTT allows 65535 bytes; 1000 is more than any template needs and
+ * keeps every expansion in a TOPIC_BUFSZ buffer.  A broker's '$' topics
+ * ($SYS) are its own: a publish there is refused or dropped.
+ */
+const struct topic_rules topic_any = {
+	1000, -1, 0,
+	"topic is longer than 1000 bytes",
+	NULL,
+	"topic starts with '$' (reserved for the broker, as $SYS is)"
+};
 
 /*
  * AWS IoT Core quotas ("AWS IoT Core endpoints and quotas", message broker
@@ -89,7 +110,7 @@ check_utf8(const unsigned char *s, size_t len)
 }
 
 const char *
-topic_check(const char *topic, size_t len)
+topic_check(const struct topic_rules *r, const char *topic, size_t len)
 {
 	const char *p = topic, *why;
 	size_t i, rest, slashes = 0;
@@ -101,10 +122,9 @@ topic_check(const char *topic, size_t len)
 	if (memchr(topic, '+', len) || memchr(topic, '#', len))
 		return "topic holds an MQTT wildcard ('+' or '#')";
 	if (topic[0] == '$') {
-		if (len < sizeof ingest - 1 ||
+		if (!r->ingest || len < sizeof ingest - 1 ||
 		    memcmp(topic, ingest, sizeof ingest - 1) != 0)
-			return "topic starts with '$' (reserved; only Basic "
-			    "Ingest $aws/rules/RULE/... is allowed)";
+			return r->dollar;
 		p = topic + sizeof ingest - 1;
 		for (i = 0; p + i < topic + len && p[i] != '/'; i++)
 			if (!(p[i] == '_' || (p[i] >= '0' && p[i] <= '9') ||
@@ -122,13 +142,13 @@ topic_check(const char *topic, size_t len)
 		p += i + 1;
 	}
 	rest = len - (size_t)(p - topic);
-	if (rest > TOPIC_MAX)
-		return "topic is longer than 256 bytes";
+	if (rest > r->maxlen)
+		return r->toolong;
 	for (i = 0; i < rest; i++) {
 		if (p[i] != '/')
 			continue;
-		if (++slashes > TOPIC_SLASHES)
-			return "topic has more than 7 '/'";
+		if (r->maxslashes >= 0 && ++slashes > (size_t)r->maxslashes)
+			return r->tooslashes;
 		if (i == 0 || i + 1 == rest || p[i + 1] == '/')
 			return "topic has an empty level";
 	}
@@ -148,7 +168,8 @@ topic_is_fixed(const struct topic *t)
 }
 
 struct topic *
-topic_parse(const char *tmpl, char *err, size_t errsz)
+topic_parse(const char *tmpl, const struct topic_rules *r, char *err,
+    size_t errsz)
 {
 	struct topic *t;
 	struct part *pt;
@@ -163,6 +184,7 @@ topic_parse(const char *tmpl, char *err, size_t errsz)
 		snprintf(err, errsz, "out of memory");
 		return NULL;
 	}
+	t->rules = r;
 	t->nparts = 0;
 	t->nfields = 0;
 	out = (char *)&t->parts[maxparts];
@@ -306,15 +328,14 @@ topic_expand_values(const struct topic *t, const char *const *vals,
 			}
 		}
 		if (vlen >= bufsz - len) {
-			snprintf(why, whysz, "topic is longer than %d bytes",
-			    TOPIC_MAX);
+			snprintf(why, whysz, "%s", t->rules->toolong);
 			return -1;
 		}
 		memcpy(buf + len, v, vlen);
 		len += vlen;
 	}
 	buf[len] = '\0';
-	if ((bad = topic_check(buf, len)) != NULL) {
+	if ((bad = topic_check(t->rules, buf, len)) != NULL) {
 		snprintf(why, whysz, "%s", bad);
 		return -1;
 	}

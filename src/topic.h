@@ -1,9 +1,10 @@
 /*
- * MQTT topic templates for flespi-to-aws: "fleet/{channel.id}/{ident}".
+ * MQTT topic templates for the MQTT forwarders: "fleet/{channel.id}/{ident}".
  * A template is parsed once; each message expands it from its own fields,
  * looked up by their whole (flat, dotted) names: {channel.id} is the key
- * "channel.id".  The result is checked against AWS IoT Core's rules for
- * topic names before anything is published.  Pure functions.
+ * "channel.id".  The result is checked against the peer's rules for topic
+ * names (struct topic_rules: AWS IoT Core's, or any broker's) before
+ * anything is published.  Pure functions.
  */
 #ifndef TOPIC_H
 #define TOPIC_H
@@ -12,19 +13,38 @@
 
 #include <jansson.h>
 
-#define TOPIC_MAX	256	/* AWS: bytes in a topic (Basic Ingest prefix excluded) */
-#define TOPIC_SLASHES	7	/* AWS: '/' in a topic (Basic Ingest prefix excluded) */
 #define TOPIC_BUFSZ	1024	/* big enough for any expansion topic_expand accepts */
+
+/*
+ * What a peer takes for a topic name, beyond MQTT's own rules (UTF-8, no
+ * wildcard, no NUL), which always hold, as does ours: no empty level.
+ */
+struct topic_rules {
+	size_t		maxlen;		/* bytes (a Basic Ingest prefix
+					   excluded), < TOPIC_BUFSZ */
+	int		maxslashes;	/* '/' at most, or -1: any */
+	int		ingest;		/* '$' only as AWS Basic Ingest's
+					   "$aws/rules/RULE/" */
+	const char     *toolong;	/* the reasons, naming the limits */
+	const char     *tooslashes;
+	const char     *dollar;
+};
+
+/* AWS IoT Core: 256 bytes, 7 '/', '$' only for Basic Ingest. */
+extern const struct topic_rules topic_aws;
+/* Any broker: 1000 bytes, no '$' (the broker's own: $SYS). */
+extern const struct topic_rules topic_any;
 
 struct topic;
 
 /*
  * Parse tmpl: literal text, "{field}" placeholders, "{{" and "}}" for
- * literal braces.  Returns the template (free with topic_free), or NULL
+ * literal braces; its topics are checked against rules (kept: static).  Returns the template (free with topic_free), or NULL
  * with the reason in err (a usage error: bad braces, an empty name, or a
  * template that cannot give a valid topic).
  */
-struct topic   *topic_parse(const char *tmpl, char *err, size_t errsz);
+struct topic   *topic_parse(const char *tmpl, const struct topic_rules *,
+		    char *err, size_t errsz);
 void		topic_free(struct topic *);
 /* True when the template has no placeholders (the topic never changes). */
 int		topic_is_fixed(const struct topic *);
@@ -51,9 +71,10 @@ int		topic_expand_values(const struct topic *t,
 		    size_t bufsz, char *why, size_t whysz);
 
 /*
- * Check a topic name against AWS IoT Core's rules.  Returns NULL when it
- * is valid, else a static string saying why not.
+ * Check a topic name against rules.  Returns NULL when it is valid, else
+ * a static string saying why not.
  */
-const char     *topic_check(const char *topic, size_t len);
+const char     *topic_check(const struct topic_rules *, const char *topic,
+		    size_t len);
 
 #endif

@@ -17,6 +17,8 @@ check "the Wialon receiver decoded every message" \
     grep -q 'decoded and acknowledged 200 packets' "$T/demo.out"
 check "the MQTT subscriber received every message" \
     grep -q 'subscriber received 200 messages' "$T/demo.out"
+check "the demo's flespi-to-mqtt step delivered 200 messages as a ThingsBoard gateway" \
+    grep -q 'gateway subscriber received 200 telemetry messages' "$T/demo.out"
 check "the HTTP endpoint accepted every message" \
     grep -q 'endpoint accepted 200 messages' "$T/demo.out"
 [ $_failed -eq 0 ] || sed 's/^/#   /' "$T/demo.out" | tail -20

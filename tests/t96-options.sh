@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 cd "$TESTS/.."
 TABLE=${FP_TABLE:-man/flespi-pipe.7}
-TOOLS="recv mqtt wialon aws http"
+TOOLS="recv mqtt wialon aws http to-mqtt"
 
 # The table's rows, one per line: LETTER LONG HASARG TOOLS... [deprecated]
 # (LETTER "-" when there is none).
@@ -26,7 +26,7 @@ awk '
 	split(f[2], w, " ")
 	long = w[3]; arg = f[2] ~ / Ar / ? 1 : 0
 	tools = f[3]
-	if (tools == "all") tools = "recv mqtt wialon aws http"
+	if (tools == "all") tools = "recv mqtt wialon aws http to-mqtt"
 	dep = n >= 4 && f[4] ~ /deprecated/ ? " deprecated" : ""
 	print letter, long, arg, tools dep
 }' "$TABLE" >"$T/table"
@@ -36,10 +36,11 @@ cmd() {		# the command line of a tool
 	case $1 in
 	recv) echo flespi-recv ;;
 	mqtt) echo flespi-recv --mqtt ;;
+	to-mqtt) echo flespi-to-mqtt ;;
 	*) echo "flespi-to-$1" ;;
 	esac
 }
-manof() { case $1 in recv|mqtt) echo flespi-recv ;; *) echo "flespi-to-$1" ;; esac; }
+manof() { case $1 in recv|mqtt) echo flespi-recv ;; to-mqtt) echo flespi-to-mqtt ;; *) echo "flespi-to-$1" ;; esac; }
 # What each tool says once its options are parsed and its argument is missing.
 after() {
 	case $1 in
@@ -47,13 +48,15 @@ after() {
 	wialon) echo 'expected one HOST' ;;
 	aws) echo 'is required' ;;
 	http) echo 'no URL given' ;;
+	to-mqtt) echo 'no broker given' ;;
 	esac
 }
 : >"$T/file"
 sample() {	# v: a valid value for option $1 of tool $2
 	case $1 in
 	url) [ "$2" = mqtt ] && v=mqtts://127.0.0.1:1 || v=http://127.0.0.1:1 ;;
-	token-file|cafile|cacert|cert|key) v=$T/file ;;
+	token-file|cafile|cacert|cert|key|password-file) v=$T/file ;;
+	format) v=line ;;
 	state|failed|rejected) v=$T/$1 ;;
 	topic) v='{ident}' ;;
 	endpoint) v=localhost ;;

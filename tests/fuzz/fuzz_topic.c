@@ -198,7 +198,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 4096)
 		return 0;
 	/* The whole input as a topic: both checks must agree. */
-	lib = topic_check(in, size) == NULL;
+	lib = topic_check(&topic_aws, in, size) == NULL;
 	ok = awsok(in, size);
 	if (lib != ok)
 		fail(lib ? "topic_check accepts a bad topic" :
@@ -211,7 +211,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(tmpl, in, tlen);
 	tmpl[tlen] = '\0';
-	t = topic_parse(tmpl, err, sizeof err);
+	t = topic_parse(tmpl, &topic_aws, err, sizeof err);
 	if (t == NULL) {
 		free(tmpl);
 		return 0;

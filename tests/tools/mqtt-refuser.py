@@ -10,6 +10,12 @@ MODE disconnect: grant the subscription (QoS 1), then send an MQTT 5
 MODE v311only: RabbitMQ 3.10's way with MQTT 5: close the connection at an
               MQTT 5 CONNECT without answering; accept MQTT 3.1.1 and
               grant its subscription (QoS 1).  CODE is not used.
+MODE puback:  accept the connection and answer every QoS 1 PUBLISH with
+              a PUBACK: reason CODE (MQTT 5) for a payload holding
+              "refuse":true, 0 for the others.  --receive-maximum N puts
+              that property in the CONNACK (MQTT 5); --hold-ms MS holds
+              the PUBACKs until the client has sent nothing for MS and
+              logs "inflight N", the publishes held each time.
 Listens on 127.0.0.1, port 0 (written to --port-file); appends one line
 per connection to --log: "connect LEVEL USERNAME" (LEVEL 4 = MQTT 3.1.1,
 5 = MQTT 5).  MQTT 5 packets carry an empty property list.
@@ -72,16 +78,67 @@ def serve(conn, a, lock):
         if a.mode == "v311only" and level == 5:
             return
         code = a.code if a.mode == "connack" else 0
-        if level == 5:
+        if level == 5 and a.receive_maximum and not code:
+            rm = a.receive_maximum
+            conn.sendall(bytes([0x20, 6, 0, 0, 3, 0x21, rm >> 8, rm & 255]))
+        elif level == 5:
             conn.sendall(bytes([0x20, 3, 0, code, 0]))
         else:
             conn.sendall(bytes([0x20, 2, 0, code]))
         if code:
             conn.close()
             return
+        held = []
         while True:
-            hdr, body = read_packet(conn)
-            if hdr >> 4 == 8 and a.mode == "disconnect":
+            if a.mode == "puback" and held and a.hold_ms:
+                conn.settimeout(a.hold_ms / 1000.0)
+            try:
+                hdr, body = read_packet(conn)
+            except socket.timeout:
+                hdr, body = None, None
+            conn.settimeout(None)
+            if hdr is None or (a.mode == "puback" and not a.hold_ms):
+                if held and a.hold_ms:
+                    with lock:
+                        with open(a.log, "a") as f:
+                            f.write("inflight %d\n" % len(held))
+                for pid, rc in held:
+                    if level == 5:
+                        conn.sendall(bytes([0x40, 4]) + pid + bytes([rc, 0]))
+                    else:
+                        conn.sendall(bytes([0x40, 2]) + pid)
+                held = []
+                if hdr is None:
+                    continue
+            if hdr >> 4 == 3 and a.mode == "puback":   # PUBLISH
+                qos = (hdr >> 1) & 3
+                tlen = int.from_bytes(body[0:2], "big")
+                pos = 2 + tlen
+                if qos:
+                    pid = body[pos:pos + 2]
+                    pos += 2
+                if level == 5:
+                    plen, mult = 0, 1
+                    while True:
+                        d = body[pos]
+                        pos += 1
+                        plen += (d & 127) * mult
+                        mult *= 128
+                        if d < 128:
+                            break
+                    pos += plen
+                if qos:
+                    refuse = b'"refuse":true' in body[pos:]
+                    held.append((pid, a.code if refuse else 0))
+                if not a.hold_ms:
+                    for pid, rc in held:
+                        if level == 5:
+                            conn.sendall(bytes([0x40, 4]) + pid +
+                                         bytes([rc, 0]))
+                        else:
+                            conn.sendall(bytes([0x40, 2]) + pid)
+                    held = []
+            elif hdr >> 4 == 8 and a.mode == "disconnect":
                 pid = body[0:2]
                 conn.sendall(bytes([0x90, 4]) + pid + bytes([0, 1]))
                 conn.sendall(bytes([0xE0, 2, a.code, 0]))
@@ -108,8 +165,10 @@ def main():
     ap.add_argument("--key", required=True)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--receive-maximum", type=int, default=0)
+    ap.add_argument("--hold-ms", type=int, default=0)
     ap.add_argument("mode", choices=["connack", "suback", "disconnect",
-                                     "v311only"])
+                                     "puback", "v311only"])
     ap.add_argument("code", type=int)
     a = ap.parse_args()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

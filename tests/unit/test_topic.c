@@ -10,7 +10,7 @@
 static const char *
 valid(const char *s)
 {
-	return topic_check(s, strlen(s));
+	return topic_check(&topic_aws, s, strlen(s));
 }
 
 /* Expand tmpl over the JSON object msg; "!reason" on failure. */
@@ -23,7 +23,7 @@ expand(const char *tmpl, const char *msg)
 	json_t *o;
 	int n;
 
-	if ((t = topic_parse(tmpl, err, sizeof err)) == NULL) {
+	if ((t = topic_parse(tmpl, &topic_aws, err, sizeof err)) == NULL) {
 		snprintf(buf, sizeof buf, "!parse: %s", err);
 		return buf;
 	}
@@ -73,7 +73,7 @@ test_check(void)
 	CHECK(valid("") != NULL, "empty topic");
 	CHECK(valid("/a") != NULL && valid("a/") != NULL &&
 	    valid("a//b") != NULL && valid("/") != NULL, "empty levels");
-	CHECK(topic_check("a\0b", 3) != NULL, "NUL refused");
+	CHECK(topic_check(&topic_aws, "a\0b", 3) != NULL, "NUL refused");
 	CHECK(valid("a\tb") != NULL && valid("a\x7f") != NULL,
 	    "control characters refused");
 	CHECK(valid("caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x9a\x97") == NULL,
@@ -138,12 +138,43 @@ test_template(void)
 	FAILS("a//{ident}", m, "!parse");
 	FAILS("a/b/c/d/e/f/g/h/{ident}", m, "!parse");
 
-	t = topic_parse("a/{ident}", err, sizeof err);
+	t = topic_parse("a/{ident}", &topic_aws, err, sizeof err);
 	CHECK(t != NULL && !topic_is_fixed(t), "a template with a field");
 	topic_free(t);
-	t = topic_parse("a/b", err, sizeof err);
+	t = topic_parse("a/b", &topic_aws, err, sizeof err);
 	CHECK(t != NULL && topic_is_fixed(t), "a fixed topic");
 	topic_free(t);
+}
+
+/* Any broker's rules: MQTT's own, no AWS limits, '$' refused. */
+static void
+test_any(void)
+{
+	static char big[1100];
+	char err[200];
+	struct topic *t;
+
+#define ANY(s) topic_check(&topic_any, s, strlen(s))
+	CHECK(ANY("a/b/c/d/e/f/g/h/i/j/k") == NULL, "10 slashes are fine");
+	CHECK(ANY("$aws/rules/R/x") != NULL && ANY("$SYS/x") != NULL,
+	    "'$' refused, Basic Ingest too");
+	CHECK(ANY("a/+") != NULL && ANY("a//b") != NULL && ANY("") != NULL,
+	    "wildcards, empty levels and an empty topic refused");
+	CHECK(ANY("a\xc3") != NULL, "bad UTF-8 refused");
+	memset(big, 'x', sizeof big);
+	big[1000] = '\0';
+	CHECK(ANY(big) == NULL, "1000 bytes");
+	big[1000] = 'x';
+	big[1001] = '\0';
+	CHECK(ANY(big) != NULL && strstr(ANY(big), "1000") != NULL,
+	    "1001 bytes refused, naming the limit");
+#undef ANY
+	t = topic_parse("a/b/c/d/e/f/g/h/{ident}", &topic_any, err, sizeof err);
+	CHECK(t != NULL, "8 slashes in a template for any broker");
+	topic_free(t);
+	t = topic_parse("$SYS/{ident}", &topic_any, err, sizeof err);
+	CHECK(t == NULL && strstr(err, "reserved for the broker") != NULL,
+	    "a '$' template refused for any broker");
 }
 
 static void
@@ -194,10 +225,10 @@ topics(void)
 	size_t i;
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		CHECK(topic_check(bad[i], strlen(bad[i])) != NULL,
+		CHECK(topic_check(&topic_aws, bad[i], strlen(bad[i])) != NULL,
 		    "topic_check refuses bad UTF-8 case %zu", i);
 	for (i = 0; i < sizeof good / sizeof good[0]; i++)
-		CHECK(topic_check(good[i], strlen(good[i])) == NULL,
+		CHECK(topic_check(&topic_aws, good[i], strlen(good[i])) == NULL,
 		    "topic_check takes UTF-8 edge %zu", i);
 }
 
@@ -207,6 +238,7 @@ main(void)
 	topics();
 	test_check();
 	test_template();
+	test_any();
 	test_bucket();
 	return UNIT_END();
 }
