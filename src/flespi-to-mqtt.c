@@ -122,12 +122,11 @@ static const struct fwd_cmd cmd = {
 	.about = "Publish flespi messages (NDJSON on stdin) to an MQTT broker.",
 	.opts = opts,
 	.habits = habits,
-	.notes = "mqtt:// is plain TCP (port 1883), mqtts:// TLS (port 8883).\n"
-	    "Defaults here: --max-line 1048576, --retry-wait 1, "
-	    "--connect-timeout 30\n(CONNECT to CONNACK).\n",
-	.maxline = 1 << 20,
-	.retry_wait_ms = 1000,
-	.connect_ms = 30000,
+	.notes = "mqtt:// is plain TCP (port 1883), mqtts:// TLS (port 8883); "
+	    "--connect-timeout\ncovers CONNECT to CONNACK.\n",
+	.maxline = FWD_MAX_LINE,
+	.retry_wait_ms = 500,
+	.connect_ms = 10000,
 	.option = option,
 };
 

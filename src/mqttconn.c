@@ -136,6 +136,7 @@ on_publish(struct mosquitto *mosq, void *arg, int mid, int reason,
 			continue;
 		e->acked = 1;
 		c->outstanding--;
+		c->stalls = 0;
 		if (reason >= 0x80) {
 			/* MQTT 5: the broker took the message and refused it. */
 			char why[200];
@@ -560,12 +561,28 @@ mc_prepare(struct mconn *c, int64_t now, struct pollfd *pfd, int *timeout_ms)
 	if (c->state == MC_UP && c->count > 0 &&
 	    now - c->ring[c->head].sent_ms >= c->cf->ack_timeout_ms &&
 	    !c->ring[c->head].acked) {
-		/* AWS throttles by not answering: reconnect, which resends. */
-		vlog("%s: no PUBACK for %.1f s (throttled?): reconnecting",
-		    c->id, (now - c->ring[c->head].sent_ms) / 1000.0);
+		/*
+		 * AWS throttles by not answering: reconnect, which resends.
+		 * A broker that never answers must not keep us at it for
+		 * ever, though: each watchdog in a row without a PUBACK in
+		 * between is a failed attempt for --retries.
+		 */
+		char what[200];
+
+		snprintf(what, sizeof what, "no PUBACK for %.1f s (throttled, "
+		    "or the broker does not answer)",
+		    (now - c->ring[c->head].sent_ms) / 1000.0);
 		mosquitto_disconnect(c->mosq);
 		c->reconnects++;
-		retry_later(c, now, "PUBACK watchdog", 1);
+		if (c->cf->retries >= 0 && ++c->stalls > c->cf->retries) {
+			char msg[sizeof c->why];
+
+			fatal(c, EXIT_TEMPFAIL, "%s", giveup_text(msg,
+			    sizeof msg, c->id, c->cf->retries, what));
+		} else {
+			vlog("%s: %s: reconnecting", c->id, what);
+			retry_later(c, now, "PUBACK watchdog", 1);
+		}
 	}
 	if (c->state != MC_IDLE) {
 		rc = mosquitto_loop_misc(c->mosq);

@@ -95,6 +95,8 @@ struct mconn {
 	unsigned	fails;		/* failed connection attempts in a row */
 	unsigned	early_closes;	/* of which closed by the peer before CONNACK */
 	unsigned	dry_losses;	/* connections lost in a row with no PUBACK */
+	unsigned	stalls;		/* PUBACK watchdogs in a row, no PUBACK
+					   in between: count against retries */
 	uint64_t	acked_at_connack; /* acked + rejected at the last CONNACK */
 	uint64_t	published, acked, rejected, reconnects, connects;
 	int		connack_rc;	/* a CONNACK refusal in this attempt */

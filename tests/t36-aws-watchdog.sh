@@ -12,7 +12,8 @@ cat >"$T/peer.py" <<'PY'
 # "CONN topic payload" for each PUBLISH, PUBACK only from connection 2 on.
 # Modes: "refuse" answers CONNECT with CONNACK 5 (not authorized),
 # "close" closes the connection on CONNECT, "drop" on the first PUBLISH
-# (AWS's answer to a publish its policy denies).
+# (AWS's answer to a publish its policy denies), "never" sends no PUBACK
+# at all.
 import socket, ssl, sys, threading
 d, portfile, log = sys.argv[1], sys.argv[2], open(sys.argv[3], "a")
 mode = sys.argv[4] if len(sys.argv) > 4 else "throttle"
@@ -66,7 +67,7 @@ def serve(c, num):
                     log.flush()
                 if mode == "drop":
                     break
-                if mid is not None and num > 1:
+                if mid is not None and num > 1 and mode != "never":
                     c.sendall(b"\x40\x02" + mid)
             elif kind == 12:
                 c.sendall(b"\xd0\x00")
@@ -126,7 +127,7 @@ timeout 30 flespi-to-aws --endpoint localhost --port "$port" \
 rc=$?
 check "closed before CONNACK three times: exit 69" [ $rc -eq 69 ]
 check "... saying so" grep -q "closed the connection before CONNACK" "$T/err"
-check "... after backing off (>= 2 s)" [ $(( $(date +%s) - s )) -ge 2 ]
+check "... after backing off (>= 1 s: 0.5 s, then 1 s)" [ $(( $(date +%s) - s )) -ge 1 ]
 
 # Dropped at every publish (a topic the policy denies): 69, not a loop.
 python3 "$T/peer.py" "$D" "$T/port4" "$T/log4" drop &
@@ -138,4 +139,20 @@ rc=$?
 check "dropped at every publish: exit 69" [ $rc -eq 69 ]
 check "... asking about the policy" grep -q "iot:Publish" "$T/err"
 diff_ok "... the undelivered in the failed file" "$T/in" "$T/failed4"
+
+# A broker that never sends a PUBACK: each watchdog in a row counts
+# against --retries, so the run gives up instead of resending for ever.
+python3 "$T/peer.py" "$D" "$T/port5" "$T/log5" never &
+port=$(port_of "$T/port5")
+timed timeout 60 flespi-to-aws --endpoint localhost --port "$port" \
+    --cafile "$D/ca.pem" --cert "$D/client.pem" --key "$D/client.key" \
+    --retries 1 --ack-timeout 1 --retry-wait 0.1 --failed "$T/failed5" \
+    <"$T/in" 2>"$T/err"
+check "no PUBACK ever, --retries 1: exit 75 ($rc) in $ms ms (< 10000)" \
+    test $rc = 75 -a $ms -lt 10000
+check "... giving up after 1 retry, saying why" \
+    grep -q 'giving up after 1 retry: no PUBACK for' "$T/err"
+diff_ok "... every line in the failed file" "$T/in" "$T/failed5"
+check "... 2 connections, not a loop ($(cut -d' ' -f1 "$T/log5" | sort -u | wc -l))" \
+    test "$(cut -d' ' -f1 "$T/log5" | sort -u | wc -l)" = 2
 finish
