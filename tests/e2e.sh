@@ -130,3 +130,31 @@ e2e_judge() {
 		    "$(tail -3 "$T/$n.fwd.err")"
 	fi
 }
+
+# e2e_mqtt_case NAME FILTERED: e2e_rounds into the broker of $D (broker.sh)
+# and e2e_judge at a subscriber to NAME/#; a marker published after the
+# last run's exit tells when everything the broker acknowledged has
+# arrived (t61, t66).
+e2e_mqtt_case() {
+	local n=$1 usejq=$2 spid
+	broker_sub "$D" sub-$n 10000000 120 "$T/$n.out" "$n/#" ||
+	    notok "$n: subscriber ready"
+	spid=$SUB_PID
+	e2e_rounds $n $usejq
+	e2e_marker "$D" "$n/zz-end" "$T/$n.out" || notok "$n: marker arrived"
+	kill $spid 2>/dev/null
+	e2e_judge $n mqtt $usejq
+	kill $rpid 2>/dev/null
+}
+
+# e2e_both: the test's one_case NAME FILTERED, plain and then through jq,
+# each timed.
+e2e_both() {
+	local s
+	s=$(date +%s)
+	one_case plain 0 2>/dev/null
+	echo "# plain: $(( $(date +%s) - s )) s"
+	s=$(date +%s)
+	one_case jq 1 2>/dev/null
+	echo "# jq: $(( $(date +%s) - s )) s"
+}

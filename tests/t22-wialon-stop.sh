@@ -6,13 +6,6 @@ source "$(dirname "$0")/lib.sh"
 source "$TESTS/wialon.sh"
 
 # seqs FILE: the seq of every record, one per line.
-seqs() {
-	python3 -c '
-import json, sys
-for line in open(sys.argv[1]):
-    print([p[2] for p in json.loads(line)["params"] if p[0] == "seq"][0])
-' "$1"
-}
 
 
 # --- bad lines between good ones: diagnosed, skipped, the rest delivered

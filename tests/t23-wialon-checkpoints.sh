@@ -7,13 +7,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/wialon.sh"
 
-seqs() {
-	python3 -c '
-import json, sys
-for line in open(sys.argv[1]):
-    print([p[2] for p in json.loads(line)["params"] if p[0] == "seq"][0])
-' "$1"
-}
 key_is() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 
 # --- a whole run: checkpoints never forwarded, the last key saved

@@ -5,19 +5,9 @@
 # number, every good line delivered once to the strict receiver, lines in
 # = delivered + rejected; then a 50 MB line through --dump.
 source "$(dirname "$0")/lib.sh"
+source "$TESTS/wialon.sh"
 H=$T/h
 python3 "$TESTS/hostile/gen.py" "$H" --big 50 || { notok "generator"; finish; exit 1; }
-
-# seqs FILE: the "seq" parameter of each receiver record.
-seqs() {
-	python3 -c '
-import json, sys
-for l in open(sys.argv[1]):
-    for p in json.loads(l)["params"]:
-        if p[0] == "seq":
-            print(p[2])
-' "$1"
-}
 
 python3 "$TESTS/wialon_receiver.py" --port-file "$T/port" --out "$T/recv.out" \
     2>"$T/recv.log" &

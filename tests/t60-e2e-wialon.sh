@@ -33,10 +33,5 @@ one_case() {
 	kill $rpid 2>/dev/null
 }
 
-s=$(date +%s)
-one_case plain 0 2>/dev/null
-echo "# plain: $(( $(date +%s) - s )) s"
-s=$(date +%s)
-one_case jq 1 2>/dev/null
-echo "# jq: $(( $(date +%s) - s )) s"
+e2e_both
 finish

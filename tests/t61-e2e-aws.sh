@@ -29,24 +29,7 @@ e2e_forwarder() {
 	    --retry-wait 0.05 --topic "$1/{ident}" --state "$T/$1.key"
 }
 
-one_case() {
-	local n=$1 usejq=$2
-	broker_sub "$D" sub-$n 10000000 120 "$T/$n.out" "$n/#" ||
-	    notok "$n: subscriber ready"
-	local spid=$SUB_PID
-	e2e_rounds $n $usejq
-	# A marker published after the exit: once it arrives, everything
-	# the broker acknowledged has arrived too.
-	e2e_marker "$D" "$n/zz-end" "$T/$n.out" || notok "$n: marker arrived"
-	kill $spid 2>/dev/null
-	e2e_judge $n mqtt $usejq
-	kill $rpid 2>/dev/null
-}
+one_case() { e2e_mqtt_case "$@"; }
 
-s=$(date +%s)
-one_case plain 0 2>/dev/null
-echo "# plain: $(( $(date +%s) - s )) s"
-s=$(date +%s)
-one_case jq 1 2>/dev/null
-echo "# jq: $(( $(date +%s) - s )) s"
+e2e_both
 finish

@@ -28,9 +28,9 @@ RP=${RP//wialon.example.com:20163/127.0.0.1:$port}
 F=$T/lib/1234.failed
 replay() { /bin/bash -c "$RP" 2>>"$T/replay.err"; }
 
-# seqs FILE...: the seq of every message line in the files (or of every
-# receiver record), sorted.
-seqs() {
+# allseqs FILE...: the seq of every message line in the files (or of
+# every receiver record), sorted.
+allseqs() {
 	python3 -c '
 import json, sys
 for f in sys.argv[1:]:
@@ -103,11 +103,11 @@ check "... and wrote every line to --failed ($(grep -o '[0-9]* messages undelive
 moved=$(grep -c "failed file '$F' was moved away" "$T/svc.err")
 check "the recipe ran $replays times while a run of the service held the file, which each noticed ($moved; at least 3)" \
     test $moved -ge 3 -a $moved = $replays
-seqs "$T/rp.out" "$F" "$F.replay" | sort -n -u >"$T/got"
+allseqs "$T/rp.out" "$F" "$F.replay" | sort -n -u >"$T/got"
 missing=$(comm -23 "$T/want" "$T/got" | wc -l)
 check "every line delivered, in the failed file or being replayed: $missing of $((ROUNDS * PER)) lost" \
     test "$missing" = 0
-seqs "$T/rp.out" | sort -n -u >"$T/delivered"
+allseqs "$T/rp.out" | sort -n -u >"$T/delivered"
 diff_ok "after the last replays: every line delivered" "$T/want" "$T/delivered"
 check "... the failed file empty, no copy left" \
     all test ! -s "$F" -- test ! -e "$F.replay"

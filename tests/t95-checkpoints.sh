@@ -7,10 +7,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/wialon.sh"
 
-if ! $F2W --help 2>&1 | grep -q -- '--state'; then
-	skip "flespi-to-wialon has no --state (the forwarder core is not merged)"
-	finish; exit
-fi
 python3 -c '
 import sys
 w = sys.stdout.write

@@ -2,9 +2,20 @@
 #   start_recv NAME [receiver options]  start tests/wialon_receiver.py,
 #                                       records in $T/NAME.out; sets port, rpid
 #   has_lines FILE N                    FILE exists with at least N lines
-#   msgs COUNT DEVICES                  small messages with a sequence number
+#   seqs FILE                           the seq of every record in FILE (a
+#                                       receiver's records), one a line
 RECV=$TESTS/wialon_receiver.py
 F2W=flespi-to-wialon
+
+seqs() {
+	python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    for p in json.loads(line)["params"]:
+        if p[0] == "seq":
+            print(p[2])
+' "$1"
+}
 
 has_lines() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
 
