@@ -28,6 +28,26 @@ const struct cli_opt cli_common[] = {
 	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
 };
 
+const struct cli_opt cli_every[] = {
+	{ "retries", 0, CLI_ARG, CLI_RETRIES, "N",
+	  "give up after N failed retries in a row (exit 75;\n"
+	  "default: never); curl's --retry N is the same", NULL, 0 },
+	{ "retry", 0, CLI_ARG, CLI_RETRIES, "N", NULL, NULL, CLI_ALIAS },
+	{ "retry-wait", 0, CLI_ARG, CLI_RETRYWAIT, "SECS",
+	  "first retry delay, doubling up to 30 (default 0.5)", NULL, 0 },
+	{ "connect-timeout", 0, CLI_ARG, CLI_CONNTO, "SECS",
+	  "per connection attempt: TCP, TLS and an MQTT\n"
+	  "CONNACK (default 10)", NULL, 0 },
+	{ "stats-interval", 0, CLI_ARG, CLI_STATSINT, "SECS",
+	  "a stats line on stderr every SECS when it is not\n"
+	  "a terminal (default: 60 into the journal or a\n"
+	  "file, else none; 0: none); SIGUSR1: one now", NULL, 0 },
+	{ "metrics", 0, CLI_ARG, CLI_METRICS, "FILE",
+	  "keep the figures in FILE for node_exporter's\n"
+	  "textfile collector (Prometheus text format)", NULL, 0 },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
+};
+
 static int
 end_of(const struct cli_opt *o)
 {

@@ -28,8 +28,12 @@ enum { CLI_FLAG, CLI_ARG, CLI_OPTARG };
 #define CLI_MODE	0x4	/* may stand beside -h/--help: it picks
 				   which help (flespi-recv --mqtt) */
 
-/* The ids of the options every tool has; a tool's own ids are >= 256. */
-enum { CLI_HELP = 1, CLI_VERSION, CLI_LIST };
+/*
+ * The ids of the options every tool has (cli_common, cli_every); a
+ * tool's own ids are >= 256.
+ */
+enum { CLI_HELP = 1, CLI_VERSION, CLI_LIST, CLI_RETRIES, CLI_RETRYWAIT,
+	CLI_CONNTO, CLI_STATSINT, CLI_METRICS };
 
 struct cli_opt {
 	const char     *name;		/* long name without "--", or NULL */
@@ -68,6 +72,13 @@ struct cli_habit {
  * CLI_HELP, CLI_VERSION, 'v', 'q' and CLI_LIST.
  */
 extern const struct cli_opt cli_common[];
+/*
+ * The options of every tool's run, with the same names, values and
+ * defaults everywhere: --retries (and curl's --retry), --retry-wait,
+ * --connect-timeout, --stats-interval, --metrics.  Their ids are
+ * CLI_RETRIES... CLI_METRICS; each tool stores them itself.
+ */
+extern const struct cli_opt cli_every[];
 
 #define CLI_TABLES	4	/* tables of options a tool may have */
 

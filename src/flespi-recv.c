@@ -24,8 +24,7 @@
 #include "tlsfiles.h"
 #include "token.h"
 
-enum { O_URL = 256, O_TOKFILE, O_CAFILE, O_COUNT, O_RETRIES, O_WAIT,
-    O_CONNTO, O_MQTT, O_CKPT, O_STATSINT, O_METRICS,
+enum { O_URL = 256, O_TOKFILE, O_CAFILE, O_COUNT, O_MQTT, O_CKPT,
     /* polling */
     O_CID, O_FROM, O_STATE, O_DELETE, O_ONCE, O_TIMEOUT, O_LCOUNT, O_LSIZE,
     O_REQTO,
@@ -46,22 +45,6 @@ static const struct cli_opt both[] = {
 	{ "cacert", 0, CLI_ARG, O_CAFILE, "FILE", NULL, NULL, CLI_ALIAS },
 	{ "count", 'n', CLI_ARG, O_COUNT, "COUNT",
 	  "stop after COUNT messages", NULL, 0 },
-	{ "retries", 0, CLI_ARG, O_RETRIES, "N",
-	  "give up after N failed retries in a row, exit 75\n"
-	  "(default: never); curl's --retry N is the same", NULL, 0 },
-	{ "retry", 0, CLI_ARG, O_RETRIES, "N", NULL, NULL, CLI_ALIAS },
-	{ "retry-wait", 0, CLI_ARG, O_WAIT, "SECS",
-	  "first retry delay, doubling up to 30 (default 0.5)", NULL, 0 },
-	{ "connect-timeout", 0, CLI_ARG, O_CONNTO, "SECS",
-	  "TCP and TLS connect (with --mqtt: and CONNACK),\n"
-	  "per attempt (default 10)", NULL, 0 },
-	{ "stats-interval", 0, CLI_ARG, O_STATSINT, "SECS",
-	  "a stats line on stderr every SECS when it is not\n"
-	  "a terminal (default: 60 into the journal or a\n"
-	  "file, else none; 0: none); SIGUSR1: one now", NULL, 0 },
-	{ "metrics", 0, CLI_ARG, O_METRICS, "FILE",
-	  "keep the figures in FILE for node_exporter's\n"
-	  "textfile collector (Prometheus text format)", NULL, 0 },
 	{ "mqtt", 0, CLI_FLAG, O_MQTT, NULL,
 	  "push mode over MQTT instead (see --mqtt --help)", NULL, CLI_MODE },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
@@ -192,6 +175,7 @@ help(int mqtt)
 		cli_help(stdout, poll_opts);
 	}
 	cli_help(stdout, both);
+	cli_help(stdout, cli_every);
 	cli_help(stdout, cli_common);
 	fputs(exit_text, stdout);
 	cli_done();
@@ -223,22 +207,22 @@ common(struct opts *o, int id, const char *arg)
 	case O_COUNT:
 		o->count = (uint64_t)num_arg("--count", arg, 1, INT64_MAX);
 		break;
-	case O_RETRIES:
+	case CLI_RETRIES:
 		o->retries = num_arg("--retries", arg, 0, INT32_MAX);
 		break;
-	case O_WAIT:
+	case CLI_RETRYWAIT:
 		o->wait_ms = secs_arg("--retry-wait", arg, 1, 30000);
 		break;
-	case O_CONNTO:
+	case CLI_CONNTO:
 		o->connect_ms = secs_arg("--connect-timeout", arg, 10,
 		    3600000);
 		break;
 	case 'q':	o->quiet = 1; break;
 	case 'v':	verbose++; break;
-	case O_STATSINT:
+	case CLI_STATSINT:
 		health_interval_arg(&o->health, arg);
 		break;
-	case O_METRICS:
+	case CLI_METRICS:
 		health_metrics_arg(&o->health, arg);
 		break;
 	default:
@@ -467,10 +451,10 @@ parse_mqtt(struct cli *cl, struct opts *o)
 static int
 parse(struct cli *cl, int argc, char **argv, struct opts *o)
 {
-	const struct cli_opt *poll_tabs[] = { poll_opts, both, cli_common,
-	    NULL };
-	const struct cli_opt *mqtt_tabs[] = { mqtt_opts, both, cli_common,
-	    NULL };
+	const struct cli_opt *poll_tabs[] = { poll_opts, both, cli_every,
+	    cli_common, NULL };
+	const struct cli_opt *mqtt_tabs[] = { mqtt_opts, both, cli_every,
+	    cli_common, NULL };
 	int i;
 
 	memset(o, 0, sizeof *o);

@@ -14,7 +14,6 @@
 
 #include "cli.h"
 #include "diag.h"
-#include "dumpout.h"
 #include "exits.h"
 #include "fwd.h"
 #include "hostport.h"
@@ -26,43 +25,42 @@
 
 #define PAYLOAD_MAX	(128 * 1024)	/* AWS: 128 KB a publish */
 
-enum { O_ENDPOINT = 256, O_PORT, O_CAFILE, O_CERT, O_KEY, O_TOPIC, O_QOS,
-	O_RATE, O_CONNS, O_CLIENTID, O_MQTTVER, O_KEEPALIVE, O_WINDOW, O_DUMP };
+enum { O_ENDPOINT = 256, O_PORT };
 
 static const struct cli_opt opts[] = {
 	{ "endpoint", 'e', CLI_ARG, O_ENDPOINT, "HOST",
 	  "AWS IoT data endpoint\n(xxx-ats.iot.REGION.amazonaws.com)", NULL, 0 },
 	{ "port", 'p', CLI_ARG, O_PORT, "N",
 	  "8883 (default) or 443 (ALPN x-amzn-mqtt-ca)", NULL, 0 },
-	{ "cafile", 0, CLI_ARG, O_CAFILE, "FILE",
+	{ "cafile", 0, CLI_ARG, MQF_O_CAFILE, "FILE",
 	  "CA certificates to verify the endpoint\n"
 	  "(AmazonRootCA1.pem); --cacert FILE is the same", NULL, 0 },
-	{ "cacert", 0, CLI_ARG, O_CAFILE, "FILE", NULL, NULL, CLI_ALIAS },
-	{ "cert", 0, CLI_ARG, O_CERT, "FILE", "the thing's certificate (PEM)",
+	{ "cacert", 0, CLI_ARG, MQF_O_CAFILE, "FILE", NULL, NULL, CLI_ALIAS },
+	{ "cert", 0, CLI_ARG, MQF_O_CERT, "FILE", "the thing's certificate (PEM)",
 	  NULL, 0 },
-	{ "key", 0, CLI_ARG, O_KEY, "FILE", "its private key (PEM)", NULL, 0 },
-	{ "topic", 't', CLI_ARG, O_TOPIC, "TEMPLATE",
+	{ "key", 0, CLI_ARG, MQF_O_KEY, "FILE", "its private key (PEM)", NULL, 0 },
+	{ "topic", 't', CLI_ARG, MQF_O_TOPIC, "TEMPLATE",
 	  "topic, fields in braces; default {ident}", NULL, 0 },
-	{ "qos", 0, CLI_ARG, O_QOS, "0|1", "default 1 (at least once)", "0|1",
+	{ "qos", 0, CLI_ARG, MQF_O_QOS, "0|1", "default 1 (at least once)", "0|1",
 	  0 },
-	{ "rate", 'r', CLI_ARG, O_RATE, "N",
+	{ "rate", 'r', CLI_ARG, MQF_O_RATE, "N",
 	  "publishes a second per connection; default 100,\n"
 	  "0 = no limit", NULL, 0 },
-	{ "connections", 0, CLI_ARG, O_CONNS, "N",
+	{ "connections", 0, CLI_ARG, MQF_O_CONNS, "N",
 	  "connections, messages sharded by ident; default 1", NULL, 0 },
-	{ NULL, 'c', CLI_ARG, O_CONNS, "N", NULL, NULL, CLI_DEPRECATED },
-	{ "client-id", 'i', CLI_ARG, O_CLIENTID, "ID",
+	{ NULL, 'c', CLI_ARG, MQF_O_CONNS, "N", NULL, NULL, CLI_DEPRECATED },
+	{ "client-id", 'i', CLI_ARG, MQF_O_CLIENTID, "ID",
 	  "default flespi-to-aws-HOSTNAME-PID (-0, -1... per\n"
 	  "connection)", NULL, 0 },
-	{ "mqtt-version", 0, CLI_ARG, O_MQTTVER, "V",
+	{ "mqtt-version", 0, CLI_ARG, MQF_O_MQTTVER, "V",
 	  "MQTT protocol version, 3.1.1 (default) or 5", "3.1.1|5", 0 },
-	{ "mqtt", 0, CLI_ARG, O_MQTTVER, "V", NULL, NULL, CLI_DEPRECATED },
-	{ "keepalive", 'k', CLI_ARG, O_KEEPALIVE, "SECS",
+	{ "mqtt", 0, CLI_ARG, MQF_O_MQTTVER, "V", NULL, NULL, CLI_DEPRECATED },
+	{ "keepalive", 'k', CLI_ARG, MQF_O_KEEPALIVE, "SECS",
 	  "30..1200; default 60", NULL, 0 },
-	{ "window", 'w', CLI_ARG, O_WINDOW, "N",
+	{ "window", 'w', CLI_ARG, MQF_O_WINDOW, "N",
 	  "messages awaiting PUBACK per connection, 1..100;\ndefault 100",
 	  NULL, 0 },
-	{ "dump", 0, CLI_FLAG, O_DUMP, NULL,
+	{ "dump", 0, CLI_FLAG, MQF_O_DUMP, NULL,
 	  "print each message's topic and payload to stdout\n"
 	  "(as mosquitto_sub -v does), no network", NULL, 0 },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
@@ -116,11 +114,8 @@ static const struct fwd_cmd cmd = {
 };
 
 struct conf {
-	struct mqtconf	q;
-	const char     *topic;
-	const char     *client_id;
+	struct mqfopts	m;		/* the MQTT options (mqttfwd.h) */
 	char		base[129];	/* the client id, or its base */
-	int		dump;
 };
 
 /* AWS's refusals, in the words of its policies. */
@@ -135,55 +130,17 @@ static void
 option(void *arg, struct fwd_conf *fc, int id, const char *optarg)
 {
 	struct conf *o = arg;
-	struct mconf *cf = &o->q.c;
+	struct mconf *cf = &o->m.q.c;
 
 	(void)fc;
+	if (mqf_option(&o->m, id, optarg))
+		return;
 	switch (id) {
 	case O_ENDPOINT:
 		cf->host = optarg;
 		break;
 	case O_PORT:
 		cf->port = (int)num_arg("--port", optarg, 1, 65535);
-		break;
-	case O_CAFILE:
-		cf->cafile = optarg;
-		break;
-	case O_CERT:
-		cf->cert = optarg;
-		break;
-	case O_KEY:
-		cf->key = optarg;
-		break;
-	case O_TOPIC:
-		o->topic = optarg;
-		break;
-	case O_QOS:
-		cf->qos = (int)num_arg("--qos", optarg, 0, 2);
-		if (cf->qos == 2)
-			die(EXIT_USAGE, "--qos: AWS IoT Core does not support "
-			    "QoS 2; use 0 or 1");
-		break;
-	case O_RATE:
-		cf->rate = (uint64_t)num_arg("--rate", optarg, 0, 1000000);
-		break;
-	case O_CONNS:
-		o->q.nconns = (unsigned)num_arg("--connections", optarg, 1,
-		    MQT_CONNS_MAX);
-		break;
-	case O_CLIENTID:
-		o->client_id = optarg;
-		break;
-	case O_MQTTVER:
-		cf->mqtt5 = mqf_version_arg(optarg);
-		break;
-	case O_KEEPALIVE:
-		cf->keepalive = (int)num_arg("--keepalive", optarg, 30, 1200);
-		break;
-	case O_WINDOW:
-		cf->window = (unsigned)num_arg("--window", optarg, 1, 100);
-		break;
-	case O_DUMP:
-		o->dump = 1;
 		break;
 	}
 }
@@ -226,15 +183,15 @@ endpoint_check(const char *h, char *why, size_t whysz)
 static void
 check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 {
-	struct mconf *cf = &o->q.c;
+	struct mconf *cf = &o->m.q.c;
 	char why[600];
 
 	if (cl->noperands > 0)
 		cli_operand_fail(cl, 0, "unexpected argument '%s' (the endpoint "
 		    "is --endpoint HOST)", cl->operands[0]);
-	o->q.base_id = o->base;
-	fc->inflight = (size_t)cf->window * o->q.nconns;
-	if (o->dump) {
+	o->m.q.base_id = o->base;
+	fc->inflight = (size_t)cf->window * o->m.q.nconns;
+	if (o->m.dump) {
 		if (fc->state != NULL)
 			cli_fail(cl, "--dump takes no --state: nothing is "
 			    "delivered");
@@ -251,15 +208,13 @@ check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 	if (tlsfiles_check(cf->cafile, cf->cert, cf->key, why, sizeof why) ==
 	    -1)
 		die(EXIT_USAGE, "%s", why);
-	mqf_client_id(o->base, sizeof o->base, o->client_id,
-	    "flespi-to-aws", o->q.nconns);
+	mqf_client_id(o->base, sizeof o->base, o->m.client_id,
+	    "flespi-to-aws", o->m.q.nconns);
 	cf->tls = 1;
 	if (cf->port == 443)
 		cf->alpn = "x-amzn-mqtt-ca";
 	cf->words = &aws_words;
-	cf->burst = cf->rate / 10 ? (unsigned)(cf->rate / 10) : 1;
-	if (cf->rate == 0 || cf->burst > cf->window)
-		cf->burst = cf->window;
+	mqf_burst(cf);
 }
 
 int
@@ -269,26 +224,17 @@ main(int argc, char **argv)
 	struct fwd_conf fc;
 	struct cli cl;
 	struct mqfmap mp;
-	struct fwd_mapping fm;
-	struct dumpconf dc;
 	int status;
 
 	memset(&o, 0, sizeof o);
-	o.q.c.port = 8883;
-	o.q.c.keepalive = 60;
-	o.q.c.qos = 1;
-	o.q.c.window = 100;
-	o.q.c.rate = 100;
-	o.q.nconns = 1;
-	o.topic = "{ident}";
+	mqf_defaults(&o.m, 100, 30, 1200);
+	o.m.q.c.port = 8883;
+	o.m.q.c.rate = 100;
 	fwd_parse(&cmd, &cl, &fc, &o, argc, argv);
 	check(&o, &fc, &cl);
-	mqf_init(&mp, o.topic, &topic_aws, fc.uid_field, MQF_LINE, PAYLOAD_MAX,
+	mqf_init(&mp, o.m.topic, &topic_aws, fc.uid_field, MQF_LINE, PAYLOAD_MAX,
 	    "AWS's 128 KB");
-	mqf_mapping(&mp, &fm, &dc);
-	status = o.dump ? fwd_main(&fc, &dump_transport, &dc, &fm) :
-	    fwd_main(&fc, &mqt_transport, &o.q, &fm);
-	mqf_free(&mp);
+	status = mqf_run(&fc, &o.m, &mp);
 	cli_free(&cl);
 	return status;
 }

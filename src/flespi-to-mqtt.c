@@ -12,7 +12,6 @@
 
 #include "cli.h"
 #include "diag.h"
-#include "dumpout.h"
 #include "exits.h"
 #include "fwd.h"
 #include "hostport.h"
@@ -25,52 +24,50 @@
 
 #define SECRET_MAX	4096	/* bytes of a password or user name */
 
-enum { O_TOPIC = 256, O_QOS, O_RETAIN, O_FORMAT, O_CAFILE, O_CAPATH, O_CERT,
-	O_KEY, O_USER, O_PWFILE, O_MQTTVER, O_CLIENTID, O_KEEPALIVE,
-	O_PERSIST, O_WINDOW, O_CONNS, O_RATE, O_DUMP };
+enum { O_RETAIN = 256, O_FORMAT, O_CAPATH, O_USER, O_PWFILE, O_PERSIST };
 
 static const struct cli_opt opts[] = {
-	{ "topic", 't', CLI_ARG, O_TOPIC, "TEMPLATE",
+	{ "topic", 't', CLI_ARG, MQF_O_TOPIC, "TEMPLATE",
 	  "topic, fields in braces; default {ident}", NULL, 0 },
-	{ "qos", 0, CLI_ARG, O_QOS, "0|1", "default 1 (at least once)", NULL,
+	{ "qos", 0, CLI_ARG, MQF_O_QOS, "0|1", "default 1 (at least once)", NULL,
 	  0 },
 	{ "retain", 0, CLI_FLAG, O_RETAIN, NULL,
 	  "publish retained messages", NULL, 0 },
 	{ "format", 0, CLI_ARG, O_FORMAT, "FORMAT",
 	  "the payload: line (default: the message as read)\n"
 	  "or thingsboard (gateway telemetry)", NULL, 0 },
-	{ "cafile", 0, CLI_ARG, O_CAFILE, "FILE",
+	{ "cafile", 0, CLI_ARG, MQF_O_CAFILE, "FILE",
 	  "CA certificates to verify the broker (default:\n"
 	  "the system's); --cacert FILE is the same", NULL, 0 },
-	{ "cacert", 0, CLI_ARG, O_CAFILE, "FILE", NULL, NULL, CLI_ALIAS },
+	{ "cacert", 0, CLI_ARG, MQF_O_CAFILE, "FILE", NULL, NULL, CLI_ALIAS },
 	{ "capath", 0, CLI_ARG, O_CAPATH, "DIR",
 	  "a directory of CA certificates (c_rehash)", NULL, 0 },
-	{ "cert", 0, CLI_ARG, O_CERT, "FILE",
+	{ "cert", 0, CLI_ARG, MQF_O_CERT, "FILE",
 	  "client certificate (mutual TLS)", NULL, 0 },
-	{ "key", 0, CLI_ARG, O_KEY, "FILE", "its private key", NULL, 0 },
+	{ "key", 0, CLI_ARG, MQF_O_KEY, "FILE", "its private key", NULL, 0 },
 	{ "user", 0, CLI_ARG, O_USER, "NAME",
 	  "user name (or MQTT_USER in the environment)", NULL, 0 },
 	{ "password-file", 0, CLI_ARG, O_PWFILE, "FILE",
 	  "the password (or MQTT_PASSWORD in the\nenvironment)", NULL, 0 },
-	{ "mqtt-version", 0, CLI_ARG, O_MQTTVER, "V",
+	{ "mqtt-version", 0, CLI_ARG, MQF_O_MQTTVER, "V",
 	  "5 (default) or 3.1.1", NULL, 0 },
-	{ "client-id", 'i', CLI_ARG, O_CLIENTID, "ID",
+	{ "client-id", 'i', CLI_ARG, MQF_O_CLIENTID, "ID",
 	  "default flespi-to-mqtt-HOSTNAME-PID (-0, -1...\n"
 	  "per connection)", NULL, 0 },
-	{ "keepalive", 'k', CLI_ARG, O_KEEPALIVE, "SECS",
+	{ "keepalive", 'k', CLI_ARG, MQF_O_KEEPALIVE, "SECS",
 	  "5..65535; default 60", NULL, 0 },
 	{ "persistent-session", 0, CLI_FLAG, O_PERSIST, NULL,
 	  "keep the session (no clean start; needs\n--client-id)", NULL, 0 },
-	{ "window", 'w', CLI_ARG, O_WINDOW, "N",
+	{ "window", 'w', CLI_ARG, MQF_O_WINDOW, "N",
 	  "messages awaiting PUBACK per connection, 1..10000;\n"
 	  "default 100 (MQTT 5: at most the broker's\n"
 	  "receive maximum)", NULL, 0 },
-	{ "connections", 0, CLI_ARG, O_CONNS, "N",
+	{ "connections", 0, CLI_ARG, MQF_O_CONNS, "N",
 	  "connections, messages sharded by ident; default 1", NULL, 0 },
-	{ "rate", 0, CLI_ARG, O_RATE, "N",
+	{ "rate", 0, CLI_ARG, MQF_O_RATE, "N",
 	  "publishes a second per connection; default 0\n(no limit)", NULL,
 	  0 },
-	{ "dump", 0, CLI_FLAG, O_DUMP, NULL,
+	{ "dump", 0, CLI_FLAG, MQF_O_DUMP, NULL,
 	  "print each message's topic and payload to stdout\n"
 	  "(as mosquitto_sub -v does), no network", NULL, 0 },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
@@ -131,12 +128,9 @@ static const struct fwd_cmd cmd = {
 };
 
 struct conf {
-	struct mqtconf	q;
-	const char     *topic;
-	const char     *client_id;
+	struct mqfopts	m;		/* the MQTT options (mqttfwd.h) */
 	const char     *pwfile;
 	int		format;
-	int		dump;
 	char		base[129];	/* the client id, or its base */
 	char		host[256];
 	char		user[SECRET_MAX];
@@ -147,19 +141,12 @@ static void
 option(void *arg, struct fwd_conf *fc, int id, const char *optarg)
 {
 	struct conf *o = arg;
-	struct mconf *cf = &o->q.c;
+	struct mconf *cf = &o->m.q.c;
 
 	(void)fc;
+	if (mqf_option(&o->m, id, optarg))
+		return;
 	switch (id) {
-	case O_TOPIC:
-		o->topic = optarg;
-		break;
-	case O_QOS:
-		cf->qos = (int)num_arg("--qos", optarg, 0, 2);
-		if (cf->qos == 2)
-			die(EXIT_USAGE, "--qos: 2 is not supported; 1 (the "
-			    "default) delivers every message at least once");
-		break;
 	case O_RETAIN:
 		cf->retain = 1;
 		break;
@@ -172,17 +159,8 @@ option(void *arg, struct fwd_conf *fc, int id, const char *optarg)
 			die(EXIT_USAGE, "--format: '%s' is not line or "
 			    "thingsboard", optarg);
 		break;
-	case O_CAFILE:
-		cf->cafile = optarg;
-		break;
 	case O_CAPATH:
 		cf->capath = optarg;
-		break;
-	case O_CERT:
-		cf->cert = optarg;
-		break;
-	case O_KEY:
-		cf->key = optarg;
 		break;
 	case O_USER:
 		if (*optarg == '\0' || strlen(optarg) >= sizeof o->user)
@@ -193,30 +171,8 @@ option(void *arg, struct fwd_conf *fc, int id, const char *optarg)
 	case O_PWFILE:
 		o->pwfile = optarg;
 		break;
-	case O_MQTTVER:
-		cf->mqtt5 = mqf_version_arg(optarg);
-		break;
-	case O_CLIENTID:
-		o->client_id = optarg;
-		break;
-	case O_KEEPALIVE:
-		cf->keepalive = (int)num_arg("--keepalive", optarg, 5, 65535);
-		break;
 	case O_PERSIST:
 		cf->persistent = 1;
-		break;
-	case O_WINDOW:
-		cf->window = (unsigned)num_arg("--window", optarg, 1, 10000);
-		break;
-	case O_CONNS:
-		o->q.nconns = (unsigned)num_arg("--connections", optarg, 1,
-		    MQT_CONNS_MAX);
-		break;
-	case O_RATE:
-		cf->rate = (uint64_t)num_arg("--rate", optarg, 0, 1000000);
-		break;
-	case O_DUMP:
-		o->dump = 1;
 		break;
 	}
 }
@@ -229,7 +185,7 @@ option(void *arg, struct fwd_conf *fc, int id, const char *optarg)
 static void
 broker(struct conf *o, const char *url)
 {
-	struct mconf *cf = &o->q.c;
+	struct mconf *cf = &o->m.q.c;
 	const char *rest;
 	char port[8], why[600];
 
@@ -260,12 +216,12 @@ broker(struct conf *o, const char *url)
 static void
 check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 {
-	struct mconf *cf = &o->q.c;
+	struct mconf *cf = &o->m.q.c;
 	char why[600];
 
-	o->q.base_id = o->base;
-	fc->inflight = (size_t)cf->window * o->q.nconns;
-	if (o->dump) {
+	o->m.q.base_id = o->base;
+	fc->inflight = (size_t)cf->window * o->m.q.nconns;
+	if (o->m.dump) {
 		if (cl->noperands > 0)
 			cli_operand_fail(cl, 0, "--dump connects to nothing: "
 			    "unexpected '%s'", cl->operands[0]);
@@ -290,12 +246,12 @@ check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 	if (tlsfiles_check(cf->cafile, cf->cert, cf->key, why, sizeof why) ==
 	    -1)
 		die(EXIT_USAGE, "%s", why);
-	if (cf->persistent && o->client_id == NULL)
+	if (cf->persistent && o->m.client_id == NULL)
 		die(EXIT_USAGE, "--persistent-session needs --client-id ID: a "
 		    "session is the client id's, and the default one changes "
 		    "every run");
-	mqf_client_id(o->base, sizeof o->base, o->client_id, "flespi-to-mqtt",
-	    o->q.nconns);
+	mqf_client_id(o->base, sizeof o->base, o->m.client_id, "flespi-to-mqtt",
+	    o->m.q.nconns);
 	/* Secrets: from a file or the environment, never argv. */
 	if (o->user[0] == '\0')
 		secret_get("user name", NULL, "--user", "MQTT_USER", o->user,
@@ -316,9 +272,7 @@ check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 		xwarn("warning: under MQTT 3.1.1 a broker acknowledges a "
 		    "publish it refuses (mosquitto's ACL) and drops it: "
 		    "refusals cannot be seen; MQTT 5 shows them");
-	cf->burst = cf->rate / 10 ? (unsigned)(cf->rate / 10) : 1;
-	if (cf->rate == 0 || cf->burst > cf->window)
-		cf->burst = cf->window;
+	mqf_burst(cf);
 }
 
 int
@@ -328,24 +282,15 @@ main(int argc, char **argv)
 	struct fwd_conf fc;
 	struct cli cl;
 	struct mqfmap mp;
-	struct fwd_mapping fm;
-	struct dumpconf dc;
 	int status;
 
 	memset(&o, 0, sizeof o);
-	o.q.c.keepalive = 60;
-	o.q.c.qos = 1;
-	o.q.c.mqtt5 = 1;
-	o.q.c.window = 100;
-	o.q.nconns = 1;
-	o.topic = "{ident}";
+	mqf_defaults(&o.m, 10000, 5, 65535);
+	o.m.q.c.mqtt5 = 1;
 	fwd_parse(&cmd, &cl, &fc, &o, argc, argv);
 	check(&o, &fc, &cl);
-	mqf_init(&mp, o.topic, &topic_any, fc.uid_field, o.format, 0, NULL);
-	mqf_mapping(&mp, &fm, &dc);
-	status = o.dump ? fwd_main(&fc, &dump_transport, &dc, &fm) :
-	    fwd_main(&fc, &mqt_transport, &o.q, &fm);
-	mqf_free(&mp);
+	mqf_init(&mp, o.m.topic, &topic_any, fc.uid_field, o.format, 0, NULL);
+	status = mqf_run(&fc, &o.m, &mp);
 	explicit_bzero(o.password, sizeof o.password);
 	explicit_bzero(o.user, sizeof o.user);
 	cli_free(&cl);

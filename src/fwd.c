@@ -183,9 +183,8 @@ struct fwd {
 	double		last_ack;	/* Unix time of the last ack, or 0 */
 };
 
-enum { O_STATE = 1000, O_FAILED, O_REJECTED, O_STRICT, O_MAXLINE, O_RETRIES,
-	O_RETRYWAIT, O_ACKTO, O_CONNTO, O_DRAINTO, O_CKWAIT, O_STATSINT,
-	O_METRICS };
+enum { O_STATE = 1000, O_FAILED, O_REJECTED, O_STRICT, O_MAXLINE, O_ACKTO,
+	O_DRAINTO, O_CKWAIT };
 
 const struct cli_opt fwd_opts[] = {
 	{ "state", 0, CLI_ARG, O_STATE, "FILE",
@@ -200,29 +199,14 @@ const struct cli_opt fwd_opts[] = {
 	{ "max-line", 0, CLI_ARG, O_MAXLINE, "BYTES",
 	  "longest input line (default 8 MiB); a longer\n"
 	  "one is rejected, kept whole in --rejected", NULL, 0 },
-	{ "retries", 0, CLI_ARG, O_RETRIES, "N",
-	  "give up after N failed retries (exit 75;\n"
-	  "default: never); curl's --retry N is the same", NULL, 0 },
-	{ "retry", 0, CLI_ARG, O_RETRIES, "N", NULL, NULL, CLI_ALIAS },
-	{ "retry-wait", 0, CLI_ARG, O_RETRYWAIT, "SECS",
-	  "first retry delay, doubling up to 30", NULL, 0 },
 	{ "ack-timeout", 0, CLI_ARG, O_ACKTO, "SECS",
 	  "reconnect when no acknowledgement comes\n(default 10)", NULL, 0 },
-	{ "connect-timeout", 0, CLI_ARG, O_CONNTO, "SECS",
-	  "per connection attempt (default 10)", NULL, 0 },
 	{ "drain-timeout", 0, CLI_ARG, O_DRAINTO, "SECS",
 	  "after SIGINT/SIGTERM/SIGHUP, deliver for at most\n"
 	  "SECS (default 10)", NULL, 0 },
 	{ "checkpoint-timeout", 0, CLI_ARG, O_CKWAIT, "SECS",
 	  "with --state, warn when messages went through and\n"
 	  "no checkpoint line came for SECS (default 60;\n0: never)", NULL, 0 },
-	{ "stats-interval", 0, CLI_ARG, O_STATSINT, "SECS",
-	  "a stats line on stderr every SECS when it is not\n"
-	  "a terminal (default: 60 into the journal or a\n"
-	  "file, else none; 0: none); SIGUSR1: one now", NULL, 0 },
-	{ "metrics", 0, CLI_ARG, O_METRICS, "FILE",
-	  "keep the figures in FILE for node_exporter's\n"
-	  "textfile collector (Prometheus text format)", NULL, 0 },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL, 0 }
 };
 
@@ -269,16 +253,16 @@ option(struct fwd_conf *cf, int id, const char *arg)
 	case O_MAXLINE:
 		cf->maxline = (size_t)num_arg("--max-line", arg, 64, 64 << 20);
 		break;
-	case O_RETRIES:
+	case CLI_RETRIES:
 		cf->retries = num_arg("--retries", arg, 0, 1000000000);
 		break;
-	case O_RETRYWAIT:
+	case CLI_RETRYWAIT:
 		cf->retry_wait_ms = secs_arg("--retry-wait", arg, 1, 30000);
 		break;
 	case O_ACKTO:
 		cf->ack_ms = secs_arg("--ack-timeout", arg, 10, 3600000);
 		break;
-	case O_CONNTO:
+	case CLI_CONNTO:
 		cf->connect_ms = secs_arg("--connect-timeout", arg, 10,
 		    3600000);
 		break;
@@ -289,10 +273,10 @@ option(struct fwd_conf *cf, int id, const char *arg)
 		cf->ckwait_ms = secs_arg("--checkpoint-timeout", arg, 0,
 		    86400000);
 		break;
-	case O_STATSINT:
+	case CLI_STATSINT:
 		health_interval_arg(&cf->health, arg);
 		break;
-	case O_METRICS:
+	case CLI_METRICS:
 		health_metrics_arg(&cf->health, arg);
 		break;
 	default:
@@ -308,6 +292,7 @@ help(const struct fwd_cmd *cmd)
 	cli_help(stdout, cmd->opts);
 	printf("Options of every forwarder:\n");
 	cli_help(stdout, fwd_opts);
+	cli_help(stdout, cli_every);
 	cli_help(stdout, cli_common);
 	if (cmd->notes != NULL)
 		printf("%s", cmd->notes);
@@ -319,8 +304,8 @@ void
 fwd_parse(const struct fwd_cmd *cmd, struct cli *cl, struct fwd_conf *fc,
     void *conf, int argc, char **argv)
 {
-	const struct cli_opt *tabs[] = { cmd->opts, fwd_opts, cli_common,
-	    NULL };
+	const struct cli_opt *tabs[] = { cmd->opts, fwd_opts, cli_every,
+	    cli_common, NULL };
 	const char *arg;
 	int id, fd;
 

@@ -11,6 +11,7 @@
 #include "exits.h"
 #include "jscan.h"
 #include "mqttfwd.h"
+#include "num.h"
 
 /* A growing buffer of the caller's: *buf, *cap bytes, *len used. */
 struct gbuf {
@@ -278,6 +279,97 @@ mqf_mapping(struct mqfmap *mp, struct fwd_mapping *fm, struct dumpconf *dc)
 	}
 	dc->show = show;
 	dc->arg = mp;
+}
+
+int
+mqf_option(struct mqfopts *o, int id, const char *arg)
+{
+	struct mconf *cf = &o->q.c;
+
+	switch (id) {
+	case MQF_O_TOPIC:
+		o->topic = arg;
+		break;
+	case MQF_O_QOS:
+		cf->qos = (int)num_arg("--qos", arg, 0, 2);
+		if (cf->qos == 2)
+			die(EXIT_USAGE, "--qos: QoS 2 is not supported; 1 (the "
+			    "default) delivers every message at least once");
+		break;
+	case MQF_O_CAFILE:
+		cf->cafile = arg;
+		break;
+	case MQF_O_CERT:
+		cf->cert = arg;
+		break;
+	case MQF_O_KEY:
+		cf->key = arg;
+		break;
+	case MQF_O_MQTTVER:
+		cf->mqtt5 = mqf_version_arg(arg);
+		break;
+	case MQF_O_CLIENTID:
+		o->client_id = arg;
+		break;
+	case MQF_O_KEEPALIVE:
+		cf->keepalive = (int)num_arg("--keepalive", arg, o->keep_min,
+		    o->keep_max);
+		break;
+	case MQF_O_WINDOW:
+		cf->window = (unsigned)num_arg("--window", arg, 1,
+		    o->window_max);
+		break;
+	case MQF_O_CONNS:
+		o->q.nconns = (unsigned)num_arg("--connections", arg, 1,
+		    MQT_CONNS_MAX);
+		break;
+	case MQF_O_RATE:
+		cf->rate = (uint64_t)num_arg("--rate", arg, 0, 1000000);
+		break;
+	case MQF_O_DUMP:
+		o->dump = 1;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+void
+mqf_defaults(struct mqfopts *o, unsigned window_max, int keep_min,
+    int keep_max)
+{
+	o->q.c.keepalive = 60;
+	o->q.c.qos = 1;
+	o->q.c.window = 100;
+	o->q.nconns = 1;
+	o->topic = "{ident}";
+	o->window_max = window_max;
+	o->keep_min = keep_min;
+	o->keep_max = keep_max;
+}
+
+int
+mqf_run(const struct fwd_conf *fc, const struct mqfopts *o,
+    struct mqfmap *mp)
+{
+	struct fwd_mapping fm;
+	struct dumpconf dc;
+	int status;
+
+	mqf_mapping(mp, &fm, &dc);
+	status = o->dump ? fwd_main(fc, &dump_transport, &dc, &fm) :
+	    fwd_main(fc, &mqt_transport, &o->q, &fm);
+	mqf_free(mp);
+	return status;
+}
+
+void
+mqf_burst(struct mconf *cf)
+{
+	cf->burst = cf->rate / 10 ? (unsigned)(cf->rate / 10) : 1;
+	if (cf->rate == 0 || cf->burst > cf->window)
+		cf->burst = cf->window;
 }
 
 int

@@ -12,8 +12,50 @@
 
 #include "dumpout.h"
 #include "fwd.h"
+#include "mqttconn.h"
 #include "msgfast.h"
 #include "topic.h"
+
+struct mqfmap;
+
+/*
+ * The options both MQTT commands take, with these ids in their own
+ * tables (each with its own help text); mqf_option() stores them.
+ */
+enum { MQF_O_TOPIC = 200, MQF_O_QOS, MQF_O_CAFILE, MQF_O_CERT, MQF_O_KEY,
+	MQF_O_MQTTVER, MQF_O_CLIENTID, MQF_O_KEEPALIVE, MQF_O_WINDOW,
+	MQF_O_CONNS, MQF_O_RATE, MQF_O_DUMP };
+
+/* What those options set, and the bounds that differ between peers. */
+struct mqfopts {
+	struct mqtconf	q;		/* the transport's settings */
+	const char     *topic;		/* the template */
+	const char     *client_id;	/* given, or NULL */
+	int		dump;		/* --dump */
+	unsigned	window_max;	/* --window 1..window_max */
+	int		keep_min, keep_max;	/* --keepalive's bounds */
+};
+
+/*
+ * Store option id (an MQF_O_*) with its value arg in o; exit 64 on a bad
+ * value.  Returns 1 when id was one of them, else 0.
+ */
+int	mqf_option(struct mqfopts *o, int id, const char *arg);
+/*
+ * The defaults both commands have (keep-alive 60 s, QoS 1, 100 messages
+ * in flight, one connection, topic {ident}) and the bounds that differ.
+ */
+void	mqf_defaults(struct mqfopts *, unsigned window_max, int keep_min,
+	    int keep_max);
+/* After parsing: the burst the rate allows (a tenth, within the window). */
+void	mqf_burst(struct mconf *);
+/*
+ * Run the forwarder (fwd_main) with the mapping mp, over the MQTT
+ * transport or, with --dump, the dry run; free mp.  Returns the exit
+ * status.
+ */
+int	mqf_run(const struct fwd_conf *, const struct mqfopts *,
+	    struct mqfmap *mp);
 
 enum { MQF_LINE, MQF_THINGSBOARD };
 
