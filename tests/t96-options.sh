@@ -118,6 +118,12 @@ for t in $TOOLS; do
 			e=$(<"$T/e")
 			if [ "$long" = help ] || [ "$long" = version ]; then
 				[ $rc -eq 0 ] && [ -s "$T/o" ] || getopt="$getopt $s(rc $rc)"
+			elif [ "$long" = dump ]; then
+				# A dry run: empty input, exit 0 (flespi-to-http's
+				# still wants the URL its requests would go to).
+				[ $rc -eq 0 ] || { [ $rc -eq 64 ] &&
+				    [[ $e == *"$after"* ]]; } ||
+				    getopt="$getopt $s(rc $rc)"
 			elif [[ $e =~ $bad_getopt ]] || [[ $e != *"$after"* ]] ||
 			    [ $rc -ne 64 ]; then
 				getopt="$getopt $s:${e%%$'\n'*}"

@@ -53,6 +53,8 @@ $PTY --type "$one\n" --delay 1 --intr 2 --term-out "$T/c4.term" -- \
 check "outstanding + Ctrl-C twice: exit 75 ($(cat "$T/c4.res"))" \
     test "$(status "$T/c4.res")" = 75
 check "... within 1.5 s of the first" below "$(secs "$T/c4.res")" 1.5
+check "... says at once what the drain waits for, and that Ctrl-C again stops it" \
+    has "stopping on SIGINT: 1 message not yet acknowledged; delivering for at most 10.0 s, then to $T/c4.failed (Ctrl-C again: stop now)" "$T/c4.term"
 check "... says why it stopped" has 'interrupted again: stopping at once' "$T/c4.term"
 check "... the line is in --failed" test "$(cat "$T/c4.failed")" = "$one"
 check "... singular: 1 message undelivered" \
@@ -82,6 +84,20 @@ check "stdout a file, stderr a terminal: the progress line" \
     has $'\r\033\\[Kflespi-to-wialon: delivered 0, in flight 0' "$T/p2.term"
 check "... replaced by the totals at the end" \
     has $'\r\033\\[Kflespi-to-wialon: 0 delivered, 0 failed' "$T/p2.term"
+# ... and a warning while it is drawn erases it first: never glued onto it.
+# (The peer closes the connection at every packet: a line on each retry.)
+python3 "$TESTS/wialon_receiver.py" --port-file "$T/g.port" --out "$T/g.rec" \
+    --drop-every 1 2>/dev/null &
+gpid=$!
+gport=$(port_of "$T/g.port")
+$PTY --stdout "$T/g.out" --type "$one\n" --delay 3.5 --intr 2 \
+    --term-out "$T/g.term" -- $F2W --retry-wait 0.3 "127.0.0.1:$gport" >"$T/g.res"
+kill $gpid
+check "a warning with the progress line drawn: the line erased first" \
+    has $'in flight 1[^\r]*\r\033\\[Kflespi-to-wialon: 127.0.0.1:'"$gport"': connected after' "$T/g.term"
+check "... no warning glued onto it" \
+    hasnt 'window [0-9]*flespi-to-wialon: 127' "$T/g.term"
+
 # -q: no progress line, and no totals either (curl's -s: errors only).
 if $F2W --help 2>&1 | grep -q -- '--quiet'; then
 	$PTY --stdout "$T/p3.out" --delay 1.5 --intr 1 \
