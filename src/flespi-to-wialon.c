@@ -356,8 +356,12 @@ main(int argc, char **argv)
 		dieerr(EXIT_IOERR, "out of memory");
 	fwd_parse(&cmd, &cl, &fc, &c, argc, argv);
 	check(&c, &fc, &cl);
-	if (c.decode)
-		return decode();
+	if (c.decode) {
+		st = decode();
+		pmap_free(&c.pm);
+		cli_free(&cl);
+		return st;
+	}
 	memset(&mp, 0, sizeof mp);
 	mp.pm = &c.pm;
 	mp.uid_field = fc.uid_field;

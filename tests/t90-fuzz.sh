@@ -14,7 +14,7 @@ if ! make -s fuzz-build >"$T/build.log" 2>&1; then
 	finish; exit
 fi
 ok "fuzz targets build"
-FUZZ_TIME=${FUZZ_TIME:-8} tests/fuzz/run | tee "$T/run.out"
+FUZZ_TIME=${FUZZ_TIME:-5} tests/fuzz/run | tee "$T/run.out"
 [ "${PIPESTATUS[0]}" -eq 0 ] || _failed=1
 # Every target ran: a fuzzer that failed to build or run is not a pass.
 for f in tests/fuzz/fuzz_*.c; do

@@ -67,7 +67,7 @@ test_mutations(const char *base)
 	size_t n, agree = 0, accepted = 0, same = 0, i;
 	int rc, rrc, want, k, nkok;
 
-	for (i = 0; i < 20000; i++) {
+	for (i = 0; i < unit_rounds(20000); i++) {
 		n = strlen(base);
 		memcpy(body, base, n + 1);
 		for (k = 0; k < 1 + (int)(i % 3) && n > 0; k++) {
@@ -126,11 +126,12 @@ test_mutations(const char *base)
 			    rrc ? rwhy : "", (int)n, orig);
 		json_decref(v);
 	}
-	CHECK(agree == 20000, "mutations: reply_parse agrees with jansson "
-	    "on %zu of 20000 bodies (%zu accepted)", agree, accepted);
-	CHECK(same == 20000, "mutations: the scan path and the jansson "
-	    "reference agree on %zu of 20000 bodies, reasons and lines "
-	    "included", same);
+	CHECK(agree == unit_rounds(20000), "mutations: reply_parse agrees "
+	    "with jansson on %zu of %lu bodies (%zu accepted)", agree,
+	    unit_rounds(20000), accepted);
+	CHECK(same == unit_rounds(20000), "mutations: the scan path and the "
+	    "jansson reference agree on %zu of %lu bodies, reasons and lines "
+	    "included", same, unit_rounds(20000));
 }
 
 static void

@@ -632,7 +632,7 @@ scanpath(void)
 
 	/* Random edits of a realistic message (fuzz_wscan goes further). */
 	n = strlen(real);
-	for (iter = 0; iter < 10000; iter++) {
+	for (iter = 0; iter < unit_rounds(10000); iter++) {
 		struct wbuf t = { 0 };
 
 		memcpy(buf, real, n);
@@ -664,13 +664,14 @@ scanpath(void)
 			unit_hex("mutation", buf, len);
 		}
 	}
-	CHECK(allok, "10000 mutations: the scan path takes only lines the "
-	    "jansson path takes, with the same packet (%d taken)", taken);
+	CHECK(allok, "%lu mutations: the scan path takes only lines the "
+	    "jansson path takes, with the same packet (%d taken)",
+	    unit_rounds(10000), taken);
 
 	/* Random messages of awkward keys and values. */
 	allok = 1;
 	taken = 0;
-	for (iter = 0; iter < 10000; iter++) {
+	for (iter = 0; iter < unit_rounds(10000); iter++) {
 		struct wbuf t = { 0 };
 
 		len = genmsg(buf, sizeof buf);
@@ -682,9 +683,9 @@ scanpath(void)
 			unit_hex("message", buf, len);
 		}
 	}
-	CHECK(allok, "10000 generated messages: the scan path takes only "
+	CHECK(allok, "%lu generated messages: the scan path takes only "
 	    "lines the jansson path takes, with the same packet (%d taken)",
-	    taken);
+	    unit_rounds(10000), taken);
 
 	fflush(stderr);
 	dup2(saved, 2);

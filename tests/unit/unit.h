@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int unit_failed;
@@ -65,6 +66,20 @@ static inline unsigned
 unit_rnd(unsigned n)
 {
 	return (unsigned)(unit_next() % n);
+}
+
+/*
+ * How many rounds of a generated or mutated sweep to run: n, or a tenth
+ * of it under valgrind (tests/run sets UNIT_QUICK=1 there: it looks for
+ * memory errors, which a tenth of the cases reaches as well, at fifty
+ * times the cost a case).
+ */
+static inline unsigned long
+unit_rounds(unsigned long n)
+{
+	const char *q = getenv("UNIT_QUICK");
+
+	return q != NULL && *q == '1' ? n / 10 : n;
 }
 
 #define UNIT_END() (fflush(stdout), unit_failed ? 1 : 0)
