@@ -93,8 +93,10 @@ check-asan: asan
 
 # flespi-to-mqtt against RabbitMQ's MQTT plugin, a node of its own on
 # 127.0.0.1 (tests/rabbitmq): it takes tens of seconds to start, twice,
-# so it is not part of check.
+# so it is not part of check; nor is its broker part of `make deps`
+# (Erlang and RabbitMQ: installed here, started by nothing but the test).
 check-rabbitmq: all
+	scripts/install-debs rabbitmq-server
 	FP_BIN=$(O) tests/rabbitmq/t-rabbitmq.sh
 
 # Unit tests under valgrind; any error fails.
@@ -170,7 +172,7 @@ DEMO_DEBS = build-essential pkg-config libcurl4-openssl-dev libjansson-dev \
 # What the test suite needs on top (`make deps`, then `make check`; .ci/run).
 TEST_DEBS = curl mandoc valgrind clang libclang-rt-14-dev procps time \
             nginx python3-requests strace systemd iproute2 \
-            prometheus-node-exporter apache2 rabbitmq-server
+            prometheus-node-exporter apache2
 demo-deps:
 	scripts/install-debs $(DEMO_DEBS)
 deps:
