@@ -276,11 +276,15 @@ olduse(struct cli *cl, const struct cli_opt *o)
 {
 	const struct cli_opt *m = main_of(cl, o->id);
 	char old[64];
-	unsigned bit = 1u << ((unsigned)o->id % 32);
+	int i;
 
-	if (!(o->flags & CLI_DEPRECATED) || (cl->warned & bit))
+	if (!(o->flags & CLI_DEPRECATED))
 		return;
-	cl->warned |= bit;
+	for (i = 0; i < cl->nwarned; i++)
+		if (cl->warned[i] == o)
+			return;
+	if (cl->nwarned < CLI_WARNED)
+		cl->warned[cl->nwarned++] = o;
 	if (o->name != NULL)
 		snprintf(old, sizeof old, "--%s", o->name);
 	else

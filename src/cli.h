@@ -81,6 +81,7 @@ extern const struct cli_opt cli_common[];
 extern const struct cli_opt cli_every[];
 
 #define CLI_TABLES	4	/* tables of options a tool may have */
+#define CLI_WARNED	8	/* deprecated spellings remembered as said */
 
 struct cli {
 	int		argc;
@@ -94,7 +95,10 @@ struct cli {
 	const char     *bundle;		/* the rest of a short bundle */
 	char	      **operands;	/* in order; the caller's argv holds them */
 	int		noperands;
-	unsigned	warned;		/* deprecated spellings said (bits) */
+	/* The deprecated spellings already said (each once; past
+	   CLI_WARNED of them, said again). */
+	const struct cli_opt *warned[CLI_WARNED];
+	int		nwarned;
 	const struct cli_opt *last;	/* the option cli_next last returned */
 };
 

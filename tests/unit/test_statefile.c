@@ -4,10 +4,12 @@
  * its target (read, saved and locked there, the link kept).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@ static void
 statefile(void)
 {
 	char dir[] = "/tmp/test_statefile.XXXXXX", p[64], old[80], tmp[80];
+	struct rlimit rl, nolim;
 	struct stat sb;
 	uint64_t k = 0;
 	FILE *f;
@@ -44,6 +47,20 @@ statefile(void)
 	CHECK(state_load(old, &k) == 1 && k == 1234,
 	    "the old file was replaced, not rewritten in place");
 	CHECK(access(tmp, F_OK) == -1, "no temporary file left");
+	/* A save that cannot write (the disk full for a moment: here a file
+	 * size limit of 0) fails and leaves the saved key as it was. */
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK(getrlimit(RLIMIT_FSIZE, &rl) == 0, "getrlimit");
+	nolim = rl;
+	rl.rlim_cur = 0;
+	CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0, "setrlimit");
+	CHECK(state_save(p, 77) == -1 && errno == EFBIG,
+	    "state_save cannot write: -1, EFBIG");
+	CHECK(setrlimit(RLIMIT_FSIZE, &nolim) == 0, "setrlimit back");
+	signal(SIGXFSZ, SIG_DFL);
+	CHECK(state_load(p, &k) == 1 && k == 99,
+	    "a failed save leaves the saved key (99) in place");
+	CHECK(access(tmp, F_OK) == -1, "nor a temporary file");
 	f = fopen(p, "w");
 	fputs("12x\n", f);
 	fclose(f);
