@@ -107,15 +107,6 @@ usage_fail(const char *synopsis)
 	exit(EXIT_USAGE);
 }
 
-void
-deprecated(int *warned, const char *old, const char *now)
-{
-	if (*warned)
-		return;
-	*warned = 1;
-	xwarn("%s is deprecated; use %s", old, now);
-}
-
 const char *
 plural(unsigned long long n)
 {

@@ -33,13 +33,6 @@ void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 void usage_fail(const char *synopsis) __attribute__((noreturn));
 /*
- * A deprecated spelling was used: say once per run and spelling which
- * one replaces it ("PROG: -t is deprecated; use --timeout").  *warned is
- * the caller's flag for that spelling.
- */
-void deprecated(int *warned, const char *old, const char *now);
-
-/*
  * "s" unless n is 1, for counts in messages: "%llu message%s", n,
  * plural(n).  English only; a word that does not just take an s has its
  * own line (see giveup_text).
