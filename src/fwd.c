@@ -489,12 +489,6 @@ fail:
 	return NULL;
 }
 
-struct msgin *
-fwd_input(struct fwd *f)
-{
-	return &f->in;
-}
-
 void
 fwd_free(struct fwd *f)
 {

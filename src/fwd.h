@@ -277,13 +277,11 @@ int	fwd_main(const struct fwd_conf *, const struct fwd_transport *,
  * the core, so that it can call fwd_done().
  */
 struct fwd *fwd_new(const struct fwd_conf *, int *status);
-/* The core's input, e.g. to set msgin's fast path before fwd_run. */
-struct msgin *fwd_input(struct fwd *);
 /*
  * Run (map may be NULL: nothing to map) until input ends and everything
- * is done, the transport is fatal, or a stop signal's drain time is over (installs the SIGINT/SIGTERM/SIGHUP
- * handlers, makes stdin non-blocking).  Returns the exit status; never
- * exits.
+ * is done, the transport is fatal, or a stop signal's drain time is
+ * over (installs the SIGINT/SIGTERM/SIGHUP handlers, makes stdin
+ * non-blocking).  Returns the exit status; never exits.
  */
 int	fwd_run(struct fwd *, const struct fwd_ops *, void *t,
 	    fwd_map_fn *map, void *maparg);
