@@ -74,6 +74,30 @@ check "... no key saved" test ! -e "$T/sort.key"
 check "... every message still delivered" has_lines "$T/sort.out" $N
 kill $rpid; wait $rpid 2>/dev/null
 
+# ... and one that lets checkpoint lines through at once but holds the
+# messages back a moment (a batching filter): the first checkpoint comes
+# before its messages, so no key is saved until they are seen in place,
+# and they never are.
+start_recv late
+$PRODUCE 2>/dev/null | python3 -c '
+import sys, time
+held = []
+for line in sys.stdin:
+    if "\"@checkpoint\"" in line:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+    else:
+        held.append(line)
+time.sleep(0.2)
+sys.stdout.writelines(held)
+' | $F2W --state "$T/late.key" "127.0.0.1:$port" 2>"$T/late.err"
+rc=$?
+check "checkpoints ahead of their messages: exit 65 ($rc)" test $rc = 65
+check "... said: a filter reorders lines" grep -q 'a filter in the pipe reorders lines' "$T/late.err"
+check "... no key saved in the moment before the messages came" test ! -e "$T/late.key"
+check "... every message still delivered" has_lines "$T/late.out" $N
+kill $rpid; wait $rpid 2>/dev/null
+
 # ... and a SIGKILL while the receiver holds back acknowledgements loses
 # nothing: the next run (no filter) starts from the start again.
 start_recv stall --stall-after 10

@@ -51,4 +51,15 @@ check "--failed: the last key, 1300, saved ($(cat "$T/failed.key" 2>/dev/null))"
 head -n 109 "$T/msgs" | cat - "$T/failed.lines" >"$T/failed.all"
 diff_ok "--failed: acknowledged + failed = every message, in order" \
     "$T/msgs" "$T/failed.all"
+
+# The same with a small window: the core holds fewer lines than the input
+# has, so at the stop most of it is still unread; read then into --failed,
+# its checkpoints are reached too.
+run small --window 20 --failed "$T/small.lines"
+check "--window 20 --failed: exit 75 ($rc)" test $rc = 75
+check "--window 20 --failed: the last key, 1300, saved ($(cat "$T/small.key" 2>/dev/null))" \
+    test "$(cat "$T/small.key" 2>/dev/null)" = 1300
+head -n 109 "$T/msgs" | cat - "$T/small.lines" >"$T/small.all"
+diff_ok "--window 20 --failed: acknowledged + failed = every message" \
+    "$T/msgs" "$T/small.all"
 finish
