@@ -57,7 +57,7 @@ end_of(const struct cli_opt *o)
 int
 cli_init(struct cli *cl, int argc, char **argv,
     const struct cli_opt *const *tabs, const char *synopsis,
-    const struct cli_habit *habits)
+    const struct cli_habit *const *habits)
 {
 	int i;
 
@@ -66,7 +66,9 @@ cli_init(struct cli *cl, int argc, char **argv,
 	cl->argv = argv;
 	for (i = 0; i < CLI_TABLES && tabs[i] != NULL; i++)
 		cl->tabs[i] = tabs[i];
-	cl->habits = habits;
+	for (i = 0; habits != NULL && i < CLI_TABLES && habits[i] != NULL;
+	    i++)
+		cl->habits[i] = habits[i];
 	cl->synopsis = synopsis;
 	cl->i = 1;
 	if ((cl->operands = calloc((size_t)argc + 1, sizeof *cl->operands)) ==
@@ -131,11 +133,14 @@ static const struct cli_habit *
 habit(const struct cli *cl, const char *spelling, const char *next)
 {
 	const struct cli_habit *h;
+	int i;
 
-	for (h = cl->habits; h != NULL && h->spelling != NULL; h++)
-		if (strcmp(h->spelling, spelling) == 0 &&
-		    (h->next == NULL || (next != NULL && inset(h->next, next))))
-			return h;
+	for (i = 0; cl->habits[i] != NULL; i++)
+		for (h = cl->habits[i]; h->spelling != NULL; h++)
+			if (strcmp(h->spelling, spelling) == 0 &&
+			    (h->next == NULL ||
+			    (next != NULL && inset(h->next, next))))
+				return h;
 	return NULL;
 }
 

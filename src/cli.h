@@ -89,7 +89,9 @@ struct cli {
 	/* Tables of options, each ended by an entry with no name and no
 	   letter; the list ends with NULL. */
 	const struct cli_opt *tabs[CLI_TABLES + 1];
-	const struct cli_habit *habits;
+	/* Tables of habits, each ended by an entry with no spelling; the
+	   list ends with NULL. */
+	const struct cli_habit *habits[CLI_TABLES + 1];
 	const char     *synopsis;	/* "usage: ..." lines */
 	int		i;		/* the argv word being read */
 	const char     *bundle;		/* the rest of a short bundle */
@@ -103,13 +105,13 @@ struct cli {
 };
 
 /*
- * Start reading argv (argv[0] is the program) with the tables of tabs
- * (at most CLI_TABLES, then NULL; copied).  Returns 0, or -1 when out of
- * memory.
+ * Start reading argv (argv[0] is the program) with the tables of tabs and
+ * of habits (each list at most CLI_TABLES, then NULL; copied; habits may
+ * be NULL: none).  Returns 0, or -1 when out of memory.
  */
 int	cli_init(struct cli *, int argc, char **argv,
 	    const struct cli_opt *const *tabs, const char *synopsis,
-	    const struct cli_habit *habits);
+	    const struct cli_habit *const *habits);
 void	cli_free(struct cli *);
 /*
  * The next option: its id, with *arg its value (NULL for a flag, or an

@@ -455,6 +455,8 @@ parse(struct cli *cl, int argc, char **argv, struct opts *o)
 	    cli_common, NULL };
 	const struct cli_opt *mqtt_tabs[] = { mqtt_opts, both, cli_every,
 	    cli_common, NULL };
+	const struct cli_habit *poll_habits_tabs[] = { poll_habits, NULL };
+	const struct cli_habit *mqtt_habits_tabs[] = { mqtt_habits, NULL };
 	int i;
 
 	memset(o, 0, sizeof *o);
@@ -472,12 +474,13 @@ parse(struct cli *cl, int argc, char **argv, struct opts *o)
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
 		if (strcmp(argv[i], "--mqtt") == 0) {
 			if (cli_init(cl, argc, argv, mqtt_tabs, synopsis,
-			    mqtt_habits) == -1)
+			    mqtt_habits_tabs) == -1)
 				die(EXIT_IOERR, "out of memory");
 			parse_mqtt(cl, o);
 			return 1;
 		}
-	if (cli_init(cl, argc, argv, poll_tabs, synopsis, poll_habits) == -1)
+	if (cli_init(cl, argc, argv, poll_tabs, synopsis, poll_habits_tabs) ==
+	    -1)
 		die(EXIT_IOERR, "out of memory");
 	parse_poll(cl, o);
 	return 0;

@@ -69,29 +69,15 @@ static const struct cli_opt opts[] = {
 /* What mosquitto_pub users type that means something else here. */
 static const struct cli_habit habits[] = {
 	{ "-h", NULL, "mosquitto_pub's -h HOST is --endpoint HOST here" },
-	{ "-q", "0|1|2", "-q is --quiet here; mosquitto_pub's -q QOS is "
-	  "--qos QOS" },
-	{ "-V", NULL, "mosquitto_pub's -V VERSION is --mqtt-version VERSION "
-	  "here" },
 	{ "-u", NULL, "AWS IoT takes no user name: the thing's certificate "
 	  "(--cert, --key) says who it is" },
 	{ "-P", NULL, "AWS IoT takes no password: the thing's certificate "
 	  "(--cert, --key) says who it is" },
-	{ "-m", NULL, "the messages are the lines read on stdin" },
-	{ "-f", NULL, "the messages are the lines read on stdin" },
-	{ "-l", NULL, "the messages are the lines read on stdin, one a line, "
-	  "always" },
-	{ "-s", NULL, "the messages are the lines read on stdin" },
-	{ "-d", NULL, "mosquitto_pub's -d is -v (twice: the library's log) "
-	  "here" },
-	{ "--debug", NULL, "mosquitto_pub's --debug is -v (twice: the "
-	  "library's log) here" },
 	{ "-L", NULL, "give the host with --endpoint HOST and the port with "
 	  "--port N" },
 	{ "--url", NULL, "give the host with --endpoint HOST and the port "
 	  "with --port N" },
 	{ "--insecure", NULL, "TLS verification cannot be turned off" },
-	{ "--id", NULL, "mosquitto_pub's --id is --client-id here" },
 	{ NULL, NULL, NULL }
 };
 
@@ -105,6 +91,7 @@ static const struct fwd_cmd cmd = {
 	    "over MQTT.",
 	.opts = opts,
 	.habits = habits,
+	.family_habits = mqf_habits,
 	.notes = "--connect-timeout covers CONNECT to CONNACK; a message over "
 	    "AWS's 128 KB is\nrejected (and kept whole in --rejected).\n",
 	.maxline = FWD_MAX_LINE,

@@ -81,10 +81,6 @@ static const struct cli_habit habits[] = {
 	{ "-L", NULL, "the broker is the argument: mqtt[s]://HOST[:PORT]; "
 	  "the topic is --topic" },
 	{ "--url", NULL, "the broker is the argument: mqtt[s]://HOST[:PORT]" },
-	{ "-q", "0|1|2", "-q is --quiet here; mosquitto_pub's -q QOS is "
-	  "--qos QOS" },
-	{ "-V", NULL, "mosquitto_pub's -V VERSION is --mqtt-version VERSION "
-	  "here" },
 	{ "-u", NULL, "mosquitto_pub's -u NAME is --user NAME here" },
 	{ "--username", NULL, "mosquitto_pub's --username NAME is --user NAME "
 	  "here" },
@@ -96,18 +92,8 @@ static const struct cli_habit habits[] = {
 	  "--rate N)" },
 	{ "-c", NULL, "mosquitto_pub's -c is --persistent-session here" },
 	{ "-M", NULL, "mosquitto_pub's -M N is --window N here" },
-	{ "-m", NULL, "the messages are the lines read on stdin" },
-	{ "-f", NULL, "the messages are the lines read on stdin" },
-	{ "-l", NULL, "the messages are the lines read on stdin, one a line, "
-	  "always" },
-	{ "-s", NULL, "the messages are the lines read on stdin" },
-	{ "-d", NULL, "mosquitto_pub's -d is -v (twice: the library's log) "
-	  "here" },
-	{ "--debug", NULL, "mosquitto_pub's --debug is -v (twice: the "
-	  "library's log) here" },
 	{ "--insecure", NULL, "TLS verification cannot be turned off: give "
 	  "the broker's CA with --cafile FILE" },
-	{ "--id", NULL, "mosquitto_pub's --id is --client-id here" },
 	{ NULL, NULL, NULL }
 };
 
@@ -119,6 +105,7 @@ static const struct fwd_cmd cmd = {
 	.about = "Publish flespi messages (NDJSON on stdin) to an MQTT broker.",
 	.opts = opts,
 	.habits = habits,
+	.family_habits = mqf_habits,
 	.notes = "mqtt:// is plain TCP (port 1883), mqtts:// TLS (port 8883); "
 	    "--connect-timeout\ncovers CONNECT to CONNACK.\n",
 	.maxline = FWD_MAX_LINE,

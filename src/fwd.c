@@ -306,8 +306,9 @@ fwd_parse(const struct fwd_cmd *cmd, struct cli *cl, struct fwd_conf *fc,
 {
 	const struct cli_opt *tabs[] = { cmd->opts, fwd_opts, cli_every,
 	    cli_common, NULL };
+	const struct cli_habit *habits[3];
 	const char *arg;
-	int id, fd;
+	int id, fd, nh = 0;
 
 	diag_init(argv[0]);
 	/*
@@ -320,7 +321,12 @@ fwd_parse(const struct fwd_cmd *cmd, struct cli *cl, struct fwd_conf *fc,
 		exit(EXIT_IOERR);
 	}
 	fwd_conf_init(fc, cmd->maxline, cmd->retry_wait_ms, cmd->connect_ms);
-	if (cli_init(cl, argc, argv, tabs, cmd->synopsis, cmd->habits) == -1)
+	if (cmd->habits != NULL)
+		habits[nh++] = cmd->habits;
+	if (cmd->family_habits != NULL)
+		habits[nh++] = cmd->family_habits;
+	habits[nh] = NULL;
+	if (cli_init(cl, argc, argv, tabs, cmd->synopsis, habits) == -1)
 		die(EXIT_IOERR, "out of memory");
 	while ((id = cli_next(cl, &arg)) != -1) {
 		switch (id) {

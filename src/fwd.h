@@ -227,7 +227,9 @@ struct fwd_cmd {
 	const char     *synopsis;	/* "usage: NAME ..." lines */
 	const char     *about;		/* --help's first line */
 	const struct cli_opt *opts;	/* the command's own options */
-	const struct cli_habit *habits;	/* foreign spellings (cli.h) */
+	/* Foreign spellings (cli.h): the command's own, and those of a
+	   family of commands (may be NULL). */
+	const struct cli_habit *habits, *family_habits;
 	const char     *notes;		/* --help's last lines: defaults of
 					   the shared options that are the
 					   command's own, and so on */

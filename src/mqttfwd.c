@@ -281,6 +281,25 @@ mqf_mapping(struct mqfmap *mp, struct fwd_mapping *fm, struct dumpconf *dc)
 	dc->arg = mp;
 }
 
+/* What mosquitto_pub users type that means the same in every MQTT command. */
+const struct cli_habit mqf_habits[] = {
+	{ "-q", "0|1|2", "-q is --quiet here; mosquitto_pub's -q QOS is "
+	  "--qos QOS" },
+	{ "-V", NULL, "mosquitto_pub's -V VERSION is --mqtt-version VERSION "
+	  "here" },
+	{ "-m", NULL, "the messages are the lines read on stdin" },
+	{ "-f", NULL, "the messages are the lines read on stdin" },
+	{ "-l", NULL, "the messages are the lines read on stdin, one a line, "
+	  "always" },
+	{ "-s", NULL, "the messages are the lines read on stdin" },
+	{ "-d", NULL, "mosquitto_pub's -d is -v (twice: the library's log) "
+	  "here" },
+	{ "--debug", NULL, "mosquitto_pub's --debug is -v (twice: the "
+	  "library's log) here" },
+	{ "--id", NULL, "mosquitto_pub's --id is --client-id here" },
+	{ NULL, NULL, NULL }
+};
+
 int
 mqf_option(struct mqfopts *o, int id, const char *arg)
 {

@@ -41,6 +41,9 @@ struct mqfopts {
  * value.  Returns 1 when id was one of them, else 0.
  */
 int	mqf_option(struct mqfopts *o, int id, const char *arg);
+/* mosquitto_pub's spellings that mean the same in every MQTT command
+   (fwd_cmd's family_habits). */
+extern const struct cli_habit mqf_habits[];
 /*
  * The defaults both commands have (keep-alive 60 s, QoS 1, 100 messages
  * in flight, one connection, topic {ident}) and the bounds that differ.

@@ -37,9 +37,16 @@ static const struct cli_opt tab[] = {
 static const struct cli_habit habits[] = {
 	{ "-h", NULL, "the host is --endpoint HOST here" },
 	{ "-q", "0|1|2", "-q is --quiet here" },
-	{ "--fail", NULL, "an HTTP error is a failure already" },
 	{ NULL, NULL, NULL }
 };
+
+/* A second table: a family's habits, looked up after the command's. */
+static const struct cli_habit family[] = {
+	{ "--fail", NULL, "an HTTP error is a failure already" },
+	{ "-h", NULL, "never said: the first table's -h comes first" },
+	{ NULL, NULL, NULL }
+};
+static const struct cli_habit *habit_tabs[] = { habits, family, NULL };
 
 /* Parse argv (NULL-ended) into a string of "id=value;" and operands. */
 static void
@@ -54,7 +61,7 @@ parse(char **argv, char *out, size_t sz)
 	for (argc = 0; argv[argc] != NULL; argc++)
 		;
 	out[0] = '\0';
-	if (cli_init(&cl, argc, argv, tabs, "usage: t\n", habits) == -1)
+	if (cli_init(&cl, argc, argv, tabs, "usage: t\n", habit_tabs) == -1)
 		return;
 	while ((id = cli_next(&cl, &arg)) != -1)
 		n += (size_t)snprintf(out + n, sz - n, "%d=%s;", id,
