@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Documentation stays true: every man page is clean under mandoc -Tlint,
-# every long option a command's --help lists is in its man page, and every
-# command answers --help (exit 0, stdout) and --version.
+# every long option a command's --help lists is in its man page, every
+# page's SEE ALSO names the other commands, and every command answers
+# --help (exit 0, stdout) and --version.
 source "$(dirname "$0")/lib.sh"
 cd "$TESTS/.."
 for prog in "$FP_BIN"/flespi-*; do
@@ -39,6 +40,18 @@ for prog in "$FP_BIN"/flespi-*; do
 	for sec in 'EXIT STATUS' 'EXAMPLES' 'SEE ALSO'; do
 		check "$man has $sec" grep -q "^$sec" "$T/man.txt"
 	done
+	# SEE ALSO names every other command of the suite, and the guide.
+	missing=
+	for other in "$FP_BIN"/flespi-*; do
+		other=${other##*/}
+		case $other in *.d|*.o|"$name") continue ;; esac
+		sed -n '/^\.Sh SEE ALSO/,/^\.Sh/p' "$man" |
+		    grep -q "^\.Xr $other 1" || missing="$missing $other"
+	done
+	sed -n '/^\.Sh SEE ALSO/,/^\.Sh/p' "$man" |
+	    grep -q '^\.Xr flespi-pipe 7' || missing="$missing flespi-pipe(7)"
+	check "$man: SEE ALSO names the other commands${missing:+ (missing:$missing)}" \
+	    test -z "$missing"
 	"$prog" --no-such-option >/dev/null 2>"$T/usage"
 	rc=$?
 	check "$name: unknown option exits 64 with a prefixed message" \
