@@ -50,7 +50,8 @@ backoff_next(struct backoff *b)
 	if (d < b->base_ms)
 		d = b->base_ms;
 	if (b->cur_ms < b->cap_ms)
-		b->cur_ms = b->cur_ms > b->cap_ms / 2 ? b->cap_ms : b->cur_ms * 2;
+		b->cur_ms = b->cur_ms > b->cap_ms / 2 ? b->cap_ms :
+		    b->cur_ms * 2;
 	b->attempts++;
 	return (unsigned)d;
 }

@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 struct backoff {
-	unsigned	base_ms;	/* first delay, and the floor of every delay */
+	unsigned	base_ms;	/* first delay, and the floor
+					   of every delay */
 	unsigned	cap_ms;		/* no delay is longer than this */
 	unsigned	cur_ms;		/* next delay before jitter */
 	uint64_t	rng;		/* xorshift64 state, never 0 */
@@ -16,8 +17,8 @@ struct backoff {
 };
 
 /* seed 0 picks one from the time and pid. */
-void		backoff_init(struct backoff *, unsigned base_ms, unsigned cap_ms,
-		    uint64_t seed);
+void		backoff_init(struct backoff *, unsigned base_ms,
+		    unsigned cap_ms, uint64_t seed);
 /*
  * The delay before the next attempt, in [cur, cur * 1.5) capped at cap_ms,
  * never below base_ms; then cur doubles (up to cap_ms).

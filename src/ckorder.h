@@ -44,7 +44,8 @@ struct ckorder {
 	uint64_t	lastkey;	/* the last checkpoint's key */
 	uint64_t	recent[CKO_RECENT];
 	unsigned	nrecent, at;
-	unsigned	late;		/* messages after their own checkpoint */
+	unsigned	late;		/* messages after their own
+					   checkpoint */
 	int		bad;		/* out of order (sticky) */
 	uint64_t	gapfrom, gapto;	/* the last gap: keys between them */
 };

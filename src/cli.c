@@ -259,8 +259,8 @@ suggest(const struct cli *cl, const char *name, size_t n, char *buf,
 				if (pass == 0 ? strncmp(o->name, name, n) != 0 :
 				    d > (n < 5 ? 1 : 2))
 					continue;
-				m = (o->flags & CLI_ALIAS) ? main_of(cl, o->id) :
-				    o;
+				m = (o->flags & CLI_ALIAS) ?
+				    main_of(cl, o->id) : o;
 				if (m == NULL)
 					m = o;
 				for (i = 0; i < k && seen[i] != m; i++)
@@ -481,7 +481,8 @@ cli_help(FILE *fp, const struct cli_opt *tab)
 	int n;
 
 	for (o = tab; !end_of(o); o++) {
-		if (o->help == NULL || (o->flags & (CLI_ALIAS | CLI_DEPRECATED)))
+		if (o->help == NULL ||
+		    (o->flags & (CLI_ALIAS | CLI_DEPRECATED)))
 			continue;
 		n = optname(name, sizeof name, o);
 		fprintf(fp, "  %s", name);
@@ -490,7 +491,8 @@ cli_help(FILE *fp, const struct cli_opt *tab)
 		else
 			fprintf(fp, "%*s", HELP_COL - 2 - n, "");
 		for (p = o->help; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
-			fprintf(fp, "%.*s\n%*s", (int)(nl - p), p, HELP_COL, "");
+			fprintf(fp, "%.*s\n%*s", (int)(nl - p), p,
+			    HELP_COL, "");
 		fprintf(fp, "%s\n", p);
 	}
 }
@@ -514,7 +516,8 @@ cli_list(FILE *fp, const struct cli_opt *const *tabs)
 			if (o->arg == CLI_FLAG)
 				fputs("-", fp);
 			else
-				fprintf(fp, o->arg == CLI_OPTARG ? "[%s]" : "%s",
+				fprintf(fp,
+				    o->arg == CLI_OPTARG ? "[%s]" : "%s",
 				    o->argname ? o->argname : "VALUE");
 			fprintf(fp, " %s\n", o->values ? o->values : "-");
 		}

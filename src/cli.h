@@ -95,7 +95,8 @@ struct cli {
 	const char     *synopsis;	/* "usage: ..." lines */
 	int		i;		/* the argv word being read */
 	const char     *bundle;		/* the rest of a short bundle */
-	char	      **operands;	/* in order; the caller's argv holds them */
+	char	      **operands;	/* in order; the caller's argv
+					   holds them */
 	int		noperands;
 	/* The deprecated spellings already said (each once; past
 	   CLI_WARNED of them, said again). */

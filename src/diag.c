@@ -38,7 +38,8 @@ vdiag(int with_errno, int err, const char *fmt, va_list ap)
 	vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
 	n = (int)strlen(msg);
 	if (with_errno)
-		snprintf(msg + n, sizeof msg - (size_t)n, ": %s", strerror(err));
+		snprintf(msg + n, sizeof msg - (size_t)n, ": %s",
+		    strerror(err));
 	fprintf(stderr, "%s%s\n", diag_progress ? "\r\033[K" : "", msg);
 	diag_progress = 0;
 }

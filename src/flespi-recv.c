@@ -237,8 +237,8 @@ channel_arg(struct cli *cl)
 {
 	if (cl->noperands != 1) {
 		if (cl->noperands == 0)
-			cli_fail(cl, "no CHANNEL given (a channel id like 1234, "
-			    "a comma list like 1234,5678, or all)");
+			cli_fail(cl, "no CHANNEL given (a channel id like "
+			    "1234, a comma list like 1234,5678, or all)");
 		cli_operand_fail(cl, 1, "one CHANNEL argument expected (a "
 		    "comma list for several), not '%s' too", cl->operands[1]);
 	}
@@ -297,7 +297,8 @@ parse_poll(struct cli *cl, struct opts *o)
 		case O_DELETE:	p->del = 1; break;
 		case O_ONCE:	p->once = 1; break;
 		case O_TIMEOUT:
-			p->timeout = (unsigned)num_arg("--timeout", arg, 0, 3600);
+			p->timeout = (unsigned)num_arg("--timeout", arg,
+			    0, 3600);
 			break;
 		case O_LCOUNT:
 			p->limit_count = (unsigned)num_arg("--limit-count", arg,
@@ -329,7 +330,8 @@ parse_poll(struct cli *cl, struct opts *o)
 	 */
 	if (p->del && p->checkpoints && p->nstates == 0)
 		die(EXIT_USAGE, "--delete --checkpoints deletes up to the key "
-		    "the end of the pipeline saves: name its file with --state");
+		    "the end of the pipeline saves: name its file with "
+		    "--state");
 	if (p->del && p->checkpoints && p->have_from)
 		die(EXIT_USAGE, "--delete --checkpoints deletes up to the keys "
 		    "in the --state files; with --from they would not describe "
@@ -501,8 +503,9 @@ main(int argc, char **argv)
 	 */
 	diag_init(argv[0]);
 	if (stdfds_check(&fd) == -1)
-		die(EXIT_IOERR, "file descriptor %d (%s) is closed: not starting",
-		    fd, fd == 0 ? "stdin" : fd == 1 ? "stdout" : "stderr");
+		die(EXIT_IOERR, "file descriptor %d (%s) is closed: "
+		    "not starting", fd,
+		    fd == 0 ? "stdin" : fd == 1 ? "stdout" : "stderr");
 
 	/* The token will be in memory: no core dump of ours may hold it. */
 	setrlimit(RLIMIT_CORE, &nocore);

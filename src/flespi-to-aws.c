@@ -29,20 +29,22 @@ enum { O_ENDPOINT = 256, O_PORT };
 
 static const struct cli_opt opts[] = {
 	{ "endpoint", 'e', CLI_ARG, O_ENDPOINT, "HOST",
-	  "AWS IoT data endpoint\n(xxx-ats.iot.REGION.amazonaws.com)", NULL, 0 },
+	  "AWS IoT data endpoint\n"
+	  "(xxx-ats.iot.REGION.amazonaws.com)", NULL, 0 },
 	{ "port", 'p', CLI_ARG, O_PORT, "N",
 	  "8883 (default) or 443 (ALPN x-amzn-mqtt-ca)", NULL, 0 },
 	{ "cafile", 0, CLI_ARG, MQF_O_CAFILE, "FILE",
 	  "CA certificates to verify the endpoint\n"
 	  "(AmazonRootCA1.pem); --cacert FILE is the same", NULL, 0 },
 	{ "cacert", 0, CLI_ARG, MQF_O_CAFILE, "FILE", NULL, NULL, CLI_ALIAS },
-	{ "cert", 0, CLI_ARG, MQF_O_CERT, "FILE", "the thing's certificate (PEM)",
-	  NULL, 0 },
-	{ "key", 0, CLI_ARG, MQF_O_KEY, "FILE", "its private key (PEM)", NULL, 0 },
+	{ "cert", 0, CLI_ARG, MQF_O_CERT, "FILE",
+	  "the thing's certificate (PEM)", NULL, 0 },
+	{ "key", 0, CLI_ARG, MQF_O_KEY, "FILE",
+	  "its private key (PEM)", NULL, 0 },
 	{ "topic", 't', CLI_ARG, MQF_O_TOPIC, "TEMPLATE",
 	  "topic, fields in braces; default {ident}", NULL, 0 },
-	{ "qos", 0, CLI_ARG, MQF_O_QOS, "0|1", "default 1 (at least once)", "0|1",
-	  0 },
+	{ "qos", 0, CLI_ARG, MQF_O_QOS, "0|1",
+	  "default 1 (at least once)", "0|1", 0 },
 	{ "rate", 'r', CLI_ARG, MQF_O_RATE, "N",
 	  "publishes a second per connection; default 100,\n"
 	  "0 = no limit", NULL, 0 },
@@ -174,8 +176,8 @@ check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 	char why[600];
 
 	if (cl->noperands > 0)
-		cli_operand_fail(cl, 0, "unexpected argument '%s' (the endpoint "
-		    "is --endpoint HOST)", cl->operands[0]);
+		cli_operand_fail(cl, 0, "unexpected argument '%s' (the "
+		    "endpoint is --endpoint HOST)", cl->operands[0]);
 	o->m.q.base_id = o->base;
 	fc->inflight = (size_t)cf->window * o->m.q.nconns;
 	if (o->m.dump) {
@@ -219,8 +221,8 @@ main(int argc, char **argv)
 	o.m.q.c.rate = 100;
 	fwd_parse(&cmd, &cl, &fc, &o, argc, argv);
 	check(&o, &fc, &cl);
-	mqf_init(&mp, o.m.topic, &topic_aws, fc.uid_field, MQF_LINE, PAYLOAD_MAX,
-	    "AWS's 128 KB");
+	mqf_init(&mp, o.m.topic, &topic_aws, fc.uid_field, MQF_LINE,
+	    PAYLOAD_MAX, "AWS's 128 KB");
 	status = mqf_run(&fc, &o.m, &mp);
 	cli_free(&cl);
 	return status;

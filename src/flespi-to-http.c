@@ -128,7 +128,8 @@ goodheader(const char *h)
 	const char *p;
 
 	for (p = h; *p && *p != ':'; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-.^_`|~", *p))
+		if (!isalnum((unsigned char)*p) &&
+		    !strchr("!#$%&'*+-.^_`|~", *p))
 			return 0;
 	if (p == h || *p != ':')
 		return 0;
@@ -207,8 +208,8 @@ rejectstatus(struct conf *c, const char *list)
 			die(EXIT_USAGE, "--reject-status: '%.*s' is not a 4xx "
 			    "status other than 408 and 429", (int)len, p);
 		if (c->nrstatus == REJECT_STATUS_MAX)
-			die(EXIT_USAGE, "--reject-status: more than %d statuses",
-			    REJECT_STATUS_MAX);
+			die(EXIT_USAGE, "--reject-status: more than %d "
+			    "statuses", REJECT_STATUS_MAX);
 		c->rstatus[c->nrstatus++] = (int)v;
 		p = e + 1;
 	} while (*e == ',');

@@ -29,8 +29,8 @@ enum { O_RETAIN = 256, O_FORMAT, O_CAPATH, O_USER, O_PWFILE, O_PERSIST };
 static const struct cli_opt opts[] = {
 	{ "topic", 't', CLI_ARG, MQF_O_TOPIC, "TEMPLATE",
 	  "topic, fields in braces; default {ident}", NULL, 0 },
-	{ "qos", 0, CLI_ARG, MQF_O_QOS, "0|1", "default 1 (at least once)", NULL,
-	  0 },
+	{ "qos", 0, CLI_ARG, MQF_O_QOS, "0|1",
+	  "default 1 (at least once)", NULL, 0 },
 	{ "retain", 0, CLI_FLAG, O_RETAIN, NULL,
 	  "publish retained messages", NULL, 0 },
 	{ "format", 0, CLI_ARG, O_FORMAT, "FORMAT",

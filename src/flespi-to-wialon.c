@@ -160,7 +160,8 @@ check(struct conf *c, struct fwd_conf *fc, struct cli *cl)
 struct mapping {
 	const struct pmap *pm;
 	const char     *uid_field;
-	struct wbuf	pkt;		/* the packet of the line just scanned */
+	struct wbuf	pkt;		/* the packet of the line
+					   just scanned */
 };
 
 /*
@@ -311,8 +312,8 @@ decode(void)
 	}
 	for (off = 0; off < in.len; off += len) {
 		if (in.len - off < 4) {
-			xwarn("stdin: %zu byte%s after the last packet", in.len -
-			    off, plural(in.len - off));
+			xwarn("stdin: %zu byte%s after the last packet",
+			    in.len - off, plural(in.len - off));
 			st = EXIT_DATAERR;
 			break;
 		}

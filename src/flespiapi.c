@@ -277,8 +277,8 @@ reason(const struct flespiapi *fa, char *out, size_t outlen)
 	if (r != NULL && outlen > 2) {
 		/* The server's text: escaped, it cannot forge our lines. */
 		memcpy(out, ": ", 3);
-		vis(out + 2, outlen - 2, r, json_string_length(json_object_get(e,
-		    "reason")));
+		vis(out + 2, outlen - 2, r,
+		    json_string_length(json_object_get(e, "reason")));
 	}
 	json_decref(root);
 }
@@ -325,14 +325,14 @@ fa_get(struct flespiapi *fa, const struct fa_req *q, char *why,
 	curl_easy_getinfo(fa->curl, CURLINFO_RESPONSE_CODE, &st);
 	fa->status = st;
 	ra = 0;
-	if (curl_easy_getinfo(fa->curl, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK ||
-	    ra < 0)
+	if (curl_easy_getinfo(fa->curl, CURLINFO_RETRY_AFTER, &ra) !=
+	    CURLE_OK || ra < 0)
 		ra = 0;
 	fa->retry_after = (long)ra;
 
 	if (rc == CURLE_ABORTED_BY_CALLBACK && (stop_requested || fa->gone)) {
-		snprintf(why, whylen, fa->gone ? "the reader of stdout is gone" :
-		    "stopped");
+		snprintf(why, whylen,
+		    fa->gone ? "the reader of stdout is gone" : "stopped");
 		return FA_STOPPED;
 	}
 	if (fa->too_large) {

@@ -34,10 +34,12 @@ struct flespiapi {
 	int		watchfd;	/* or when this descriptor (stdout; -1:
 					   none) says its reader is gone: */
 	int		gone;		/* then this is set */
-	long		status;		/* HTTP status of the last answer, or 0 */
+	long		status;		/* HTTP status of the last
+					   answer, or 0 */
 	long		retry_after;	/* its Retry-After, seconds, or 0 */
 	long		connect_ms;
-	long		extra_ms;	/* allowed on top of the long-poll time */
+	long		extra_ms;	/* allowed on top of the
+					   long-poll time */
 	char		errbuf[CURL_ERROR_SIZE];	/* libcurl's detail */
 	char		peer[300];	/* "HOST port N", for network errors */
 	/*

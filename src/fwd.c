@@ -737,8 +737,8 @@ checkpoint(struct fwd *f, const struct ckline *c, int64_t now)
 		if (!f->ck_bad_said) {
 			char what[120];
 
-			snprintf(what, sizeof what, "checkpoint %" PRIu64 " comes "
-			    "after %" PRIu64, c->key, f->order.lastkey);
+			snprintf(what, sizeof what, "checkpoint %" PRIu64
+			    " comes after %" PRIu64, c->key, f->order.lastkey);
 			f->ck_bad_said = 1;
 			disorder(f, what);
 		}
@@ -875,9 +875,10 @@ state_news(struct fwd *f)
 		pthread_mutex_unlock(&sv->mu);
 	if (errsync != 0 && !f->state_err) {
 		stats_end(&f->st);
-		xwarn("%s: key %" PRIu64 " not saved: cannot sync the failed or "
-		    "rejected file: %s; no key is saved again in this run",
-		    f->cf.state, errkey ? errkey : f->sv.key, strerror(errsync));
+		xwarn("%s: key %" PRIu64 " not saved: cannot sync the failed "
+		    "or rejected file: %s; no key is saved again in this run",
+		    f->cf.state, errkey ? errkey : f->sv.key,
+		    strerror(errsync));
 		f->state_err = 1;
 	} else if (err != 0 && !f->state_failing) {
 		stats_end(&f->st);
@@ -1139,7 +1140,8 @@ readin(struct fwd *f, int64_t now, int *timeout)
 			s->state = 0;
 			line_free(f, s);
 			stats_end(&f->st);
-			msgin_reject(&f->in, m.lineno, m.line, m.len, "%s", why);
+			msgin_reject(&f->in, m.lineno, m.line, m.len, "%s",
+			    why);
 			if (f->cf.strict)
 				input_ended(f, now);
 			continue;
@@ -1190,7 +1192,9 @@ rest(struct fwd *f, int blocked, uint64_t *key)
 
 	f->in.strict = 0;
 	while (!f->eof) {
-		/* A writer that never pauses (or never stops) is cut off too. */
+		/*
+		 * A writer that never pauses (or never stops) is cut off too.
+		 */
 		if (mono_ms() >= end || stop_interrupts != ints)
 			break;
 		r = msgin_next(&f->in, &m);
@@ -1361,8 +1365,9 @@ silence(struct fwd *f, int64_t now)
 	else
 		xwarn("%s: no checkpoint line for %.0f s while %" PRIu64
 		    " message%s went through: the key is not saved.  Run "
-		    "flespi-recv with --checkpoints, and keep its lines through "
-		    "any filter (jq: select(has(\"@checkpoint\") or ...))",
+		    "flespi-recv with --checkpoints, and keep its lines "
+		    "through any filter (jq: select(has(\"@checkpoint\") "
+		    "or ...))",
 		    f->cf.state, (double)(now - f->ck_ms) / 1000.0, f->ck_msgs,
 		    plural(f->ck_msgs));
 	f->ck_silent = 1;
@@ -1522,8 +1527,8 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 			if (again)
 				xwarn("interrupted again: stopping at once");
 			else
-				xwarn("drain time over (--drain-timeout %.1f s)",
-				    (double)f->cf.drain_ms / 1000.0);
+				xwarn("drain time over (--drain-timeout "
+				    "%.1f s)", (double)f->cf.drain_ms / 1000.0);
 			break;
 		}
 
@@ -1575,14 +1580,15 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 			sooner(&timeout, drain_end - now);
 		if ((due = ck_due(f)) >= 0)
 			sooner(&timeout, due - now);
-		if (f->cf.state != NULL && f->cf.ckwait_ms > 0 && !f->ck_silent &&
-		    f->ck_msgs > 0)
+		if (f->cf.state != NULL && f->cf.ckwait_ms > 0 &&
+		    !f->ck_silent && f->ck_msgs > 0)
 			sooner(&timeout, f->ck_ms + f->cf.ckwait_ms - now);
 		if (f->st.tty && (timeout < 0 || timeout > 1000))
 			timeout = 1000;
 		if (timeout < 0 || health_timeout(&f->h, now) < timeout)
 			timeout = health_timeout(&f->h, now);
-		if (poll(pfd, (nfds_t)np + 1, timeout) == -1 && errno != EINTR) {
+		if (poll(pfd, (nfds_t)np + 1, timeout) == -1 &&
+		    errno != EINTR) {
 			stats_end(&f->st);
 			xwarnerr("poll");
 			f->inerr = 1;
@@ -1626,7 +1632,8 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		else
 			xwarn("%" PRIu64 " message%s undelivered%s",
 			    f->failed + f->lost, plural(f->failed + f->lost),
-			    f->failed > 0 ? ", written to the failed file" : "");
+			    f->failed > 0 ? ", written to the failed file" :
+			    "");
 	}
 	if (f->sv.saves > 0)
 		vlog("%s: key %" PRIu64 " saved (%" PRIu64 " save%s)",

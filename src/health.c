@@ -118,7 +118,8 @@ line(struct health *h, const struct figures *f, int64_t now)
 		snprintf(lag, sizeof lag, " lag=%.1fs", f->lag);
 	xwarn("stats: up=%.0fs read=%" PRIu64 " delivered=%" PRIu64
 	    " failed=%" PRIu64 " rejected=%" PRIu64 " rate=%.1f/s%s%s",
-	    health_wall() - h->start, f->read, f->delivered, f->failed, f->rejected,
+	    health_wall() - h->start, f->read, f->delivered, f->failed,
+	    f->rejected,
 	    secs > 0 ? (double)(f->delivered - h->last_count) / secs : 0.0,
 	    lag, more);
 	h->last_count = f->delivered;

@@ -18,9 +18,11 @@
 #include "vis.h"
 
 #define SPLIT_MAX	64	/* halvings of one batch: 2^64 messages */
-#define ANSWER_MAX	200	/* bytes of a server's answer kept for reasons */
+#define ANSWER_MAX	200	/* bytes of a server's answer
+				   kept for reasons */
 #define BACKOFF_CAP_MS	30000
-#define REASON_MAX	(ANSWER_MAX + 64)	/* "HTTP 400: " and the answer */
+#define REASON_MAX	(ANSWER_MAX + 64)	/* "HTTP 400: "
+						   and the answer */
 #define EARLY_CLOSES	3	/* closed after our handshake, in a row */
 
 /*
@@ -944,8 +946,8 @@ finished(struct httpconn *hc, CURL *easy, CURLcode res, int64_t now)
 	} else if (code == 401 || code == 403 || code == 407) {
 		endpoint(l, n, shown, "the credentials are refused", now);
 	} else if (code >= 400 && code < 500 && code != 408 && code != 429) {
-		endpoint(l, n, shown, "nothing has been accepted yet: check the "
-		    "URL and the method", now);
+		endpoint(l, n, shown, "nothing has been accepted yet: check "
+		    "the URL and the method", now);
 	} else {
 		if (code == 429 || code == 503)
 			curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &ra);

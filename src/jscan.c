@@ -4,16 +4,20 @@
 #include "jscan.h"
 
 #define MAX_DEPTH	64	/* deeper is legal but rare: jansson decides */
-#define MAX_NUMBER	100	/* longer numbers may overflow a double: jansson */
+#define MAX_NUMBER	100	/* longer numbers may overflow
+				   a double: jansson */
 /*
  * Integers of 19 digits or more a line may hold for jscan_members: each
  * one past 64 bits costs msgin a jansson retry, and it gives up at 256.
  */
 #define MAX_WIDE	64
 
-/* Bytes that stand for themselves in a string: printable ASCII but '"' and '\\'. */
+/*
+ * Bytes that stand for themselves in a string: printable ASCII
+ * but '"' and '\\'.
+ */
 static const unsigned char plain[256] = {
-	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x20-0x2f */
+	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 0x30-0x3f */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 0x40-0x4f */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,		/* 0x50-0x5f */

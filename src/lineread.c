@@ -50,7 +50,9 @@ fill(struct linereader *lr)
 		lr->end = len;
 	}
 	if (lr->cap - lr->end < READ_CHUNK / 2 + 1) {
-		/* The line so far fills the buffer: grow, up to max + a read. */
+		/*
+		 * The line so far fills the buffer: grow, up to max + a read.
+		 */
 		want = lr->max + 2 + READ_CHUNK;
 		ncap = lr->cap * 2 < want ? lr->cap * 2 : want;
 		if (ncap > lr->cap) {

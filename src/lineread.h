@@ -16,7 +16,8 @@
 
 enum {
 	LR_LINE,	/* *line, *len: one line, NUL-terminated, no newline */
-	LR_AGAIN,	/* no whole line buffered and read() said EAGAIN or EINTR */
+	LR_AGAIN,	/* no whole line buffered and read() said
+			   EAGAIN or EINTR */
 	LR_EOF,		/* end of input, every line returned */
 	/*
 	 * *line, *len: a piece of line number lineno, which is longer than

@@ -138,12 +138,15 @@ on_publish(struct mosquitto *mosq, void *arg, int mid, int reason,
 		c->outstanding--;
 		c->stalls = 0;
 		if (reason >= 0x80) {
-			/* MQTT 5: the broker took the message and refused it. */
+			/*
+			 * MQTT 5: the broker took the message and refused it.
+			 */
 			char why[200];
 
 			c->rejected++;
-			snprintf(why, sizeof why, "%s: the broker refused it: %s",
-			    c->id, mosquitto_reason_string(reason));
+			snprintf(why, sizeof why,
+			    "%s: the broker refused it: %s", c->id,
+			    mosquitto_reason_string(reason));
 			fwd_done(c->cf->core, e->m, FWD_REJECTED, why);
 		} else {
 			c->acked++;
@@ -372,8 +375,8 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 		if (c->outstanding > 0 && c->acked + c->rejected ==
 		    c->acked_at_connack) {
 			if (++c->dry_losses >= DRY_LOSSES) {
-				fatal(c, EXIT_REFUSED, "%s: %s port %d closed the "
-				    "connection %d times in a row without "
+				fatal(c, EXIT_REFUSED, "%s: %s port %d closed "
+				    "the connection %d times in a row without "
 				    "acknowledging anything: %s (%s)",
 				    c->id, c->cf->host, c->cf->port,
 				    DRY_LOSSES, WORDS(c, closed_publish,
@@ -416,12 +419,13 @@ lost(struct mconn *c, int rc, int err, int64_t now)
 		 */
 		if (++c->early_closes < EARLY_CLOSES) {
 			snprintf(what, sizeof what, "TLS handshake with %s "
-			    "port %d failed: %s", c->cf->host, c->cf->port, buf);
+			    "port %d failed: %s", c->cf->host, c->cf->port,
+			    buf);
 			retry_later(c, now, what, 0);
 			return;
 		}
-		fatal(c, EXIT_REFUSED, "%s: TLS handshake with %s port %d failed "
-		    "(certificate, key or CA file rejected): %s", c->id,
+		fatal(c, EXIT_REFUSED, "%s: TLS handshake with %s port %d "
+		    "failed (certificate, key or CA file rejected): %s", c->id,
 		    c->cf->host, c->cf->port, c->lastlog[0] ? c->lastlog :
 		    WORDS(c, tls_refused, "the broker refused our "
 		    "certificate, or asked for one"));
@@ -516,7 +520,10 @@ start(struct mconn *c, int64_t now)
 
 	c->lastlog[0] = '\0';
 	c->connack_rc = 0;
-	/* The library's log explains TLS failures; only wanted while connecting. */
+	/*
+	 * The library's log explains TLS failures; only wanted while
+	 * connecting.
+	 */
 	mosquitto_log_callback_set(c->mosq, on_log);
 	errno = 0;
 	if (!c->started)
@@ -695,7 +702,10 @@ mc_handle(struct mconn *c, short revents, int64_t now)
 		try_every_address(c, err, now);
 		return;
 	}
-	/* Connecting, any event may move the TLS handshake on: read drives it. */
+	/*
+	 * Connecting, any event may move the TLS handshake on: read drives
+	 * it.
+	 */
 	if ((revents & (POLLIN | POLLERR | POLLHUP)) ||
 	    c->state == MC_CONNECTING) {
 		int was = c->state;
@@ -841,7 +851,8 @@ mc_disconnect(struct mconn *c)
 			pfd.fd = mosquitto_socket(c->mosq);
 			pfd.events = POLLOUT;
 			if (pfd.fd == -1 || poll(&pfd, 1, 100) == -1 ||
-			    mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS)
+			    mosquitto_loop_write(c->mosq, 1) !=
+			    MOSQ_ERR_SUCCESS)
 				break;
 		}
 	}

@@ -2,11 +2,12 @@
  * One MQTT connection to a broker (any broker; AWS IoT Core is one with
  * house rules, given as a preset: struct mwords and the command's
  * checks), driven from the caller's poll() loop: libmosquitto's socket,
- * read, write and misc calls, never its own thread.  The connection keeps its own account of
- * what is outstanding (published, PUBACK not yet seen) in a ring of at
- * most `window` entries, a token bucket for its publish rate, a reconnect
- * backoff (jittered) and a PUBACK watchdog.  All its state is in struct
- * mconn: no file-scope variables, so a process may hold many.
+ * read, write and misc calls, never its own thread.  The connection
+ * keeps its own account of what is outstanding (published, PUBACK not
+ * yet seen) in a ring of at most `window` entries, a token bucket for
+ * its publish rate, a reconnect backoff (jittered) and a PUBACK
+ * watchdog.  All its state is in struct mconn: no file-scope
+ * variables, so a process may hold many.
  */
 #ifndef MQTTCONN_H
 #define MQTTCONN_H
@@ -58,7 +59,8 @@ struct mconf {
 	unsigned	burst;
 	int64_t		ack_timeout_ms;	/* PUBACK watchdog */
 	int64_t		connect_timeout_ms; /* CONNECT to CONNACK */
-	long long	retries;	/* retries after a failure; -1 = no limit */
+	long long	retries;	/* retries after a failure;
+					   -1 = no limit */
 	unsigned	retry_wait_ms;	/* first reconnect delay */
 	struct fwd     *core;		/* told of every message done */
 	const struct mwords *words;	/* NULL: any broker's */
@@ -84,23 +86,30 @@ struct mconn {
 	int		connerr;	/* errno a refused connect(2) left,
 					   or 0 */
 	int64_t		retry_at;	/* MC_IDLE: when to connect */
-	int64_t		deadline;	/* MC_CONNECTING: CONNACK is due by then */
+	int64_t		deadline;	/* MC_CONNECTING: CONNACK is
+					   due by then */
 	struct backoff	bo;
 	struct tbucket	tb;
 	struct outmsg  *ring;		/* window entries, oldest at head */
-	unsigned	head, count;	/* count includes acked entries not yet at head */
+	unsigned	head, count;	/* count includes acked entries
+					   not yet at head */
 	unsigned	win;		/* the window: cf->window, or the
 					   broker's Receive Maximum if lower */
 	unsigned	outstanding;	/* entries not acked */
-	unsigned	fails;		/* failed connection attempts in a row */
-	unsigned	early_closes;	/* of which closed by the peer before CONNACK */
-	unsigned	dry_losses;	/* connections lost in a row with no PUBACK */
+	unsigned	fails;		/* failed connection attempts
+					   in a row */
+	unsigned	early_closes;	/* of which closed by the peer
+					   before CONNACK */
+	unsigned	dry_losses;	/* connections lost in a row
+					   with no PUBACK */
 	unsigned	stalls;		/* PUBACK watchdogs in a row, no PUBACK
 					   in between: count against retries */
-	uint64_t	acked_at_connack; /* acked + rejected at the last CONNACK */
+	uint64_t	acked_at_connack; /* acked + rejected at the last
+					     CONNACK */
 	uint64_t	published, acked, rejected, reconnects, connects;
 	int		connack_rc;	/* a CONNACK refusal in this attempt */
-	int		fatal;		/* 69: the peer refused us; 75: gave up */
+	int		fatal;		/* 69: the peer refused us;
+					   75: gave up */
 	char		why[512];	/* for fatal */
 	char		lastlog[256];	/* libmosquitto's last error message */
 };

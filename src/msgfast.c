@@ -46,7 +46,8 @@ msgfast_check(void *arg, struct msg *m)
 	if (!((u->type == JS_STRING && !u->escaped) || plain_int(u)) ||
 	    u->len == 0 || u->len >= sizeof m->uidbuf)
 		return 0;
-	if ((ts->type != JS_INT && ts->type != JS_REAL) || ts->len >= sizeof num)
+	if ((ts->type != JS_INT && ts->type != JS_REAL) ||
+	    ts->len >= sizeof num)
 		return 0;
 	memcpy(num, ts->p, ts->len);
 	num[ts->len] = '\0';

@@ -50,8 +50,9 @@ struct msg;
  * those of them fsync'd.
  */
 struct linesink {
-	int		fd;		/* -1: no file; its number never changes
-					   while open (the saver thread uses it) */
+	int		fd;		/* -1: no file; its number never
+					   changes while open (the saver thread
+					   uses it) */
 	char	       *path;		/* the name it was opened by */
 	int		reg;		/* a regular file: locked, reopened */
 	char	       *buf;
@@ -69,9 +70,11 @@ struct msgin {
 	const char     *uid_field;	/* field naming the device: "ident" */
 	int		strict;		/* MSG_BAD on the first bad line */
 	uint64_t	good;		/* lines handed out as MSG_OK */
-	uint64_t	bad;		/* lines rejected (here or by msgin_reject) */
+	uint64_t	bad;		/* lines rejected
+					   (here or by msgin_reject) */
 	uint64_t	checkpoints;	/* checkpoint lines handed out */
-	uint64_t	cutoff;		/* lines cut off: neither good nor bad */
+	uint64_t	cutoff;		/* lines cut off: neither
+					   good nor bad */
 	struct linesink	rejected;	/* --rejected FILE */
 	struct linesink	failed;		/* --failed FILE */
 	/*
@@ -92,7 +95,8 @@ struct msgin {
 struct msg {
 	json_t	       *obj;		/* the parsed object; the caller decrefs
 					   (NULL when the fast path took it) */
-	char	       *line;		/* input bytes, valid until the next call */
+	char	       *line;		/* input bytes, valid until
+					   the next call */
 	size_t		len;
 	uint64_t	lineno;
 	const char     *uid;		/* device id, in obj or uidbuf */
@@ -102,8 +106,12 @@ struct msg {
 	char		uidbuf[24];	/* an integer uid, formatted */
 };
 
-/* Returns 0, or -1 when out of memory.  fd is made non-blocking by the caller if wanted. */
-int	msgin_init(struct msgin *, int fd, size_t maxline, const char *uid_field);
+/*
+ * Returns 0, or -1 when out of memory.  fd is made non-blocking by the
+ * caller if wanted.
+ */
+int	msgin_init(struct msgin *, int fd, size_t maxline,
+	    const char *uid_field);
 /* Flushes both files (errors show in their err), closes them. */
 void	msgin_free(struct msgin *);
 /*

@@ -72,7 +72,7 @@ secs_arg(const char *opt, const char *s, long long min_ms, long long max_ms)
 	long long v;
 
 	if (parse_secs(s, min_ms, max_ms, &v) == -1)
-		die(EXIT_USAGE, "%s: '%s' is not a number of seconds from %g to %g",
-		    opt, s, min_ms / 1000.0, max_ms / 1000.0);
+		die(EXIT_USAGE, "%s: '%s' is not a number of seconds from "
+		    "%g to %g", opt, s, min_ms / 1000.0, max_ms / 1000.0);
 	return v;
 }

@@ -69,8 +69,10 @@
 
 #define KEEPALIVE	60		/* seconds */
 #define RECEIVE_MAX	1000		/* MQTT 5 in-flight window we offer */
-#define MAX_READS	64		/* packet reads per round before writing */
-#define OUT_FLUSH	(64 * 1024)	/* write the output buffer at this size */
+#define MAX_READS	64		/* packet reads per round before
+					   writing */
+#define OUT_FLUSH	(64 * 1024)	/* write the output buffer at this
+					   size */
 #define TOPIC_MAX	4096
 #define TOKEN_MAX	4096
 #define KILL_HOOK	"FLESPI_RECV_TEST_KILL_BEFORE_LINE"
@@ -112,7 +114,8 @@ struct rx {
 	 * packet may be sent any more: the queue would acknowledge them.
 	 */
 	uint64_t	unacked_skips;
-	uint64_t	kill_at;	/* test hook: SIGKILL before this line */
+	uint64_t	kill_at;	/* test hook: SIGKILL
+					   before this line */
 	int		werr;		/* errno of a failed stdout write */
 	int		done;		/* -n reached */
 	int		refused;	/* the broker refused us for good */
@@ -122,7 +125,8 @@ struct rx {
 	int		failerr;
 	int		tls_up;		/* TLS handshake done since dial() */
 	unsigned	v5_drops;	/* closed before CONNACK, in a row */
-	int		online;		/* CONNACK accepted since the last dial() */
+	int		online;		/* CONNACK accepted
+					   since the last dial() */
 	int64_t		online_ms;	/* when */
 	int		session_present;	/* in that CONNACK */
 	unsigned	quick_losses;	/* lost within TAKEOVER_MS, in a row */
@@ -130,7 +134,8 @@ struct rx {
 	int		more;		/* a round of reads ended with more
 					   to read: poll without waiting */
 	int		qos0_warned;
-	uint64_t	stat_lines;	/* rx->lines when the stats were shown */
+	uint64_t	stat_lines;	/* rx->lines when the stats
+					   were shown */
 	int64_t		stat_ms;	/* and when */
 	const char     *temp_refusal;	/* CONNACK reason worth a retry */
 	struct stats	st;
@@ -215,8 +220,8 @@ recvmqtt_topic(char *buf, size_t size, const char *channels,
 	size_t off = 0;
 
 	if (size == 0 || channels == NULL || !recvmqtt_channels_ok(channels) ||
-	    (share != NULL && !recvmqtt_group_ok(share)) || (sticky && share == NULL) ||
-	    (filter != NULL && *filter == '\0')) {
+	    (share != NULL && !recvmqtt_group_ok(share)) ||
+	    (sticky && share == NULL) || (filter != NULL && *filter == '\0')) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -226,7 +231,8 @@ recvmqtt_topic(char *buf, size_t size, const char *channels,
 	    (sticky && put(buf, size, &off, ":6", 2) == -1) ||
 	    put(buf, size, &off, "/", 1) == -1))
 		goto toolong;
-	if (filter != NULL && (put(buf, size, &off, "$filter/payload=", 16) == -1 ||
+	if (filter != NULL &&
+	    (put(buf, size, &off, "$filter/payload=", 16) == -1 ||
 	    put_escaped(buf, size, &off, filter) == -1 ||
 	    put(buf, size, &off, "/", 1) == -1))
 		goto toolong;
@@ -530,7 +536,8 @@ on_disconnect(struct mosquitto *m, void *arg, int rc,
 	if (rc >= 128)
 		vlog("broker disconnected us: %s", mosquitto_reason_string(rc));
 	else
-		vlog("disconnected: %s", rc ? mosquitto_strerror(rc) : "as asked");
+		vlog("disconnected: %s",
+		    rc ? mosquitto_strerror(rc) : "as asked");
 }
 
 static void
@@ -781,8 +788,9 @@ dial(struct rx *rx)
 	int rc, err;
 
 	if (rx->version == MQTT_PROTOCOL_V5 && rx->o->session &&
-	    mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
-	    (uint32_t)rx->o->expiry) != MOSQ_ERR_SUCCESS)
+	    mosquitto_property_add_int32(&props,
+	    MQTT_PROP_SESSION_EXPIRY_INTERVAL, (uint32_t)rx->o->expiry) !=
+	    MOSQ_ERR_SUCCESS)
 		return MOSQ_ERR_NOMEM;
 	rx->online = 0;
 	rx->more = 0;
@@ -938,10 +946,11 @@ run(struct rx *rx)
 		}
 		if (rx->quick_losses >= TAKEOVERS) {
 			stats_end(&rx->st);
-			xwarn("--session %s: taken over %u times in a row, each "
-			    "time within %d s of connecting: another client "
-			    "is using this session; giving up", rx->o->session,
-			    rx->quick_losses, TAKEOVER_MS / 1000);
+			xwarn("--session %s: taken over %u times in a row, "
+			    "each time within %d s of connecting: another "
+			    "client is using this session; giving up",
+			    rx->o->session, rx->quick_losses,
+			    TAKEOVER_MS / 1000);
 			rx->refused = 1;
 			break;
 		}
@@ -1052,7 +1061,8 @@ recvmqtt_run(const struct recvmqtt_conf *o, char *token)
 	 * its PUBACK is even queued, so this costs no output latency.
 	 */
 	if (rx.version == MQTT_PROTOCOL_V5)
-		mosquitto_int_option(rx.m, MOSQ_OPT_RECEIVE_MAXIMUM, RECEIVE_MAX);
+		mosquitto_int_option(rx.m, MOSQ_OPT_RECEIVE_MAXIMUM,
+		    RECEIVE_MAX);
 	rc = mosquitto_username_pw_set(rx.m, token, NULL);
 	/* libmosquitto keeps its own copy for reconnecting; ours goes now. */
 	explicit_bzero(token, strlen(token));

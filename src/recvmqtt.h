@@ -24,13 +24,17 @@ struct recvmqtt_conf {
 					   NULL: clean session, random id */
 	long long	expiry;		/* session expiry, seconds (MQTT 5) */
 	const char     *share;		/* shared subscription group, or NULL */
-	int		sticky;		/* flespi's sticky share (needs share) */
+	int		sticky;		/* flespi's sticky share
+					   (needs share) */
 	const char     *filter;		/* flespi expression, or NULL */
 	int		mqtt5;		/* 1: MQTT 5; 0: MQTT 3.1.1 */
-	long long	count;		/* exit after this many lines; 0: never */
-	long long	retries;	/* failed retries in a row; -1: no limit */
+	long long	count;		/* exit after this many lines;
+					   0: never */
+	long long	retries;	/* failed retries in a row;
+					   -1: no limit */
 	long long	retry_wait_ms;	/* first reconnect delay */
-	long long	connect_ms;	/* TCP connect, TLS and CONNACK at most */
+	long long	connect_ms;	/* TCP connect, TLS and
+					   CONNACK at most */
 	int		quiet;		/* no progress line */
 	const char     *channels;	/* "1234", "10,20" or "+" */
 	struct health_conf health;	/* --stats-interval, --metrics */

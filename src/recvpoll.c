@@ -71,7 +71,8 @@ struct run {
 	struct stats	st;
 	uint64_t	key;		/* everything before it was written */
 	uint64_t	saved;		/* the key in the state file */
-	uint64_t	deleted;	/* flespi was asked to delete before it */
+	uint64_t	deleted;	/* flespi was asked to delete
+					   before it */
 	uint64_t	total;		/* messages written */
 	unsigned	cur;		/* limit_count of the next request */
 	unsigned	cap;		/* cur's bound (lowered by a refusal) */
@@ -409,8 +410,8 @@ tick(void *arg)
  * Returns FA_OK with *rp filled in, or FA_STOPPED (a stop request, or the
  * reader of stdout is gone: r->gone); or gives up: FA_REFUSED with the
  * run's end set to 69 (refused) or 75 (retries exhausted) -- or, when
- * r->soft, returns FA_REFUSED or FA_RETRY without ending the run.  A grown request
- * that is refused as too large is made smaller (fallback()), so q's
+ * r->soft, returns FA_REFUSED or FA_RETRY without ending the run.  A grown
+ * request that is refused as too large is made smaller (fallback()), so q's
  * limit_count may be lower on return.
  */
 static int
@@ -443,9 +444,9 @@ fetch(struct run *r, struct fa_req *q, struct reply *rp)
 		    sizeof why)))
 			s = FA_RETRY;
 		if (s == FA_RETRY && r->fa.too_large)
-			snprintf(why, sizeof why, "answer longer than %zu bytes "
-			    "(--limit-size %zu and 1 MiB to spare): raise "
-			    "--limit-size if one message is that big",
+			snprintf(why, sizeof why, "answer longer than %zu "
+			    "bytes (--limit-size %zu and 1 MiB to spare): "
+			    "raise --limit-size if one message is that big",
 			    r->fa.max, q->limit_size);
 		if (s == FA_OK)
 			shownotes(r, rp);
@@ -650,7 +651,9 @@ writeout(const char *buf, size_t len, size_t *done)
 				errno = EINTR;
 				return -1;
 			}
-			/* Writable: at least PIPE_BUF bytes fit without a wait. */
+			/*
+			 * Writable: at least PIPE_BUF bytes fit without a wait.
+			 */
 			if (chunk > PIPE_BUF)
 				chunk = PIPE_BUF;
 		}
@@ -743,7 +746,9 @@ ckline(char *buf, uint64_t prev, const struct reply *rp)
 	c.prev = prev;
 	c.has = CK_PREV;
 	if (rp->count > 0) {
-		/* Each line ends in "\n": the last starts after the one before. */
+		/*
+		 * Each line ends in "\n": the last starts after the one before.
+		 */
 		for (last = rp->lines + rp->len - 1; last > rp->lines &&
 		    last[-1] != '\n'; last--)
 			;
@@ -854,7 +859,8 @@ repairtail(void)
 		return 0;
 	}
 	for (pos = sb.st_size; pos > 0 && cut == 0; pos -= n) {
-		n = pos < (off_t)sizeof buf ? (ssize_t)pos : (ssize_t)sizeof buf;
+		n = pos < (off_t)sizeof buf ? (ssize_t)pos :
+		    (ssize_t)sizeof buf;
 		if (pread(fd, buf, (size_t)n, pos - n) != n) {
 			xwarnerr("stdout: cannot check for a torn last line");
 			close(fd);
@@ -997,8 +1003,8 @@ recvpoll_run(const struct recvpoll_conf *conf, char *token)
 	if (r.status < 0 || r.status == EXIT_OK) {
 		if (r.status < 0) {
 			finaldelete(&r);
-			end(&r, EXIT_OK, r.gone ? "stdout closed by the reader" :
-			    NULL);
+			end(&r, EXIT_OK,
+			    r.gone ? "stdout closed by the reader" : NULL);
 		}
 		savekey(&r);
 	} else if (r.status != EXIT_IOERR)

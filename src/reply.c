@@ -455,9 +455,10 @@ parse(char *b, size_t n, struct reply *r, const char **why, char *whybuf,
 				 * valid.  Else the slow way: find its end, and
 				 * check it after the envelope.
 				 */
-				if (!ref && (q = memchr(b + i, '}', n - i)) !=
-				    NULL && jscan_object(b + i, (size_t)(q - b) +
-				    1 - i, NULL, 0, NULL)) {
+				if (!ref &&
+				    (q = memchr(b + i, '}', n - i)) != NULL &&
+				    jscan_object(b + i, (size_t)(q - b) + 1 - i,
+				    NULL, 0, NULL)) {
 					e = (size_t)(q - b) + 1;
 					flag = SCANNED;
 				} else {

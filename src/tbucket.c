@@ -13,7 +13,10 @@ tb_init(struct tbucket *tb, uint64_t rate, unsigned burst, int64_t now_ms)
 	tb->last_ms = now_ms;
 }
 
-/* Add the tokens earned since last_ms: rate tokens a second is rate milli-tokens a ms. */
+/*
+ * Add the tokens earned since last_ms: rate tokens a second is rate
+ * milli-tokens a ms.
+ */
 static void
 refill(struct tbucket *tb, int64_t now_ms)
 {

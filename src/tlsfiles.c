@@ -217,8 +217,8 @@ check(const char *cafile, const char *cert, const char *key, char *why,
 			goto out;
 		if ((x = firstcert(&cf)) == NULL) {
 			snprintf(why, whysz, haskey(&cf) ? "--cert: '%s' holds "
-			    "a private key, not a certificate (--cert and --key "
-			    "swapped?)" : "--cert: '%s' holds no PEM "
+			    "a private key, not a certificate (--cert and "
+			    "--key swapped?)" : "--cert: '%s' holds no PEM "
 			    "certificate", cert);
 			goto out;
 		}
@@ -231,8 +231,8 @@ check(const char *cafile, const char *cert, const char *key, char *why,
 
 			snprintf(why, whysz, kx != NULL ? "--key: '%s' holds a "
 			    "certificate, not a private key (--cert and --key "
-			    "swapped?)" : "--key: '%s' holds no PEM private key",
-			    key);
+			    "swapped?)" :
+			    "--key: '%s' holds no PEM private key", key);
 			X509_free(kx);
 			goto out;
 		}

@@ -41,8 +41,9 @@ secret_read(const char *what, const char *file, const char *fileopt,
 			dieerr(EXIT_USAGE, "%s", file);
 		if (fstat(fd, &sb) == 0 && (sb.st_mode & (S_IRGRP | S_IROTH)))
 			xwarn("warning: %s is readable by %s (mode %04o): "
-			    "chmod 600 it", file, sb.st_mode & S_IROTH ?
-			    "others" : "its group", (unsigned)sb.st_mode & 07777);
+			    "chmod 600 it", file,
+			    sb.st_mode & S_IROTH ? "others" : "its group",
+			    (unsigned)sb.st_mode & 07777);
 		while (len < size) {
 			n = read(fd, buf + len, size - len);
 			if (n == -1 && errno == EINTR)
@@ -56,7 +57,8 @@ secret_read(const char *what, const char *file, const char *fileopt,
 		close(fd);
 		if (len == size) {
 			explicit_bzero(buf, size);
-			die(EXIT_USAGE, "%s: longer than a %s can be", file, what);
+			die(EXIT_USAGE, "%s: longer than a %s can be", file,
+			    what);
 		}
 	} else if ((val = getenv(env)) != NULL) {
 		if ((len = strlen(val)) >= size)

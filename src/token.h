@@ -11,9 +11,10 @@
  * Put the token into buf: from file when not NULL (surrounding whitespace
  * trimmed; a warning when its group or others may read it), else from
  * FLESPI_TOKEN, which is then wiped from the environment.  Makes the
- * process non-dumpable first (prctl PR_SET_DUMPABLE 0).  Exits 64 when there is none, it is
- * empty, too long for buf or holds a control character; 74 when the file
- * cannot be read.  Never echoes it; the caller wipes buf after use.
+ * process non-dumpable first (prctl PR_SET_DUMPABLE 0).  Exits 64 when
+ * there is none, it is empty, too long for buf or holds a control
+ * character; 74 when the file cannot be read.  Never echoes it; the
+ * caller wipes buf after use.
  */
 void	token_get(const char *file, char *buf, size_t size);
 

@@ -47,7 +47,8 @@ const struct topic_rules topic_any = {
 
 /*
  * AWS IoT Core quotas ("AWS IoT Core endpoints and quotas", message broker
- * and protocol limits, https://docs.aws.amazon.com/general/latest/gr/iot-core.html):
+ * and protocol limits,
+ * https://docs.aws.amazon.com/general/latest/gr/iot-core.html):
  * a topic passed when publishing may not exceed 256 bytes of UTF-8 and may
  * hold at most 7 forward slashes; both limits exclude the first three
  * mandatory segments of a Basic Ingest topic, "$aws/rules/rule_name/".
@@ -135,7 +136,8 @@ topic_check(const struct topic_rules *r, const char *topic, size_t len)
 		if (i == 0)
 			return "Basic Ingest topic has an empty rule name";
 		if (i > 128)
-			return "Basic Ingest rule name is longer than 128 bytes";
+			return "Basic Ingest rule name is longer than 128 "
+			    "bytes";
 		if (p + i == topic + len || p + i + 1 == topic + len)
 			return "Basic Ingest topic has nothing after "
 			    "$aws/rules/RULE/";
@@ -178,8 +180,11 @@ topic_parse(const char *tmpl, const struct topic_rules *r, char *err,
 	size_t n = strlen(tmpl), maxparts = n + 1;
 	int len;
 
-	/* Parts and their text (never longer than the template) in one block. */
-	t = malloc(sizeof *t + maxparts * sizeof(struct part) + 2 * n + maxparts);
+	/*
+	 * Parts and their text (never longer than the template) in one block.
+	 */
+	t = malloc(sizeof *t + maxparts * sizeof(struct part) + 2 * n +
+	    maxparts);
 	if (t == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return NULL;
@@ -197,7 +202,8 @@ topic_parse(const char *tmpl, const struct topic_rules *r, char *err,
 				    "topic template");
 				goto fail;
 			}
-			if (e == s + 1 || memchr(s + 1, '{', (size_t)(e - s - 1))) {
+			if (e == s + 1 ||
+			    memchr(s + 1, '{', (size_t)(e - s - 1))) {
 				snprintf(err, errsz, "empty or bad field name "
 				    "in the topic template at '%.*s'",
 				    (int)(e - s + 1), s);

@@ -13,7 +13,8 @@
 
 #include <jansson.h>
 
-#define TOPIC_BUFSZ	1024	/* big enough for any expansion topic_expand accepts */
+#define TOPIC_BUFSZ	1024	/* big enough for any expansion
+				   topic_expand accepts */
 
 /*
  * What a peer takes for a topic name, beyond MQTT's own rules (UTF-8, no
@@ -39,9 +40,10 @@ struct topic;
 
 /*
  * Parse tmpl: literal text, "{field}" placeholders, "{{" and "}}" for
- * literal braces; its topics are checked against rules (kept: static).  Returns the template (free with topic_free), or NULL
- * with the reason in err (a usage error: bad braces, an empty name, or a
- * template that cannot give a valid topic).
+ * literal braces; its topics are checked against rules (kept: static).
+ * Returns the template (free with topic_free), or NULL with the reason
+ * in err (a usage error: bad braces, an empty name, or a template that
+ * cannot give a valid topic).
  */
 struct topic   *topic_parse(const char *tmpl, const struct topic_rules *,
 		    char *err, size_t errsz);
@@ -59,7 +61,10 @@ int		topic_is_fixed(const struct topic *);
 int		topic_expand(const struct topic *t, json_t *msg, char *buf,
 		    size_t bufsz, char *why, size_t whysz);
 
-/* The template's placeholders, in order: for callers that find values themselves. */
+/*
+ * The template's placeholders, in order: for callers that find values
+ * themselves.
+ */
 size_t		topic_nfields(const struct topic *);
 const char     *topic_field(const struct topic *, size_t i);
 /*

@@ -325,7 +325,8 @@ isposfield(const char *k)
 
 struct seen {
 	uint32_t       *h;
-	uint32_t       *off;		/* name offset from packet start + 1; 0 = empty */
+	uint32_t       *off;		/* name offset from packet start + 1;
+					   0 = empty */
 	size_t		mask, n;
 	int		heap, walk;
 	uint32_t	ih[SEEN_SLOTS], ioff[SEEN_SLOTS];
@@ -414,7 +415,8 @@ seen(struct seen *s, const struct wpkt *k, const char *name, size_t nlen)
 	size_t i;
 
 	if (k->b->oom)
-		return 1;	/* the packet is lost anyway; write nothing more */
+		return 1;	/* the packet is lost anyway; write nothing
+				   more */
 	if (s->walk || (s->n >= (s->mask + 1) / 2 && grow(s) == -1)) {
 		s->walk = 1;
 		return walkhas(k, name);
@@ -691,7 +693,9 @@ keyhash(const char *p, size_t n)
 			h ^= h >> 29;
 		}
 		if (i < n) {
-			/* The last 8 bytes, overlapping: the tail is in them. */
+			/*
+			 * The last 8 bytes, overlapping: the tail is in them.
+			 */
 			memcpy(&w, p + n - 8, 8);
 			h = (h ^ w) * 0xC2B2AE3D27D4EB4FULL;
 		}
@@ -984,7 +988,8 @@ scanuid(struct scanenc *c, const struct jspan *v, const struct fval *f)
 			return 0;
 		for (i = 0; i < v->len; i++)
 			if ((unsigned char)v->p[i] > 0x7e)
-				return 0;	/* jscan let nothing below 0x20 in */
+				return 0;	/* jscan let nothing
+						   below 0x20 in */
 	} else if (f->type != V_INT) {
 		return 0;
 	}
@@ -1249,7 +1254,10 @@ getf64le(const unsigned char *p)
 	return d;
 }
 
-/* The value of one block by its type; -1 with a reason when its width is wrong. */
+/*
+ * The value of one block by its type; -1 with a reason when its width is
+ * wrong.
+ */
 static int
 fieldvalue(struct wfield *f, char *err, size_t errsz)
 {

@@ -255,7 +255,10 @@ start(struct wtcp *w, int64_t now)
 	    w->failures > (unsigned long long)w->cf->retries) {
 		char last[sizeof w->why];
 
-		/* Until now w->why holds the last failure (attempt_failed, drop). */
+		/*
+		 * Until now w->why holds the last failure (attempt_failed,
+		 * drop).
+		 */
 		snprintf(last, sizeof last, "%s", w->why[0] ? w->why :
 		    "no connection");
 		giveup_text(w->why, sizeof w->why, w->target,
@@ -344,15 +347,20 @@ wflush(struct wtcp *w, int64_t now)
 		for (cnt = 0, i = w->nsent; i < w->n && cnt < WTCP_IOV;
 		    i++, cnt++) {
 			e = ent(w, i);
-			/* Written before, given back: a resend makes it again. */
-			if (e->m->tp == NULL && fwd_remap(w->core, e->m) == -1) {
-				snprintf(w->why, sizeof w->why, "out of memory");
+			/*
+			 * Written before, given back: a resend makes it again.
+			 */
+			if (e->m->tp == NULL &&
+			    fwd_remap(w->core, e->m) == -1) {
+				snprintf(w->why, sizeof w->why,
+				    "out of memory");
 				w->fatal = EXIT_TEMPFAIL;
 				break;
 			}
 			iov[cnt].iov_base = (char *)e->m->tp +
 			    (cnt == 0 ? w->woff : 0);
-			iov[cnt].iov_len = e->m->tplen - (cnt == 0 ? w->woff : 0);
+			iov[cnt].iov_len = e->m->tplen -
+			    (cnt == 0 ? w->woff : 0);
 		}
 		if (cnt == 0)
 			return 0;
@@ -492,7 +500,8 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 					stranger(w, (char *)buf + i,
 					    (size_t)(n - i));
 				snprintf(wrong, sizeof wrong,
-				    "wrong acknowledgement byte 0x%02X", buf[i]);
+				    "wrong acknowledgement byte 0x%02X",
+				    buf[i]);
 				*why = wrong;
 				return 0;
 			}
@@ -519,7 +528,9 @@ acks(struct wtcp *w, int64_t now, const char **why, int *polite)
 			fwd_done(w->core, e->m, FWD_ACKED, NULL);
 			e->m = NULL;
 			if (!w->conn_acked) {
-				/* The peer works: the next failure starts anew. */
+				/*
+				 * The peer works: the next failure starts anew.
+				 */
 				w->conn_acked = 1;
 				w->strangers = 0;
 				w->failures = 0;

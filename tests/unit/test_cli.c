@@ -189,7 +189,8 @@ main(void)
 	/* Deprecated spellings: work, say so once. */
 	st = child(ARGS("--quiet-old", "--quiet-old", "-c", "3", "-c", "4"),
 	    err, sizeof err);
-	CHECK(st == 0 && strstr(err, "t: --quiet-old is deprecated\n") != NULL &&
+	CHECK(st == 0 &&
+	    strstr(err, "t: --quiet-old is deprecated\n") != NULL &&
 	    strstr(strstr(err, "--quiet-old is") + 1, "--quiet-old is") ==
 	    NULL && strstr(err, "t: -c is deprecated\n") != NULL &&
 	    strstr(err, "262=3;262=4;") != NULL,

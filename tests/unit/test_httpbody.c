@@ -47,7 +47,8 @@ main(void)
 	body(HF_ARRAY, 1, "[{\"ident\":\"a\",\"timestamp\":1}]",
 	    "array of one");
 	body(HF_NDJSON, 2, "{\"ident\":\"a\",\"timestamp\":1}\n"
-	    "{\"ident\":\"b\",\"x\":1.50}\n", "ndjson: each line and a newline");
+	    "{\"ident\":\"b\",\"x\":1.50}\n",
+	    "ndjson: each line and a newline");
 	body(HF_SINGLE, 1, "{\"ident\":\"a\",\"timestamp\":1}",
 	    "single: the line alone");
 
@@ -65,7 +66,8 @@ main(void)
 	    counts[0], counts[1], counts[2], counts[3]);
 	CHECK(hc_lane("352625066004561", 1) == 0, "one lane: always 0");
 	/* FNV-1a of "a" is 0xe40c292c: the same lane in every run. */
-	CHECK(hc_lane("a", 1000) == 0xe40c292cu % 1000, "FNV-1a, as flespi-to-aws");
+	CHECK(hc_lane("a", 1000) == 0xe40c292cu % 1000,
+	    "FNV-1a, as flespi-to-aws");
 
 	/* Content statuses are 4xx; 408 and 429 are always retried. */
 	CHECK(hc_reject_ok(409) && hc_reject_ok(451) && hc_reject_ok(400) &&

@@ -126,7 +126,8 @@ members(void)
 		len = (size_t)sprintf(buf, "{\"a\":[");
 		for (k = 0; k < i; k++)
 			len += (size_t)sprintf(buf + len, "%s%s", k ? "," : "",
-			    k % 2 ? "-1000000000000000000" : "1000000000000000000");
+			    k % 2 ? "-1000000000000000000" :
+			    "1000000000000000000");
 		len += (size_t)sprintf(buf + len, "]}");
 		w.n = 0;
 		CHECK(jscan_members(buf, len, visit, &w) == (i == 64),
@@ -158,26 +159,32 @@ main(void)
 {
 	deep();
 	static const char *const yes[] = {
-		"{}", " { } ", "{\"a\":1}", "{\"ident\":\"x\",\"timestamp\":1.5}",
+		"{}", " { } ", "{\"a\":1}",
+		"{\"ident\":\"x\",\"timestamp\":1.5}",
 		"{\"a\":[1,2,{\"b\":[]}],\"c\":\"\\u00e9\\n\",\"d\":-0.5}",
 		"{\"ident\":\"caf\xc3\xa9\"}", "{\"a\":\"\\ud83d\\ude97\"}",
-		"{\"ident\":1,\"ident\":2}", "{\"a\":true,\"b\":false,\"c\":null}",
+		"{\"ident\":1,\"ident\":2}",
+		"{\"a\":true,\"b\":false,\"c\":null}",
 	};
 	static const char *const no[] = {
-		"", "[]", "1", "\"x\"", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}",
+		"", "[]", "1", "\"x\"", "{", "{\"a\"}", "{\"a\":}",
+		"{\"a\":1,}",
 		"{a:1}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":+1}",
 		"{\"a\":1e5}", "{\"a\":\"\\u0000\"}", "{\"a\":\"\\ud800\"}",
 		"{\"a\":\"\\udc00x\"}", "{\"a\":\"\\x\"}", "{\"a\":\"\t\"}",
-		"{\"a\":\"\xc3\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xc0\xaf\"}",
+		"{\"a\":\"\xc3\"}", "{\"a\":\"\xed\xa0\x80\"}",
+		"{\"a\":\"\xc0\xaf\"}",
 		"{\"a\":1} x", "{\"a\":1}{}", "{\"a\":tru}", "{\"a\":nul}",
 		"{\"\\u0069dent\":1}", "{\"a\":[1,]}",
 	};
 	const char *base = "{\"ident\":\"352625066004561\",\"timestamp\":"
-	    "1764000001.209955,\"channel.id\":1234,\"name\":\"Truck \\\"01\\\"\","
+	    "1764000001.209955,\"channel.id\":1234,"
+	    "\"name\":\"Truck \\\"01\\\"\","
 	    "\"pos\":{\"lat\":55.789596,\"lon\":[37.668702,-1]},\"flag\":true,"
 	    "\"x\":null,\"u\":\"\xc3\xa9\xe2\x82\xac\\u00e9\",\"n\":-0,"
 	    "\"big\":123456789012345678901234567890}";
-	static const char alphabet[] = "{}[]\":,.-+0123456789eEtrufalsn \\u\t\xc3\xa9\x80";
+	static const char alphabet[] =
+	    "{}[]\":,.-+0123456789eEtrufalsn \\u\t\xc3\xa9\x80";
 	char buf[1024];
 	size_t i, len, blen = strlen(base);
 	unsigned iter, k, n;
@@ -200,32 +207,44 @@ main(void)
 	{
 #define L(s)	{ s, sizeof s - 1 }
 		static const struct { const char *s; size_t n; } ok8[] = {
-			L("{\"a\":\"\xe0\xa0\x80\"}"),	/* U+0800, first 3-byte */
-			L("{\"a\":\"\xed\x9f\xbf\"}"),	/* U+D7FF, below surrogates */
+			L("{\"a\":\"\xe0\xa0\x80\"}"),	/* U+0800,
+							   first 3-byte */
+			L("{\"a\":\"\xed\x9f\xbf\"}"),	/* U+D7FF,
+							   below surrogates */
 			L("{\"a\":\"\xee\x80\x80\"}"),	/* U+E000, above them */
 			L("{\"a\":\"\xf0\x90\x80\x80\"}"),	/* U+10000 */
 			L("{\"a\":\"\xf4\x8f\xbf\xbf\"}"),	/* U+10FFFF */
 			L("{\"a\":\"\xdf\xbf\"}"),		/* U+07FF */
 			L("{\"\":7,\"ident\":\"x\"}"),	/* an empty key */
 		}, bad8[] = {
-			L("{\"a\":\"\xc0\x80\"}"),		/* overlong 2-byte NUL */
-			L("{\"a\":\"\xc1\xbf\"}"),		/* overlong 2-byte */
-			L("{\"a\":\"\xe0\x80\xaf\"}"),	/* overlong 3-byte '/' */
-			L("{\"a\":\"\xe0\x9f\xbf\"}"),	/* overlong 3-byte U+07FF */
-			L("{\"\xe0\x80\xaf\":1}"),		/* ... in a key */
-			L("{\"a\":\"\xf0\x80\x80\xaf\"}"),	/* overlong 4-byte */
-			L("{\"a\":\"\xf0\x8f\xbf\xbf\"}"),	/* overlong 4-byte U+FFFF */
+			L("{\"a\":\"\xc0\x80\"}"),		/* overlong
+								   2-byte NUL */
+			L("{\"a\":\"\xc1\xbf\"}"),	/* overlong 2-byte */
+			L("{\"a\":\"\xe0\x80\xaf\"}"),	/* overlong
+							   3-byte '/' */
+			L("{\"a\":\"\xe0\x9f\xbf\"}"),	/* overlong
+							   3-byte U+07FF */
+			L("{\"\xe0\x80\xaf\":1}"),	/* ... in a key */
+			L("{\"a\":\"\xf0\x80\x80\xaf\"}"),	/* overlong
+								   4-byte */
+			L("{\"a\":\"\xf0\x8f\xbf\xbf\"}"),	/* overlong
+								   4-byte
+								   U+FFFF */
 			L("{\"a\":\"\xf4\x90\x80\x80\"}"),	/* U+110000 */
 			L("{\"a\":\"\xf5\x80\x80\x80\"}"),
 			L("{\"a\":\"\xed\xa0\x80\"}"),	/* U+D800 as UTF-8 */
 			L("{\"a\":\"\xed\xbf\xbf\"}"),	/* U+DFFF as UTF-8 */
 			L("{\"a\":\"\xe2\x82\"}"),		/* cut short */
-			L("{\"a\":\"\x80\"}"),		/* a lone continuation */
-			L("{\"a\":\"\\udc00\\ud800\"}"),	/* a reversed pair */
-			L("{\"a\":\"x\0y\"}"),		/* raw NUL in a string */
-			L("{\"a\":1\0}"),			/* ... after a number */
-			L("{\"a\":1}\0"),			/* ... after the object */
-			L("{\"a\":\"\\u0000\"}"),		/* escaped NUL */
+			L("{\"a\":\"\x80\"}"),		/* a lone
+							   continuation */
+			L("{\"a\":\"\\udc00\\ud800\"}"),	/* a reversed
+								   pair */
+			L("{\"a\":\"x\0y\"}"),		/* raw NUL
+							   in a string */
+			L("{\"a\":1\0}"),		/* ... after a number */
+			L("{\"a\":1}\0"),			/* ... after
+								   the object */
+			L("{\"a\":\"\\u0000\"}"),	/* escaped NUL */
 			L("{\"a\":1e400}"),
 		};
 #undef L
@@ -255,14 +274,15 @@ main(void)
 		}
 		/* Numbers: 100 characters are scanned, 101 left to jansson. */
 		for (lv = 100; lv <= 101; lv++) {
-			len = (size_t)snprintf(num, sizeof num, "{\"ident\":\"x\","
-			    "\"timestamp\":");
+			len = (size_t)snprintf(num, sizeof num, "{\"ident\":"
+			    "\"x\",\"timestamp\":");
 			memset(num + len, '9', (size_t)lv);
 			len += (size_t)lv;
 			num[len++] = '}';
 			if (lv == 100)
 				CHECK(agree(num, len, &acc) && acc,
-				    "a 100-digit integer: accepted as jansson's real");
+				    "a 100-digit integer: accepted as "
+				    "jansson's real");
 			else
 				CHECK(!jscan_object(num, len, keys, NKEYS, sp),
 				    "a 101-digit integer: left to jansson");
@@ -282,7 +302,8 @@ main(void)
 			i = unit_rnd((unsigned)len);
 			switch (unit_rnd(3)) {
 			case 0:		/* replace */
-				buf[i] = alphabet[unit_rnd(sizeof alphabet - 1)];
+				buf[i] =
+				    alphabet[unit_rnd(sizeof alphabet - 1)];
 				break;
 			case 1:		/* delete */
 				memmove(buf + i, buf + i + 1, len - i - 1);
@@ -292,7 +313,8 @@ main(void)
 				if (len + 1 >= sizeof buf)
 					break;
 				memmove(buf + i + 1, buf + i, len - i);
-				buf[i] = alphabet[unit_rnd(sizeof alphabet - 1)];
+				buf[i] =
+				    alphabet[unit_rnd(sizeof alphabet - 1)];
 				len++;
 			}
 		}

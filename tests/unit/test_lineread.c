@@ -33,17 +33,21 @@ run(const char *input, size_t inlen, size_t max, char *out, size_t outsz,
 	while ((r = lr_next(&lr, &line, &len)) != LR_EOF) {
 		if (r == LR_LINE) {
 			if (strlen(line) != len)
-				o += (size_t)snprintf(out + o, outsz - o, "!NUL");
+				o += (size_t)snprintf(out + o, outsz - o,
+				    "!NUL");
 			else
-				o += (size_t)snprintf(out + o, outsz - o, "%s", line);
+				o += (size_t)snprintf(out + o, outsz - o, "%s",
+				    line);
 		} else if (r == LR_LONG) {
 			if (lr.longoff != longlen)
-				o += (size_t)snprintf(out + o, outsz - o, "!GAP");
+				o += (size_t)snprintf(out + o, outsz - o,
+				    "!GAP");
 			longlen = lr.longoff + len;
 			if (lr.inlong)
 				continue;
-			o += (size_t)snprintf(out + o, outsz - o, "!LONG%llu(%zu)",
-			    (unsigned long long)lr.lineno, longlen);
+			o += (size_t)snprintf(out + o, outsz - o,
+			    "!LONG%llu(%zu)", (unsigned long long)lr.lineno,
+			    longlen);
 			longlen = 0;
 		} else
 			break;
@@ -134,9 +138,10 @@ main(void)
 	T("a\nb", 100, "a|b~|", 2);			/* no final newline */
 	T("a\r\nb\r\n", 100, "a|b|", 2);		/* CRLF */
 	T("a\r\nb\r", 100, "a|b~|", 2);		/* CR then EOF */
-	T("\n\n\na\n\n", 100, "a|", 5);		/* empty lines counted, skipped */
+	T("\n\n\na\n\n", 100, "a|", 5);		/* empty lines counted,
+						   skipped */
 	T("\r\n", 100, "", 1);
-	T("a\n\r", 100, "a|", 2);			/* a last "line" of "\r" */
+	T("a\n\r", 100, "a|", 2);		/* a last "line" of "\r" */
 	T("12345\n123456\n1\n", 5, "12345|!LONG2(6)|1|", 3);
 	T("12345\r\n", 5, "12345|", 1);		/* CR not counted in max */
 	T("123456", 5, "!LONG1(6)~|", 1);		/* long last line */
@@ -171,7 +176,8 @@ main(void)
 	CHECK(count == 3 * 1024 * 1024 + 7 && lr.nonl && !lr.inlong,
 	    "a long last line without a newline: whole, nonl on its last "
 	    "piece (%zu bytes, %zu pieces)", count, i);
-	CHECK(lr_next(&lr, &line, &len) == LR_EOF && lr.lineno == 1, "then EOF");
+	CHECK(lr_next(&lr, &line, &len) == LR_EOF && lr.lineno == 1,
+	    "then EOF");
 	lr_free(&lr);
 	close(fds[0]);
 
@@ -223,7 +229,8 @@ main(void)
 			break;
 		count++;
 	}
-	CHECK(r == LR_EOF && count == 100000, "100000 lines in order (%zu)", count);
+	CHECK(r == LR_EOF && count == 100000, "100000 lines in order (%zu)",
+	    count);
 	lr_free(&lr);
 	close(fds[0]);
 

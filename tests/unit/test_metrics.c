@@ -20,40 +20,55 @@
 #include "unit.h"
 
 static const char golden[] =
-"# HELP flespi_pipe_info Always 1: the tool that writes these series, and its version.\n"
+"# HELP flespi_pipe_info Always 1: the tool that writes these series, and "
+    "its version.\n"
 "# TYPE flespi_pipe_info gauge\n"
 "flespi_pipe_info{tool=\"flespi-to-wialon\",file=\"w\",version=\"1.2.3\"} 1\n"
 "# HELP flespi_pipe_start_time_seconds Unix time the tool started.\n"
 "# TYPE flespi_pipe_start_time_seconds gauge\n"
-"flespi_pipe_start_time_seconds{tool=\"flespi-to-wialon\",file=\"w\"} 1700000000.250\n"
-"# HELP flespi_pipe_ready 1 once the first round trip to the peer or to flespi succeeded (READY=1), else 0.\n"
+"flespi_pipe_start_time_seconds{tool=\"flespi-to-wialon\",file=\"w\"} "
+    "1700000000.250\n"
+"# HELP flespi_pipe_ready 1 once the first round trip to the peer or to "
+    "flespi succeeded (READY=1), else 0.\n"
 "# TYPE flespi_pipe_ready gauge\n"
 "flespi_pipe_ready{tool=\"flespi-to-wialon\",file=\"w\"} 1\n"
-"# HELP flespi_pipe_messages_read_total Messages read: input lines (forwarders), messages received from flespi (flespi-recv).\n"
+"# HELP flespi_pipe_messages_read_total Messages read: input lines "
+    "(forwarders), messages received from flespi (flespi-recv).\n"
 "# TYPE flespi_pipe_messages_read_total counter\n"
 "flespi_pipe_messages_read_total{tool=\"flespi-to-wialon\",file=\"w\"} 10\n"
-"# HELP flespi_pipe_messages_delivered_total Messages delivered: acknowledged by the peer (forwarders), written to stdout (flespi-recv).\n"
+"# HELP flespi_pipe_messages_delivered_total Messages delivered: "
+    "acknowledged by the peer (forwarders), written to stdout "
+    "(flespi-recv).\n"
 "# TYPE flespi_pipe_messages_delivered_total counter\n"
 "flespi_pipe_messages_delivered_total{tool=\"flespi-to-wialon\",file=\"w\"} 7\n"
-"# HELP flespi_pipe_messages_failed_total Good messages left undelivered: written to --failed, or lost.\n"
+"# HELP flespi_pipe_messages_failed_total Good messages left undelivered: "
+    "written to --failed, or lost.\n"
 "# TYPE flespi_pipe_messages_failed_total counter\n"
 "flespi_pipe_messages_failed_total{tool=\"flespi-to-wialon\",file=\"w\"} 1\n"
-"# HELP flespi_pipe_messages_rejected_total Messages never deliverable: bad input, or refused by the peer (--rejected).\n"
+"# HELP flespi_pipe_messages_rejected_total Messages never deliverable: bad "
+    "input, or refused by the peer (--rejected).\n"
 "# TYPE flespi_pipe_messages_rejected_total counter\n"
 "flespi_pipe_messages_rejected_total{tool=\"flespi-to-wialon\",file=\"w\"} 2\n"
-"# HELP flespi_pipe_checkpoints_total Checkpoint lines read (forwarders) or written (flespi-recv --checkpoints).\n"
+"# HELP flespi_pipe_checkpoints_total Checkpoint lines read (forwarders) or "
+    "written (flespi-recv --checkpoints).\n"
 "# TYPE flespi_pipe_checkpoints_total counter\n"
 "flespi_pipe_checkpoints_total{tool=\"flespi-to-wialon\",file=\"w\"} 3\n"
-"# HELP flespi_pipe_read_bytes_total Bytes of the message lines read, newlines included.\n"
+"# HELP flespi_pipe_read_bytes_total Bytes of the message lines read, "
+    "newlines included.\n"
 "# TYPE flespi_pipe_read_bytes_total counter\n"
-"flespi_pipe_read_bytes_total{tool=\"flespi-to-wialon\",file=\"w\"} 18446744073709551615\n"
-"# HELP flespi_pipe_sent_bytes_total Bytes sent: to the peer, resends included (forwarders), to stdout (flespi-recv).\n"
+"flespi_pipe_read_bytes_total{tool=\"flespi-to-wialon\",file=\"w\"} "
+    "18446744073709551615\n"
+"# HELP flespi_pipe_sent_bytes_total Bytes sent: to the peer, resends "
+    "included (forwarders), to stdout (flespi-recv).\n"
 "# TYPE flespi_pipe_sent_bytes_total counter\n"
 "flespi_pipe_sent_bytes_total{tool=\"flespi-to-wialon\",file=\"w\"} 500\n"
-"# HELP flespi_pipe_last_message_timestamp_seconds server.timestamp (else timestamp) of the newest message delivered.\n"
+"# HELP flespi_pipe_last_message_timestamp_seconds server.timestamp (else "
+    "timestamp) of the newest message delivered.\n"
 "# TYPE flespi_pipe_last_message_timestamp_seconds gauge\n"
-"flespi_pipe_last_message_timestamp_seconds{tool=\"flespi-to-wialon\",file=\"w\"} 1700000001.500\n"
-"# HELP flespi_pipe_lag_seconds How far behind the newest message delivered was: its delivery time minus its server.timestamp (else timestamp).\n"
+"flespi_pipe_last_message_timestamp_seconds{tool=\"flespi-to-wialon\","
+    "file=\"w\"} 1700000001.500\n"
+"# HELP flespi_pipe_lag_seconds How far behind the newest message delivered "
+    "was: its delivery time minus its server.timestamp (else timestamp).\n"
 "# TYPE flespi_pipe_lag_seconds gauge\n"
 "flespi_pipe_lag_seconds{tool=\"flespi-to-wialon\",file=\"w\"} 2\n";
 
@@ -87,15 +102,16 @@ main(void)
 	struct figures f;
 	struct notify n;
 	struct stat sb;
-	char buf[8192], lbl[64], dir[] = "/tmp/fp-unit-metrics.XXXXXX", path[256],
-	    victim[256], why[200];
+	char buf[8192], lbl[64], dir[] = "/tmp/fp-unit-metrics.XXXXXX",
+	    path[256], victim[256], why[200];
 	int len, fd;
 
 	figs(&f);
 	len = metrics_format(buf, sizeof buf, "flespi-to-wialon", "w", "1.2.3",
 	    1700000000.25, &f);
 	CHECK_MEM(buf, (size_t)(len < 0 ? 0 : len), golden, sizeof golden - 1,
-	    "the text: unknown series left out, counters whole, times to the ms");
+	    "the text: unknown series left out, counters whole, times to "
+	    "the ms");
 	CHECK(metrics_format(buf, 100, "t", "w", "1", 0, &f) == -1,
 	    "a buffer too small: -1");
 	f.havekey = 1;
@@ -103,13 +119,18 @@ main(void)
 	f.connections = 0;
 	f.last_ack = 1700000002.125;
 	len = metrics_format(buf, sizeof buf, "t", "w", "1", 0, &f);
-	CHECK(len > 0 && strstr(buf, "\nflespi_pipe_saved_key{tool=\"t\",file=\"w\"} 4242\n") &&
-	    strstr(buf, "\nflespi_pipe_connections{tool=\"t\",file=\"w\"} 0\n") &&
-	    strstr(buf, "\nflespi_pipe_last_ack_timestamp_seconds{tool=\"t\",file=\"w\"} 1700000002.125\n"),
+	CHECK(len > 0 && strstr(buf,
+	    "\nflespi_pipe_saved_key{tool=\"t\",file=\"w\"} 4242\n") &&
+	    strstr(buf,
+	    "\nflespi_pipe_connections{tool=\"t\",file=\"w\"} 0\n") &&
+	    strstr(buf,
+	    "\nflespi_pipe_last_ack_timestamp_seconds{tool=\"t\",file=\"w\"} "
+	    "1700000002.125\n"),
 	    "known: the saved key, connections 0, the last acknowledgement");
 
 	metrics_label(lbl, sizeof lbl, "/var/lib/x/1234-wialon.prom");
-	CHECK(strcmp(lbl, "1234-wialon") == 0, "label: name without .prom (%s)", lbl);
+	CHECK(strcmp(lbl, "1234-wialon") == 0, "label: name without .prom (%s)",
+	    lbl);
 	metrics_label(lbl, sizeof lbl, "we\"ird\\name x.prom.tmp");
 	CHECK(strcmp(lbl, "we_ird_name_x.prom.tmp") == 0,
 	    "label: quotes, backslashes, spaces made _ (%s)", lbl);
@@ -149,10 +170,12 @@ main(void)
 	setenv("NOTIFY_SOCKET", "@abc", 1);
 	unsetenv("WATCHDOG_USEC");
 	CHECK(notify_open(&n, why, sizeof why) == 0 && n.fd != -1 &&
-	    n.sa.sun_path[0] == '\0' && memcmp(n.sa.sun_path + 1, "abc", 3) == 0 &&
+	    n.sa.sun_path[0] == '\0' &&
+	    memcmp(n.sa.sun_path + 1, "abc", 3) == 0 &&
 	    n.salen == offsetof(struct sockaddr_un, sun_path) + 4 &&
 	    n.watchdog_ms == 0,
-	    "notify: @abc is the abstract name \\0abc, no NUL after; no watchdog");
+	    "notify: @abc is the abstract name \\0abc, no NUL after; "
+	    "no watchdog");
 	notify_close(&n);
 	setenv("NOTIFY_SOCKET", "/run/x.sock", 1);
 	setenv("WATCHDOG_USEC", "3000000", 1);
@@ -160,7 +183,8 @@ main(void)
 	CHECK(notify_open(&n, why, sizeof why) == 0 &&
 	    strcmp(n.sa.sun_path, "/run/x.sock") == 0 &&
 	    n.salen == offsetof(struct sockaddr_un, sun_path) + 12 &&
-	    n.watchdog_ms == 1500, "notify: a path with its NUL; pings every 1.5 s");
+	    n.watchdog_ms == 1500,
+	    "notify: a path with its NUL; pings every 1.5 s");
 	notify_close(&n);
 	setenv("WATCHDOG_PID", "1", 1);
 	CHECK(notify_open(&n, why, sizeof why) == 0 && n.watchdog_ms == 0,

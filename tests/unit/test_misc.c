@@ -33,7 +33,8 @@ main(void)
 
 	CHECK(parse_ll("42", 0, 100, &v) == 0 && v == 42, "parse_ll 42");
 	CHECK(parse_ll("-1", 0, 100, &v) == -1 && errno == ERANGE, "below min");
-	CHECK(parse_ll("101", 0, 100, &v) == -1 && errno == ERANGE, "above max");
+	CHECK(parse_ll("101", 0, 100, &v) == -1 && errno == ERANGE,
+	    "above max");
 	CHECK(parse_ll("12x", 0, 100, &v) == -1 && errno == EINVAL, "junk");
 	CHECK(parse_ll("", 0, 100, &v) == -1 && errno == EINVAL, "empty");
 	CHECK(parse_ll(" 1", 0, 100, &v) == -1 && errno == EINVAL, "space");
@@ -41,7 +42,8 @@ main(void)
 	    errno == ERANGE, "overflow");
 	CHECK(parse_secs("2.5", 0, 10000, &v) == 0 && v == 2500, "2.5 s");
 	CHECK(parse_secs("nan", 0, 10000, &v) == -1, "nan refused");
-	CHECK(parse_secs("11", 0, 10000, &v) == -1 && errno == ERANGE, "too long");
+	CHECK(parse_secs("11", 0, 10000, &v) == -1 && errno == ERANGE,
+	    "too long");
 	CHECK(parse_secs("1e9999", 0, 10000, &v) == -1, "huge");
 	return UNIT_END();
 }

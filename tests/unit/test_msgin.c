@@ -105,7 +105,8 @@ longlines(void)
 	memcpy(in + n, "{\"ident\":\"b\",\"ti", 16), n += 16;
 	fd = feed(in, n);
 	msgin_init(&mi, fd, 64 * 1024, NULL);
-	CHECK(msgin_open_rejected(&mi, path("rej")) != -1, "rejected file opened");
+	CHECK(msgin_open_rejected(&mi, path("rej")) != -1,
+	    "rejected file opened");
 	r = msgin_next(&mi, &m);
 	CHECK(r == MSG_OK && m.lineno == 1, "line 1 good");
 	json_decref(m.obj);
@@ -192,7 +193,8 @@ main(void)
 {
 	static const char in[] =
 	    "{\"ident\":\"a\",\"timestamp\":1,\"i\":7,"
-	    "\"big\":123456789012345678901234567890,\"neg\":-99999999999999999999,"
+	    "\"big\":123456789012345678901234567890,"
+	    "\"neg\":-99999999999999999999,"
 	    "\"r\":0.5}\n"
 	    "{\"ident\":\"a\",\"timestamp\":1,\"big\":99999999999999999999,"
 	    "\"r\":1e400}\n";
@@ -204,7 +206,9 @@ main(void)
 	    (ssize_t)(sizeof in - 1))
 		return 1;
 	close(fd[1]);
-	/* Diagnostics of the bad line go to stderr; keep the TAP output clean. */
+	/*
+	 * Diagnostics of the bad line go to stderr; keep the TAP output clean.
+	 */
 	devnull = open("/dev/null", O_WRONLY);
 	dup2(devnull, STDERR_FILENO);
 	msgin_init(&mi, fd[0], 4096, NULL);

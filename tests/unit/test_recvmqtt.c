@@ -69,7 +69,8 @@ main(void)
 	    "$share/g:6/$filter/payload=din%261/"
 	    "flespi/message/gw/channels/1234/+");
 	topic("7", "g", 0, "x~y-z_w.v",
-	    "$share/g/$filter/payload=x~y-z_w.v/flespi/message/gw/channels/7/+");
+	    "$share/g/$filter/payload=x~y-z_w.v/"
+	    "flespi/message/gw/channels/7/+");
 
 	bad_topic("", NULL, 0, NULL, EINVAL, "empty channel list");
 	bad_topic("1,,2", NULL, 0, NULL, EINVAL, "empty channel in list");
@@ -100,9 +101,9 @@ main(void)
 		char h[64];
 		int p;
 		const char *bad[] = { "mqtt://h:1883", "https://flespi.io",
-		    "mqtts://", "mqtts://:8883", "mqtts://h:0", "mqtts://h:65536",
-		    "mqtts://h:x", "mqtts://h/path", "mqtts://[::1", "h:8883",
-		    "mqtts://[::1]x" };
+		    "mqtts://", "mqtts://:8883", "mqtts://h:0",
+		    "mqtts://h:65536", "mqtts://h:x", "mqtts://h/path",
+		    "mqtts://[::1", "h:8883", "mqtts://[::1]x" };
 		size_t i;
 
 		for (i = 0; i < sizeof bad / sizeof bad[0]; i++)

@@ -82,7 +82,8 @@ test_mutations(const char *base)
 				n = pos;
 				break;
 			default:	/* delete a byte */
-				memmove(body + pos, body + pos + 1, n - pos - 1);
+				memmove(body + pos, body + pos + 1,
+				    n - pos - 1);
 				n--;
 			}
 		}
@@ -94,7 +95,9 @@ test_mutations(const char *base)
 		if ((v = json_loadb(body, n, 0, &jerr)) == NULL &&
 		    json_error_code(&jerr) == json_error_numeric_overflow) {
 			v = json_loadb(body, n, JSON_DECODE_INT_AS_REAL, NULL);
-			/* Every number a real now: next_key one written whole. */
+			/*
+			 * Every number a real now: next_key one written whole.
+			 */
 			nk = json_object_get(v, "next_key");
 			nkok = json_is_real(nk) && json_real_value(nk) >= 0 &&
 			    json_real_value(nk) < 1e15 &&
@@ -102,7 +105,8 @@ test_mutations(const char *base)
 			    json_real_value(nk);
 		} else {
 			nk = json_object_get(v, "next_key");
-			nkok = json_is_integer(nk) && json_integer_value(nk) >= 0;
+			nkok = json_is_integer(nk) &&
+			    json_integer_value(nk) >= 0;
 		}
 		res = json_object_get(v, "result");
 		want = json_is_array(res) && nkok && json_object_size(v) == 2;
@@ -111,8 +115,8 @@ test_mutations(const char *base)
 		    r.count == json_array_size(res)))
 			agree++;
 		else
-			printf("#   disagree (rc %d, want %d): %.*s\n", rc, want,
-			    (int)n, orig);
+			printf("#   disagree (rc %d, want %d): %.*s\n", rc,
+			    want, (int)n, orig);
 		accepted += rc == 0;
 		/* The scan path and the jansson reference: the same outcome. */
 		if (rc == rrc && (rc == 0 ? r.count == rr.count &&
@@ -189,7 +193,8 @@ threaded(void)
 		for (k = 0; k < n; k++) {
 			char el[64];
 			int l = snprintf(el, sizeof el, k == badk ?
-			    "{\"n\":%zu,\"v\":tru}" : "{\"n\":%zu,\"v\":12.64}", k);
+			    "{\"n\":%zu,\"v\":tru}" :
+			    "{\"n\":%zu,\"v\":12.64}", k);
 			o += (size_t)snprintf(body + o, cap - o, "%s%s",
 			    k ? " , " : "", el);
 			memcpy(want + wl, el, (size_t)l);
@@ -198,12 +203,17 @@ threaded(void)
 		}
 		o += (size_t)snprintf(body + o, cap - o, "],\"next_key\":301}");
 		if (badk == n) {
-			CHECK(reply_parse(body, o, &r, &w, whybuf, sizeof whybuf) == 0 &&
-			    r.count == n && r.next_key == 301, "300 elements over two threads");
-			CHECK_MEM(r.lines, r.len, want, wl, "... in order, byte for byte");
+			CHECK(reply_parse(body, o, &r, &w, whybuf,
+			    sizeof whybuf) == 0 &&
+			    r.count == n && r.next_key == 301,
+			    "300 elements over two threads");
+			CHECK_MEM(r.lines, r.len, want, wl,
+			    "... in order, byte for byte");
 		} else {
-			CHECK(reply_parse(body, o, &r, &w, whybuf, sizeof whybuf) == -1,
-			    "a bad element at %zu of 300 refuses the answer (%s)", badk, w);
+			CHECK(reply_parse(body, o, &r, &w, whybuf,
+			    sizeof whybuf) == -1,
+			    "a bad element at %zu of 300 refuses the answer "
+			    "(%s)", badk, w);
 		}
 	}
 	free(body);
@@ -227,7 +237,8 @@ main(void)
 	    "{\"d\":\"Truck 01\",\"e\":\" { \"},{\"f\":\"a  b\",\"g\":\t1}],"
 	    "\"next_key\":4}",
 	    "{\"a\":\"x, y\",\"b\":[1,2],\"c\":\"p q\"}\n"
-	    "{\"d\":\"Truck 01\",\"e\":\" { \"}\n{\"f\":\"a  b\",\"g\":1}\n", 4, 3,
+	    "{\"d\":\"Truck 01\",\"e\":\" { \"}\n"
+	    "{\"f\":\"a  b\",\"g\":1}\n", 4, 3,
 	    "whitespace outside strings removed, spaces inside kept");
 	GOOD(" {\n \"next_key\" : 9 ,\n \"result\" : [\n  {\n   \"a b\" : "
 	    "[ 1 , 2 ] ,\n   \"s\" : \"x  y\\t\"\n  } ,\n  { }\n ]\n}\n",
@@ -309,7 +320,8 @@ main(void)
 		    sizeof wb) == -1, "raw NUL after a number: rejected");
 	}
 
-	CHECK(reply_lines_in("a\nb\nc", 5) == 2, "lines_in: partial line not counted");
+	CHECK(reply_lines_in("a\nb\nc", 5) == 2,
+	    "lines_in: partial line not counted");
 	CHECK(reply_lines_in("a\nb\n", 4) == 2, "lines_in: whole lines");
 	CHECK(reply_lines_in("", 0) == 0, "lines_in: nothing");
 

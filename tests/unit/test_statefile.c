@@ -74,11 +74,13 @@ statefile(void)
 	f = fopen(p, "w");
 	fputs(" 7\n", f);
 	fclose(f);
-	CHECK(state_load(p, &k) == -1, "state_load: a leading blank is not a key");
+	CHECK(state_load(p, &k) == -1,
+	    "state_load: a leading blank is not a key");
 	f = fopen(p, "w");
 	fputs("7 \r\n", f);
 	fclose(f);
-	CHECK(state_load(p, &k) == 1 && k == 7, "state_load: \"7 \\r\\n\" is 7");
+	CHECK(state_load(p, &k) == 1 && k == 7,
+	    "state_load: \"7 \\r\\n\" is 7");
 	fd = state_lock(p);
 	CHECK(fd >= 0, "state_lock: taken");
 	fd2 = state_lock(p);

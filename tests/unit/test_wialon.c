@@ -100,8 +100,10 @@ golden(void)
 	CHECK_MEM(b.p, b.len, want, wn, "golden vector from raw values");
 	b.len = 0;
 
-	m = json_loads("{\"ident\":\"353976013445485\",\"timestamp\":1259076464,"
-	    "\"position.longitude\":49.1903648,\"position.latitude\":55.7305664,"
+	m = json_loads("{\"ident\":\"353976013445485\","
+	    "\"timestamp\":1259076464,"
+	    "\"position.longitude\":49.1903648,"
+	    "\"position.latitude\":55.7305664,"
 	    "\"position.altitude\":106,\"position.speed\":54,"
 	    "\"position.direction\":326,\"position.satellites\":11,"
 	    "\"external.powersource.voltage\":27.593,\"din\":1}", 0, &je);
@@ -124,7 +126,8 @@ errors(void)
 	char err[128];
 
 	CHECK(wialon_encode(&pm, m, "ident", "x", 2147483648.0, &b, err,
-	    sizeof err) == -1 && b.len == 0, "time past int32 refused: %s", err);
+	    sizeof err) == -1 && b.len == 0,
+	    "time past int32 refused: %s", err);
 	CHECK(wialon_encode(&pm, m, "ident", "x", 2147483647.5, &b, err,
 	    sizeof err) == 0, "time 2147483647.5 floors into int32");
 	b.len = 0;
@@ -188,7 +191,8 @@ names(void)
 	    "lookup before pmap_ready scans the rules");
 	CHECK(pmap_ready(&p) == 0, "map indexed");
 	CHECK(pmap_name(&p, "gsm.signal.level", out) == 8 &&
-	    strcmp(out, "signal_q") == 0, "rename overrides default, sanitised");
+	    strcmp(out, "signal_q") == 0,
+	    "rename overrides default, sanitised");
 	CHECK(pmap_name(&p, "peer", out) == 0, "dropped by --rename peer=");
 	CHECK(pmap_name(&p, "channel.id", out) == 0, "dropped by map file -");
 	CHECK(pmap_name(&p, "a.b", out) == 1 && strcmp(out, "c") == 0,
@@ -252,7 +256,8 @@ rules(void)
 	    "0BBB00000008 0003 7400 00000001"
 	    "0BBB00000008 0003 6E00 00000000");
 	blocks("UTF-8 text: byte lengths, NUL in value and size",
-	    "{\"ident\":\"u\",\"timestamp\":1,\"s\":\"\xd0\x9f\xd1\x80\xd0\xb8\","
+	    "{\"ident\":\"u\",\"timestamp\":1,"
+	    "\"s\":\"\xd0\x9f\xd1\x80\xd0\xb8\","
 	    "\"e\":\"\"}", 0,
 	    "0BBB0000000B 0001 7300 D09FD180D0B800"
 	    "0BBB00000005 0001 6500 00");
@@ -389,16 +394,18 @@ genmsg(char *buf, size_t cap)
 	};
 	static const char *const vals[] = {
 		"0", "-0", "1", "-1", "2147483647", "2147483648", "-2147483648",
-		"-2147483649", "4294967295", "4294967296", "9223372036854775807",
+		"-2147483649", "4294967295", "4294967296",
+		"9223372036854775807",
 		"-9223372036854775808", "9223372036854775808",
 		"-9223372036854775809", "18446744073709551616", "0.0", "-0.0",
-		"359.5", "-725.5", "65535.4", "65535.6", "254.5", "1764000001.5",
-		"2147483647.999", "2147483648.0", "9007199254740993.0",
+		"359.5", "-725.5", "65535.4", "65535.6", "254.5",
+		"1764000001.5", "2147483647.999", "2147483648.0",
+		"9007199254740993.0",
 		"0.30000000000000004", "123456789012345678901234.5", "true",
 		"false", "null", "{}", "[]", "{\"a\":[1,{\"b\":null}]}",
 		"\"\"", "\"x\"", "\"352625066004561\"", "\"a\\\"b\\\\c\\/\\n\"",
-		"\"\\u00e9\\u20ac\\ud83d\\ude97\"", "\"\xc3\xa9\xf0\x9f\x9a\x97\"",
-		"\"\\u0041BC\"", "\" ~\"",
+		"\"\\u00e9\\u20ac\\ud83d\\ude97\"",
+		"\"\xc3\xa9\xf0\x9f\x9a\x97\"", "\"\\u0041BC\"", "\" ~\"",
 	};
 	static const char *const uids[] = {
 		"\"352625066004561\"", "\"u\"", "12", "-0",
@@ -445,7 +452,8 @@ genmsg(char *buf, size_t cap)
 				num[q++] = (char)('0' + unit_rnd(10));
 			}
 			num[q] = '\0';
-			len += (size_t)snprintf(buf + len, cap - len, "%s", num);
+			len += (size_t)snprintf(buf + len, cap - len, "%s",
+			    num);
 		} else {
 			len += (size_t)snprintf(buf + len, cap - len, "%s",
 			    vals[unit_rnd(sizeof vals / sizeof vals[0])]);
@@ -494,7 +502,8 @@ scanpath(void)
 
 	S(1, real);
 	S(1, "{\"ident\":\"353976013445485\",\"timestamp\":1259076464.9,"
-	    "\"position.longitude\":49.1903648,\"position.latitude\":55.7305664,"
+	    "\"position.longitude\":49.1903648,"
+	    "\"position.latitude\":55.7305664,"
 	    "\"position.altitude\":106,\"position.speed\":54,"
 	    "\"position.direction\":326,\"position.satellites\":11,"
 	    "\"external.powersource.voltage\":27.593,\"din\":1}");
@@ -641,7 +650,8 @@ scanpath(void)
 			i = unit_rnd((unsigned)len);
 			switch (unit_rnd(3)) {
 			case 0:
-				buf[i] = alphabet[unit_rnd(sizeof alphabet - 1)];
+				buf[i] =
+				    alphabet[unit_rnd(sizeof alphabet - 1)];
 				break;
 			case 1:
 				memmove(buf + i, buf + i + 1, len - i - 1);
@@ -649,7 +659,8 @@ scanpath(void)
 				break;
 			default:
 				memmove(buf + i + 1, buf + i, len - i);
-				buf[i] = alphabet[unit_rnd(sizeof alphabet - 1)];
+				buf[i] =
+				    alphabet[unit_rnd(sizeof alphabet - 1)];
 				len++;
 			}
 		}
@@ -872,7 +883,10 @@ decoder(void)
 	    "  b binary 1 bytes FF attr 2\n"
 	    "  x type 9 1 bytes 00\n\n");
 
-	/* Malformed: every cut of the golden vector, with and without its size fixed. */
+	/*
+	 * Malformed: every cut of the golden vector, with and without its size
+	 * fixed.
+	 */
 	for (i = 0; i < gn; i++) {
 		struct wbuf t = { 0 };
 
@@ -897,17 +911,21 @@ decoder(void)
 	bad("marker", p, gn, "offset 28: block marker 0CBB");
 	memcpy(p, g, gn);
 	p[28 + 2] = 0x40;
-	bad("block size", p, gn, "offset 28: block size 1073741863 does not fit");
+	bad("block size", p, gn,
+	    "offset 28: block size 1073741863 does not fit");
 	memcpy(p, g, gn);
 	memset(p + 4, 'x', gn - 4);
 	bad("uid without NUL", p, gn, "unit id not NUL-terminated");
 	n = unhex("09000000 7500 00000001 000000", p);
 	bad("flags cut", p, n, "inside the time or flags");
-	n = unhex("17000000 7500 00000001 00000000 0BBB00000007 0003 6900 000000", p);
+	n = unhex("17000000 7500 00000001 00000000 "
+	    "0BBB00000007 0003 6900 000000", p);
 	bad("int of 3 bytes", p, n, "block \"i\": type 3 with 3 value bytes");
-	n = unhex("15000000 7500 00000001 00000000 0BBB00000005 0001 7400 61", p);
+	n = unhex("15000000 7500 00000001 00000000 "
+	    "0BBB00000005 0001 7400 61", p);
 	bad("text without NUL", p, n, "text not ending at its only NUL");
-	n = unhex("15000000 7500 00000001 00000000 0BBB00000005 0001 74 6161", p);
+	n = unhex("15000000 7500 00000001 00000000 "
+	    "0BBB00000005 0001 74 6161", p);
 	bad("name without NUL", p, n, "block name not NUL-terminated");
 
 	/* The round trip over random messages through the encoder. */
