@@ -24,7 +24,8 @@ enum {
 struct flespiapi {
 	CURL	       *curl;		/* reused for keep-alive */
 	struct curl_slist *hdrs;	/* holds the token */
-	char	       *urlbase;	/* ".../gw/channels/SEL/messages?data=" */
+	/* ".../gw/channels/SEL/messages?data=" */
+	char	       *urlbase;
 	char	       *body;		/* the last answer, NUL-terminated */
 	size_t		len;
 	size_t		cap;
