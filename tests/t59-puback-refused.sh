@@ -4,6 +4,8 @@
 # the run ends 65, for flespi-to-mqtt and flespi-to-aws alike; a reason
 # below 0x80 (0x10, no matching subscribers) is a delivery.  The broker's
 # Receive Maximum (CONNACK) bounds what flespi-to-mqtt has in flight.
+# A message never acknowledged while those after it are: at the give-up
+# only it goes to --failed, not the acknowledged ones behind it.
 # The stand-in: tests/tools/mqtt-refuser.py puback.
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/broker.sh"
@@ -77,4 +79,25 @@ timeout 60 flespi-to-mqtt "mqtts://localhost:$RPORT" --cafile "$D/ca.pem" \
     --mqtt-version 3.1.1 -w 8 <"$T/plain" 2>/dev/null
 max=$(awk '$1 == "inflight" && $2 > m { m = $2 } END { print m + 0 }' "$T/rm3.log")
 check "... without it (3.1.1), the window: 8 in flight ($max)" [ "$max" -eq 8 ]
+
+# Every tenth message is never acknowledged, the others are: --retries 0
+# gives up at the first silence; --failed holds exactly the unanswered
+# ones, in order (those acknowledged after them are delivered, not failed).
+python3 - "$T/plain" >"$T/stall.in" <<'PY'
+import json, sys
+for i, l in enumerate(open(sys.argv[1])):
+    m = json.loads(l)
+    if i % 10 == 3:
+        m["stall"] = True
+    print(json.dumps(m, separators=(",", ":")))
+PY
+grep '"stall":true' "$T/stall.in" >"$T/want.failed"
+refuser rs 135
+timeout 60 flespi-to-mqtt "mqtts://localhost:$RPORT" --cafile "$D/ca.pem" \
+    --ack-timeout 1 --retries 0 --failed "$T/stall.failed" \
+    <"$T/stall.in" 2>"$T/stall.err"
+rc=$?
+check "PUBACKs that never come, --retries 0: exit 75 (rc $rc)" [ $rc -eq 75 ]
+diff_ok "... --failed holds the unacknowledged lines only, in order" \
+    "$T/want.failed" "$T/stall.failed"
 finish

@@ -12,7 +12,8 @@ MODE v311only: RabbitMQ 3.10's way with MQTT 5: close the connection at an
               grant its subscription (QoS 1).  CODE is not used.
 MODE puback:  accept the connection and answer every QoS 1 PUBLISH with
               a PUBACK: reason CODE (MQTT 5) for a payload holding
-              "refuse":true, 0 for the others.  --receive-maximum N puts
+              "refuse":true, none ever for one holding "stall":true, 0
+              for the others.  --receive-maximum N puts
               that property in the CONNACK (MQTT 5); --hold-ms MS holds
               the PUBACKs until the client has sent nothing for MS and
               logs "inflight N", the publishes held each time.
@@ -127,7 +128,7 @@ def serve(conn, a, lock):
                         if d < 128:
                             break
                     pos += plen
-                if qos:
+                if qos and b'"stall":true' not in body[pos:]:
                     refuse = b'"refuse":true' in body[pos:]
                     held.append((pid, a.code if refuse else 0))
                 if not a.hold_ms:
