@@ -36,7 +36,6 @@ int
 cko_message(struct ckorder *o, uint64_t id)
 {
 	o->msgs++;
-	o->lastid = id;
 	if (!o->ids || id == 0 || o->bad || !recent(o, id))
 		return 0;
 	if (++o->late < CKO_LATE)

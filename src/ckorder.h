@@ -38,7 +38,6 @@ enum {
 
 struct ckorder {
 	int		ids;		/* identities can be compared */
-	uint64_t	lastid;		/* the last message's identity, or 0 */
 	uint64_t	msgs;		/* messages since the last checkpoint */
 	int		haveck;
 	uint64_t	lastkey;	/* the last checkpoint's key */

@@ -381,7 +381,6 @@ longopt(struct cli *cl, const char *w, const char **arg)
 	if (o->id == CLI_HELP || o->id == CLI_VERSION || o->id == CLI_LIST)
 		alone(cl, o, w);
 	olduse(cl, o);
-	cl->last = o;
 	return o->id;
 }
 
@@ -424,7 +423,6 @@ shortopt(struct cli *cl, const char **arg)
 	if (o->id == CLI_HELP || o->id == CLI_VERSION)
 		alone(cl, o, w);
 	olduse(cl, o);
-	cl->last = o;
 	return o->id;
 }
 

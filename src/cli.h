@@ -102,7 +102,6 @@ struct cli {
 	   CLI_WARNED of them, said again). */
 	const struct cli_opt *warned[CLI_WARNED];
 	int		nwarned;
-	const struct cli_opt *last;	/* the option cli_next last returned */
 };
 
 /*

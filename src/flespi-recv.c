@@ -153,7 +153,6 @@ struct opts {
 	long long	connect_ms;
 	uint64_t	count;
 	int		quiet;
-	int		checkpoints;
 	struct health_conf health;	/* --stats-interval, --metrics */
 };
 
@@ -197,9 +196,15 @@ key_arg(const char *opt, const char *s)
 
 /* An option both modes take.  Returns 1 when id was one, else 0. */
 static int
-common(struct opts *o, int id, const char *arg)
+common(struct cli *cl, struct opts *o, int id, const char *arg)
 {
 	switch (id) {
+	case CLI_VERSION:
+		printf("flespi-recv %s\n", VERSION);
+		cli_done();
+	case CLI_LIST:
+		cli_list(stdout, cl->tabs);
+		cli_done();
 	case O_URL:	o->url = arg; break;
 	case O_TOKFILE:	o->token_file = arg; break;
 	case O_CAFILE:	o->cafile = arg; break;
@@ -217,7 +222,7 @@ common(struct opts *o, int id, const char *arg)
 		o->connect_ms = secs_arg("--connect-timeout", arg, 10,
 		    3600000);
 		break;
-	case 'q':	o->quiet = 1; break;
+	case 'q':	o->quiet = o->health.quiet = 1; break;
 	case 'v':	verbose++; break;
 	case CLI_STATSINT:
 		health_interval_arg(&o->health, arg);
@@ -269,16 +274,10 @@ parse_poll(struct cli *cl, struct opts *o)
 	int id;
 
 	while ((id = cli_next(cl, &arg)) != -1) {
-		if (common(o, id, arg))
+		if (common(cl, o, id, arg))
 			continue;
 		switch (id) {
 		case CLI_HELP:	help(0);
-		case CLI_VERSION:
-			printf("flespi-recv %s\n", VERSION);
-			cli_done();
-		case CLI_LIST:
-			cli_list(stdout, cl->tabs);
-			cli_done();
 		case O_CID:
 			p->cid = arg;
 			num_arg("--cid", arg, 1, INT64_MAX);
@@ -356,7 +355,6 @@ parse_poll(struct cli *cl, struct opts *o)
 	p->connect_ms = o->connect_ms;
 	p->quiet = o->quiet;
 	p->health = o->health;
-	p->health.quiet = o->quiet;
 }
 
 /* The command line of push mode (--mqtt), into o->m. */
@@ -370,16 +368,10 @@ parse_mqtt(struct cli *cl, struct opts *o)
 	mq->mqtt5 = 1;
 	o->url = RECVMQTT_URL;
 	while ((id = cli_next(cl, &arg)) != -1) {
-		if (common(o, id, arg))
+		if (common(cl, o, id, arg))
 			continue;
 		switch (id) {
 		case CLI_HELP:	help(1);
-		case CLI_VERSION:
-			printf("flespi-recv %s\n", VERSION);
-			cli_done();
-		case CLI_LIST:
-			cli_list(stdout, cl->tabs);
-			cli_done();
 		case O_SESSION:	mq->session = arg; break;
 		case O_EXPIRY:
 			mq->expiry = num_arg("--session-expiry", arg, 1,
@@ -443,7 +435,6 @@ parse_mqtt(struct cli *cl, struct opts *o)
 	mq->connect_ms = o->connect_ms;
 	mq->quiet = o->quiet;
 	mq->health = o->health;
-	mq->health.quiet = o->quiet;
 }
 
 /*

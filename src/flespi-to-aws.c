@@ -96,15 +96,11 @@ static const struct fwd_cmd cmd = {
 	.family_habits = mqf_habits,
 	.notes = "--connect-timeout covers CONNECT to CONNACK; a message over "
 	    "AWS's 128 KB is\nrejected (and kept whole in --rejected).\n",
-	.maxline = FWD_MAX_LINE,
-	.retry_wait_ms = 500,
-	.connect_ms = 10000,
 	.option = option,
 };
 
 struct conf {
 	struct mqfopts	m;		/* the MQTT options (mqttfwd.h) */
-	char		base[129];	/* the client id, or its base */
 };
 
 /* AWS's refusals, in the words of its policies. */
@@ -178,13 +174,9 @@ check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 	if (cl->noperands > 0)
 		cli_operand_fail(cl, 0, "unexpected argument '%s' (the "
 		    "endpoint is --endpoint HOST)", cl->operands[0]);
-	o->m.q.base_id = o->base;
-	fc->inflight = (size_t)cf->window * o->m.q.nconns;
+	mqf_settle(&o->m, fc);
 	if (o->m.dump) {
-		if (fc->state != NULL)
-			cli_fail(cl, "--dump takes no --state: nothing is "
-			    "delivered");
-		fc->data = 1;
+		fwd_dry_run(cl, fc);
 		return;
 	}
 	if (cf->host == NULL)
@@ -197,13 +189,11 @@ check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 	if (tlsfiles_check(cf->cafile, cf->cert, cf->key, why, sizeof why) ==
 	    -1)
 		die(EXIT_USAGE, "%s", why);
-	mqf_client_id(o->base, sizeof o->base, o->m.client_id,
-	    "flespi-to-aws", o->m.q.nconns);
+	mqf_client_id(&o->m, "flespi-to-aws");
 	cf->tls = 1;
 	if (cf->port == 443)
 		cf->alpn = "x-amzn-mqtt-ca";
 	cf->words = &aws_words;
-	mqf_burst(cf);
 }
 
 int

@@ -105,9 +105,6 @@ static const struct fwd_cmd cmd = {
 	.notes = "--ack-timeout is a whole request, answer included.  A status "
 	    "refused before\nany 2xx (401, 403, 404, 3xx, TLS) ends the run "
 	    "with 69.\n",
-	.maxline = FWD_MAX_LINE,
-	.retry_wait_ms = 500,
-	.connect_ms = 10000,
 	.option = option,
 };
 
@@ -306,20 +303,14 @@ check(struct conf *c, struct fwd_conf *fc, struct cli *cl)
 	    strlen(hc->method) || *hc->method == '\0')
 		die(EXIT_USAGE, "-X: '%s' is not a method (PUT, PATCH...)",
 		    hc->method);
-	if ((hc->cert == NULL) != (hc->key == NULL))
-		die(EXIT_USAGE, "--cert and --key go together");
 	if (tlsfiles_check(hc->cacert, hc->cert, hc->key, why, sizeof why) ==
 	    -1)
 		die(EXIT_USAGE, "%s", why);
 	hc->headers = c->headers;
 	hc->hsecret = c->hsecret;
 	hc->nheaders = c->nheaders;
-	if (hc->dump) {
-		if (fc->state != NULL)
-			cli_fail(cl, "--dump takes no --state: nothing is "
-			    "delivered");
-		fc->data = 1;
-	}
+	if (hc->dump)
+		fwd_dry_run(cl, fc);
 	hc->reject_status = c->rstatus;
 	hc->nreject_status = c->nrstatus;
 	fc->inflight = hc_inflight(hc);

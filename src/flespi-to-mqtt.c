@@ -108,9 +108,6 @@ static const struct fwd_cmd cmd = {
 	.family_habits = mqf_habits,
 	.notes = "mqtt:// is plain TCP (port 1883), mqtts:// TLS (port 8883); "
 	    "--connect-timeout\ncovers CONNECT to CONNACK.\n",
-	.maxline = FWD_MAX_LINE,
-	.retry_wait_ms = 500,
-	.connect_ms = 10000,
 	.option = option,
 };
 
@@ -118,7 +115,6 @@ struct conf {
 	struct mqfopts	m;		/* the MQTT options (mqttfwd.h) */
 	const char     *pwfile;
 	int		format;
-	char		base[129];	/* the client id, or its base */
 	char		host[256];
 	char		user[SECRET_MAX];
 	char		password[SECRET_MAX];
@@ -206,16 +202,12 @@ check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 	struct mconf *cf = &o->m.q.c;
 	char why[600];
 
-	o->m.q.base_id = o->base;
-	fc->inflight = (size_t)cf->window * o->m.q.nconns;
+	mqf_settle(&o->m, fc);
 	if (o->m.dump) {
 		if (cl->noperands > 0)
 			cli_operand_fail(cl, 0, "--dump connects to nothing: "
 			    "unexpected '%s'", cl->operands[0]);
-		if (fc->state != NULL)
-			cli_fail(cl, "--dump takes no --state: nothing is "
-			    "delivered");
-		fc->data = 1;
+		fwd_dry_run(cl, fc);
 		return;
 	}
 	if (cl->noperands == 0)
@@ -228,8 +220,6 @@ check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 		die(EXIT_USAGE, "--%s is for TLS: the broker is then "
 		    "mqtts://HOST[:PORT]", cf->cafile ? "cafile" : cf->capath ?
 		    "capath" : cf->cert ? "cert" : "key");
-	if ((cf->cert == NULL) != (cf->key == NULL))
-		die(EXIT_USAGE, "--cert and --key go together");
 	if (tlsfiles_check(cf->cafile, cf->cert, cf->key, why, sizeof why) ==
 	    -1)
 		die(EXIT_USAGE, "%s", why);
@@ -237,8 +227,7 @@ check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 		die(EXIT_USAGE, "--persistent-session needs --client-id ID: a "
 		    "session is the client id's, and the default one changes "
 		    "every run");
-	mqf_client_id(o->base, sizeof o->base, o->m.client_id, "flespi-to-mqtt",
-	    o->m.q.nconns);
+	mqf_client_id(&o->m, "flespi-to-mqtt");
 	/* Secrets: from a file or the environment, never argv. */
 	if (o->user[0] == '\0')
 		secret_get("user name", NULL, "--user", "MQTT_USER", o->user,
@@ -259,7 +248,6 @@ check(struct conf *o, struct fwd_conf *fc, struct cli *cl)
 		xwarn("warning: under MQTT 3.1.1 a broker acknowledges a "
 		    "publish it refuses (mosquitto's ACL) and drops it: "
 		    "refusals cannot be seen; MQTT 5 shows them");
-	mqf_burst(cf);
 }
 
 int

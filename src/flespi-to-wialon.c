@@ -61,9 +61,6 @@ static const struct fwd_cmd cmd = {
 	.opts = opts,
 	.habits = NULL,
 	.notes = NULL,
-	.maxline = FWD_MAX_LINE,
-	.retry_wait_ms = 500,
-	.connect_ms = 10000,
 	.option = option,
 };
 
@@ -125,8 +122,8 @@ check(struct conf *c, struct fwd_conf *fc, struct cli *cl)
 	if (c->decode && (c->dump || cl->noperands > 0 || fc->state != NULL))
 		cli_fail(cl, "--decode reads packets on stdin and takes "
 		    "nothing else");
-	if (c->dump && fc->state != NULL)
-		cli_fail(cl, "--dump takes no --state: nothing is delivered");
+	if (c->dump)
+		fwd_dry_run(cl, fc);
 	if (c->dump || c->decode) {
 		if (cl->noperands > 0)
 			cli_operand_fail(cl, 0, "--dump takes no HOST:PORT");

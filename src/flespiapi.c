@@ -1,5 +1,3 @@
-#include <arpa/inet.h>
-
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +7,7 @@
 #include <jansson.h>
 
 #include "flespiapi.h"
+#include "hostport.h"
 #include "stop.h"
 #include "vis.h"
 
@@ -68,25 +67,16 @@ onprogress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 static int
 loopback(const char *host)
 {
-	unsigned char a[16];
 	char h[64];
 	size_t n = strlen(host);
 
-	if (strcasecmp(host, "localhost") == 0)
-		return 1;
-	if (inet_pton(AF_INET, host, a) == 1)
-		return a[0] == 127;
-	if (n < 3 || n - 2 >= sizeof h || host[0] != '[' || host[n - 1] != ']')
+	if (n < 3 || host[0] != '[' || host[n - 1] != ']')
+		return host_loopback(host);
+	if (n - 2 >= sizeof h)
 		return 0;
 	memcpy(h, host + 1, n - 2);
 	h[n - 2] = '\0';
-	if (inet_pton(AF_INET6, h, a) != 1)
-		return 0;
-	/* ::1, or an IPv4-mapped 127.x.y.z */
-	if (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0)
-		return 1;
-	return memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0 &&
-	    a[12] == 127;
+	return host_loopback(h);
 }
 
 int

@@ -42,7 +42,7 @@ enum { S_HELD = 1, S_SENT, S_DONE };
 struct fwd;
 struct saver;
 static void	saver_join(struct saver *);
-static const char *holds(const struct fwd *, char *, size_t);
+static const char *holds(struct fwd *, char *, size_t);
 struct slot;
 static void	line_free(struct fwd *, struct slot *);
 static void	newest_read(struct fwd *);
@@ -163,7 +163,6 @@ struct fwd {
 	uint64_t	ck_msgs;	/* messages read since then */
 	int		ck_silent;	/* the silence was said */
 	int		ck_said;	/* a gap or a late start was said */
-	int		ck_bad_said;	/* the disorder was said */
 
 	struct stats	st;
 	int		eof;		/* no more input will be read */
@@ -215,6 +214,14 @@ static const char exit_text[] =
 "Exit status: 0 all delivered, 64 usage, 65 bad or refused lines, 69 refused\n"
 "by the peer, 73 --state in use, 74 local I/O error, 75 undelivered messages\n"
 "(gave up, or stopped by a signal).\n";
+
+void
+fwd_dry_run(const struct cli *cl, struct fwd_conf *fc)
+{
+	if (fc->state != NULL)
+		cli_fail(cl, "--dump takes no --state: nothing is delivered");
+	fc->data = 1;
+}
 
 void
 fwd_conf_init(struct fwd_conf *cf, size_t maxline, long long retry_wait_ms,
@@ -320,7 +327,7 @@ fwd_parse(const struct fwd_cmd *cmd, struct cli *cl, struct fwd_conf *fc,
 			xwarn("descriptor %d is closed", fd);
 		exit(EXIT_IOERR);
 	}
-	fwd_conf_init(fc, cmd->maxline, cmd->retry_wait_ms, cmd->connect_ms);
+	fwd_conf_init(fc, FWD_MAX_LINE, FWD_RETRY_WAIT_MS, FWD_CONNECT_MS);
 	if (cmd->habits != NULL)
 		habits[nh++] = cmd->habits;
 	if (cmd->family_habits != NULL)
@@ -715,10 +722,21 @@ disorder(struct fwd *f, const char *what)
  * A checkpoint line was read (with --state): is it in place (ckorder.h)?
  * Queue its key, to be saved once the messages before it are done.
  */
+/*
+ * With --state, a message (its identity) in the checkpoints' order: 1
+ * when it shows the order wrong for the first time.
+ */
+static int
+late(struct fwd *f, const struct msg *m)
+{
+	return f->cf.state != NULL && cko_message(&f->order,
+	    checkpoint_id(m->uid, strlen(m->uid), m->timestamp));
+}
+
 static void
 checkpoint(struct fwd *f, const struct ckline *c, int64_t now)
 {
-	int gap, r;
+	int gap, r, was_bad;
 
 	f->ck_ms = now;
 	f->ck_msgs = 0;
@@ -732,14 +750,15 @@ checkpoint(struct fwd *f, const struct ckline *c, int64_t now)
 		    "file?)", f->cf.state, c->prev, f->startkey);
 		f->ck_said = 1;
 	}
+	was_bad = f->order.bad;
 	r = cko_checkpoint(&f->order, c, &gap);
 	if (r == CKO_BAD) {
-		if (!f->ck_bad_said) {
+		/* Said once: when the order first went bad. */
+		if (!was_bad) {
 			char what[120];
 
 			snprintf(what, sizeof what, "checkpoint %" PRIu64
 			    " comes after %" PRIu64, c->key, f->order.lastkey);
-			f->ck_bad_said = 1;
 			disorder(f, what);
 		}
 		return;
@@ -836,14 +855,35 @@ saver_start(struct fwd *f)
 	}
 }
 
+/*
+ * The key the file holds now: the last one saved in this run, else the
+ * one it held at the start.  Returns 0 when it holds none.  The saver's
+ * figures are read under its lock when it runs.
+ */
+static int
+held_key(struct fwd *f, uint64_t *key)
+{
+	int saved;
+
+	if (f->sv.running)
+		pthread_mutex_lock(&f->sv.mu);
+	saved = f->sv.saves > 0;
+	*key = f->sv.saved;
+	if (f->sv.running)
+		pthread_mutex_unlock(&f->sv.mu);
+	if (!saved && f->havekey)
+		*key = f->startkey;
+	return saved || f->havekey;
+}
+
 /* What the key file holds now, for diagnostics: "key 42" or "no key". */
 static const char *
-holds(const struct fwd *f, char *buf, size_t sz)
+holds(struct fwd *f, char *buf, size_t sz)
 {
-	if (f->sv.saves > 0)
-		snprintf(buf, sz, "key %" PRIu64, f->sv.saved);
-	else if (f->havekey)
-		snprintf(buf, sz, "key %" PRIu64, f->startkey);
+	uint64_t key;
+
+	if (held_key(f, &key))
+		snprintf(buf, sz, "key %" PRIu64, key);
 	else
 		snprintf(buf, sz, "no key");
 	return buf;
@@ -1120,12 +1160,9 @@ readin(struct fwd *f, int64_t now, int *timeout)
 			continue;
 		}
 		f->ck_msgs++;
-		if (f->cf.state != NULL && cko_message(&f->order,
-		    checkpoint_id(m.uid, strlen(m.uid), m.timestamp))) {
-			f->ck_bad_said = 1;
+		if (late(f, &m))
 			disorder(f, "messages come after their own checkpoint "
 			    "line");
-		}
 		if ((s = take(f, &m)) == NULL) {
 			json_decref(m.obj);
 			stats_end(&f->st);
@@ -1203,14 +1240,13 @@ rest(struct fwd *f, int blocked, uint64_t *key)
 			json_decref(m.obj);
 			if (fail_line(f, m.line, m.len) == -1)
 				blocked = 1;
-			if (f->cf.state != NULL && cko_message(&f->order,
-			    checkpoint_id(m.uid, strlen(m.uid), m.timestamp)))
+			if (late(f, &m))
 				found = 0;
 			continue;
 		case MSG_CHECKPOINT:
 			if (f->cf.state != NULL && !blocked &&
 			    cko_checkpoint(&f->order, &m.ck, &gap) != CKO_BAD) {
-				*key = m.key;
+				*key = m.ck.key;
 				found = 1;
 			}
 			continue;
@@ -1298,6 +1334,18 @@ leftovers(struct fwd *f)
 		save(f, key);
 }
 
+/* Lines taken and not yet done. */
+static uint64_t
+undone(struct fwd *f)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		n += slot(f, i)->state != S_DONE;
+	return n;
+}
+
 /*
  * A stop signal came: say at once what the drain waits for (the messages
  * not yet acknowledged, for how long, where they go after) and, at a
@@ -1305,19 +1353,15 @@ leftovers(struct fwd *f)
  * to say (-v: a line).
  */
 static void
-drainsay(struct fwd *f, int64_t now)
+drainsay(struct fwd *f)
 {
 	const char *sig = stop_requested == SIGINT ? "SIGINT" :
 	    stop_requested == SIGTERM ? "SIGTERM" : stop_requested == SIGHUP ?
 	    "SIGHUP" : "a signal";
-	uint64_t undone = 0;
-	size_t i;
+	uint64_t n = undone(f);
 	char rest[200];
 
-	(void)now;
-	for (i = 0; i < f->n; i++)
-		undone += slot(f, i)->state != S_DONE;
-	if (undone == 0) {
+	if (n == 0) {
 		vlog("stopping on %s: nothing is outstanding", sig);
 		return;
 	}
@@ -1325,8 +1369,8 @@ drainsay(struct fwd *f, int64_t now)
 	    f->cf.failed : "nowhere: no --failed file");
 	stats_end(&f->st);
 	xwarn("stopping on %s: %" PRIu64 " message%s not yet acknowledged; "
-	    "delivering for at most %.1f s, %s%s", sig, undone,
-	    plural(undone), (double)f->cf.drain_ms / 1000.0, rest,
+	    "delivering for at most %.1f s, %s%s", sig, n,
+	    plural(n), (double)f->cf.drain_ms / 1000.0, rest,
 	    isatty(STDERR_FILENO) && stop_requested == SIGINT ?
 	    " (Ctrl-C again: stop now)" : "");
 }
@@ -1348,12 +1392,22 @@ sooner(int *timeout, int64_t ms)
  * never saved, and each run sends everything again.  Say so once per
  * silence, and at the end of a run that saw none.
  */
+/* When the silence is due to be said, or -1 (nothing to say). */
+static int64_t
+silence_due(const struct fwd *f)
+{
+	if (f->cf.state == NULL || f->cf.ckwait_ms == 0 || f->ck_silent ||
+	    f->ck_msgs == 0)
+		return -1;
+	return f->ck_ms + f->cf.ckwait_ms;
+}
+
 static void
 silence(struct fwd *f, int64_t now)
 {
-	if (f->cf.state == NULL || f->cf.ckwait_ms == 0 || f->ck_silent ||
-	    f->ck_msgs == 0 || (now != INT64_MAX &&
-	    now - f->ck_ms < f->cf.ckwait_ms))
+	int64_t due = silence_due(f);
+
+	if (due < 0 || (now != INT64_MAX && now < due))
 		return;
 	stats_end(&f->st);
 	if (now == INT64_MAX)
@@ -1400,11 +1454,8 @@ figures(void *arg, struct figures *g)
 {
 	struct fwd *f = arg;
 	struct fwd_figures t = { -1, -1, -1, -1, -1, -1, 0 };
-	uint64_t undone = 0;
-	size_t i;
+	uint64_t left = undone(f);
 
-	for (i = 0; i < f->n; i++)
-		undone += slot(f, i)->state != S_DONE;
 	if (f->ops->figures != NULL)
 		f->ops->figures(f->t, &t);
 	if (f->nw.m != NULL)
@@ -1412,32 +1463,20 @@ figures(void *arg, struct figures *g)
 	g->delivered = f->delivered;
 	g->failed = f->failed + f->lost;
 	g->rejected = f->in.bad;
-	g->read = g->delivered + g->failed + g->rejected + undone;
+	g->read = g->delivered + g->failed + g->rejected + left;
 	g->checkpoints = f->in.checkpoints;
 	g->read_bytes = f->inbytes;
 	g->sent_bytes = t.sent_bytes;
 	g->retries = t.retries;
 	g->connects = t.connects;
 	g->connections = t.connections;
-	g->inflight = t.unacked >= 0 ? t.unacked : (int64_t)undone;
+	g->inflight = t.unacked >= 0 ? t.unacked : (int64_t)left;
 	g->window = t.window;
 	g->last_ack = f->last_ack;
 	g->newest = f->nw.stamp;
 	g->lag = f->nw.lag;
 	g->ready = t.reached || f->delivered > 0;
-	if (f->sv.running) {
-		pthread_mutex_lock(&f->sv.mu);
-		g->havekey = f->sv.saves > 0;
-		g->key = f->sv.saved;
-		pthread_mutex_unlock(&f->sv.mu);
-	} else {
-		g->havekey = f->sv.saves > 0;
-		g->key = f->sv.saved;
-	}
-	if (!g->havekey && f->havekey) {
-		g->havekey = 1;
-		g->key = f->startkey;
-	}
+	g->havekey = held_key(f, &g->key);
 }
 
 /*
@@ -1505,7 +1544,7 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 		if (stop_count != 0 && drain_end == 0) {
 			drain_end = now + f->cf.drain_ms;
 			ints = stop_interrupts;
-			drainsay(f, now);
+			drainsay(f);
 			health_stopping(&f->h);
 			if (ops->flush != NULL)
 				ops->flush(t, now);
@@ -1580,13 +1619,11 @@ fwd_run(struct fwd *f, const struct fwd_ops *ops, void *t, fwd_map_fn *map,
 			sooner(&timeout, drain_end - now);
 		if ((due = ck_due(f)) >= 0)
 			sooner(&timeout, due - now);
-		if (f->cf.state != NULL && f->cf.ckwait_ms > 0 &&
-		    !f->ck_silent && f->ck_msgs > 0)
-			sooner(&timeout, f->ck_ms + f->cf.ckwait_ms - now);
+		if ((due = silence_due(f)) >= 0)
+			sooner(&timeout, due - now);
 		if (f->st.tty && (timeout < 0 || timeout > 1000))
 			timeout = 1000;
-		if (timeout < 0 || health_timeout(&f->h, now) < timeout)
-			timeout = health_timeout(&f->h, now);
+		sooner(&timeout, health_timeout(&f->h, now));
 		if (poll(pfd, (nfds_t)np + 1, timeout) == -1 &&
 		    errno != EINTR) {
 			stats_end(&f->st);

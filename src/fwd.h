@@ -205,6 +205,9 @@ struct fwd_transport {
  * enforced by that forwarder's mapping, as a rejected line too.
  */
 #define FWD_MAX_LINE	(8 << 20)
+/* The first --retry-wait and the --connect-timeout of every forwarder. */
+#define FWD_RETRY_WAIT_MS 500
+#define FWD_CONNECT_MS	10000
 
 /*
  * A forwarder's mapping: map prepares each good message for the peer
@@ -233,10 +236,6 @@ struct fwd_cmd {
 	const char     *notes;		/* --help's last lines: defaults of
 					   the shared options that are the
 					   command's own, and so on */
-	/* The defaults of the shared options that differ between tools. */
-	size_t		maxline;
-	long long	retry_wait_ms;
-	long long	connect_ms;
 	/*
 	 * Store the command's own option id (value arg, or NULL) in conf;
 	 * exit 64 on a bad value.
@@ -251,6 +250,12 @@ struct fwd_cmd {
  */
 void	fwd_conf_init(struct fwd_conf *, size_t maxline,
 	    long long retry_wait_ms, long long connect_ms);
+
+/*
+ * A dry run (--dump): the tool writes data to stdout and delivers
+ * nothing, so it takes no --state (exit 64 with cl's words).
+ */
+void	fwd_dry_run(const struct cli *, struct fwd_conf *);
 
 /* The options every forwarder takes (cli.h), after the command's own. */
 extern const struct cli_opt fwd_opts[];

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,4 +274,30 @@ health_metrics_arg(struct health_conf *cf, const char *arg)
 	if (*arg == '\0')
 		die(EXIT_USAGE, "--metrics: empty file name");
 	cf->metrics = arg;
+}
+
+int
+health_sleep(struct health *h, unsigned ms, int watchfd)
+{
+	struct pollfd p = { watchfd, 0, 0 };
+	int64_t end = mono_ms() + ms, left, now;
+	int t;
+
+	while (!stop_requested && (left = end - (now = mono_ms())) > 0) {
+		health_tick(h, now);
+		if ((t = health_timeout(h, now)) < left)
+			left = t + 1;
+		/* With no descriptor, poll() sleeps; a signal ends it. */
+		switch (poll(&p, watchfd >= 0, (int)left)) {
+		case -1:
+			if (errno != EINTR)
+				return -1;
+			break;
+		case 1:
+			if (p.revents & POLLERR)
+				return 1;
+			break;
+		}
+	}
+	return 0;
 }

@@ -72,6 +72,14 @@ void	health_stopping(struct health *);
 /* The end of the run: the metrics file once more, the socket closed. */
 void	health_end(struct health *);
 
+/*
+ * Sleep ms milliseconds, health_tick going on, or less when a stop is
+ * requested.  watchfd (-1: none) is watched for POLLERR, as a pipe's
+ * writer sees its reader go.  Returns 0; 1 when watchfd got POLLERR; -1
+ * with errno when poll(2) failed.
+ */
+int	health_sleep(struct health *, unsigned ms, int watchfd);
+
 /* Unix time now, in seconds (CLOCK_REALTIME). */
 double	health_wall(void);
 

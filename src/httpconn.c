@@ -77,8 +77,12 @@ struct sock {
 
 struct httpconn {
 	const struct hconf *cf;		/* &conf */
-	struct hconf	conf;		/* the command's, with the shared
-					   settings of fwd_conf */
+	struct hconf	conf;		/* the command's */
+	/* The shared settings of fwd_conf that the transport uses. */
+	long long	retries;	/* -1: retry for ever */
+	int64_t		retry_wait_ms;	/* first backoff */
+	int64_t		timeout_ms;	/* a whole request, answer included */
+	int64_t		connect_ms;
 	const char     *autoh[2];	/* headers we add (for --dump) */
 	size_t		nauto;
 	struct fwd     *fwd;
@@ -384,34 +388,33 @@ start(struct lane *l, size_t n, int64_t now)
 		data = l->zbody;
 		len = hc->z.total_out;
 	}
-	if (hc->cf->dump) {
-		/* Shown, or stdout gone: either way, done here. */
-		(void)showreq(l, len);
-		hc->requests++;
-		hc->sentbytes += len;
-		if (l->flush_n > 0)
-			l->flush_n = l->flush_n > n ? l->flush_n - n : 0;
-		delivered(l, n);
-		return;
+	if (!hc->cf->dump) {
+		curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)len);
+		curl_easy_setopt(l->easy, CURLOPT_HTTP_VERSION, l->h1 ?
+		    (long)CURL_HTTP_VERSION_1_1 :
+		    (long)CURL_HTTP_VERSION_2TLS);
+		curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, data);
+		l->anslen = 0;
+		l->err[0] = '\0';
+		if ((mc = curl_multi_add_handle(hc->multi, l->easy)) !=
+		    CURLM_OK) {
+			setfatal(hc, EXIT_TEMPFAIL, "curl: %s",
+			    curl_multi_strerror(mc));
+			return;
+		}
+		l->sending = n;
+		l->started = now;
 	}
-	curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)len);
-	curl_easy_setopt(l->easy, CURLOPT_HTTP_VERSION, l->h1 ?
-	    (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, data);
-	l->anslen = 0;
-	l->err[0] = '\0';
-	if ((mc = curl_multi_add_handle(hc->multi, l->easy)) != CURLM_OK) {
-		setfatal(hc, EXIT_TEMPFAIL, "curl: %s",
-		    curl_multi_strerror(mc));
-		return;
-	}
-	l->sending = n;
-	l->started = now;
 	hc->sentbytes += len;
 	if (l->flush_n > 0)
 		l->flush_n = l->flush_n > n ? l->flush_n - n : 0;
 	hc->requests++;
+	if (hc->cf->dump) {
+		/* Shown, or stdout gone: either way, done here. */
+		(void)showreq(l, len);
+		delivered(l, n);
+	}
 	return;
 nomem:
 	setfatal(hc, EXIT_TEMPFAIL, "out of memory for a request body");
@@ -484,6 +487,16 @@ reject(struct httpconn *hc, struct fwd_msg *m, const char *why)
 	fwd_done(hc->fwd, m, FWD_REJECTED, why);
 }
 
+/* The message refused alone, held back: rejected now, if there is one. */
+static void
+unpark(struct httpconn *hc)
+{
+	if (hc->parked != NULL) {
+		reject(hc, hc->parked, hc->parkwhy);
+		hc->parked = NULL;
+	}
+}
+
 /*
  * An accepted body of len bytes: when the ceiling limited it (len at
  * least 3/4 of the ceiling), the ceiling grows by 1/16, up to 7/8 of the
@@ -520,10 +533,7 @@ delivered(struct lane *l, size_t n)
 	hc->any_ok = 1;
 	hc->alone_run = 0;
 	/* The server takes content: the one it refused alone was bad. */
-	if (hc->parked != NULL) {
-		reject(hc, hc->parked, hc->parkwhy);
-		hc->parked = NULL;
-	}
+	unpark(hc);
 	raise_ceiling(hc, l->bodylen);
 }
 
@@ -537,13 +547,13 @@ retry(struct lane *l, size_t n, const char *reason, long ra_secs,
 	hold(l, n);
 	l->fails++;
 	hc->retried++;
-	if (hc->cf->retries >= 0 && l->fails > hc->cf->retries) {
+	if (hc->retries >= 0 && l->fails > hc->retries) {
 		char who[600], msg[1200];
 
 		snprintf(who, sizeof who, "%s %s", hc->cf->method,
 		    hc->showurl);
 		setfatal(hc, EXIT_TEMPFAIL, "%s", giveup_text(msg, sizeof msg,
-		    who, hc->cf->retries, reason));
+		    who, hc->retries, reason));
 		return;
 	}
 	wait = backoff_next(&l->bo);
@@ -657,10 +667,7 @@ refused(struct lane *l, size_t n, long code, const char *raw,
 	reject(hc, l->q[0].m, raw);
 	shift(l, 1);
 	/* A verdict on content: so was the refusal of the parked one. */
-	if (hc->parked != NULL) {
-		reject(hc, hc->parked, hc->parkwhy);
-		hc->parked = NULL;
-	}
+	unpark(hc);
 }
 
 /*
@@ -678,8 +685,7 @@ settle(struct httpconn *hc)
 	for (i = 0; i < hc->cf->parallel; i++)
 		if (hc->lanes[i].len > 0)
 			return;
-	reject(hc, hc->parked, hc->parkwhy);
-	hc->parked = NULL;
+	unpark(hc);
 }
 
 /*
@@ -945,7 +951,7 @@ finished(struct httpconn *hc, CURL *easy, CURLcode res, int64_t now)
 		endpoint(l, n, where, "give the final URL", now);
 	} else if (code == 401 || code == 403 || code == 407) {
 		endpoint(l, n, shown, "the credentials are refused", now);
-	} else if (code >= 400 && code < 500 && code != 408 && code != 429) {
+	} else if (hc_reject_ok(code)) {
 		endpoint(l, n, shown, "nothing has been accepted yet: check "
 		    "the URL and the method", now);
 	} else {
@@ -1295,19 +1301,18 @@ setup_lane(struct httpconn *hc, struct lane *l, char *why, size_t whysz)
 		snprintf(why, whysz, "out of memory");
 		return -1;
 	}
-	backoff_init(&l->bo, (unsigned)cf->retry_wait_ms, BACKOFF_CAP_MS, 0);
+	backoff_init(&l->bo, (unsigned)hc->retry_wait_ms, BACKOFF_CAP_MS, 0);
 	curl_easy_setopt(e, CURLOPT_URL, cf->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, l);
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
 	if (strcmp(cf->method, "POST") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, cf->method);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hc->hdrs);
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-	    (long)CURL_HTTP_VERSION_2TLS);
 	/*
 	 * Over TLS, lanes wait for a connection being set up rather than
 	 * open their own: over HTTP/2 they then share one.  Cleartext is
-	 * always HTTP/1.1 here (CURL_HTTP_VERSION_2TLS): no waiting.
+	 * always HTTP/1.1 (start() asks for CURL_HTTP_VERSION_2TLS at
+	 * most): no waiting.
 	 */
 	if (strncasecmp(cf->url, "https:", 6) == 0)
 		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
@@ -1323,8 +1328,8 @@ setup_lane(struct httpconn *hc, struct lane *l, char *why, size_t whysz)
 	if (cf->key)
 		curl_easy_setopt(e, CURLOPT_SSLKEY, cf->key);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, cf->useragent);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cf->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cf->connect_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)hc->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)hc->connect_ms);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, answercb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, l);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, l->err);
@@ -1354,10 +1359,10 @@ hc_open(struct fwd *fwd, const struct fwd_conf *fc, const void *conf,
 		return NULL;
 	}
 	hc->conf = *(const struct hconf *)conf;
-	hc->conf.retries = fc->retries;
-	hc->conf.retry_wait_ms = fc->retry_wait_ms;
-	hc->conf.timeout_ms = fc->ack_ms;
-	hc->conf.connect_ms = fc->connect_ms;
+	hc->retries = fc->retries;
+	hc->retry_wait_ms = fc->retry_wait_ms;
+	hc->timeout_ms = fc->ack_ms;
+	hc->connect_ms = fc->connect_ms;
 	hc->cf = cf = &hc->conf;
 	hc->fwd = fwd;
 	hc->timer_at = -1;

@@ -78,10 +78,6 @@ struct hconf {
 					   always at least one message) */
 	int64_t		linger_ms;	/* a partial batch waits this long */
 	unsigned	parallel;	/* lanes, 1..HTTP_PARALLEL_MAX */
-	long long	retries;	/* -1: retry for ever */
-	int64_t		retry_wait_ms;	/* first backoff */
-	int64_t		timeout_ms;	/* a whole request, answer included */
-	int64_t		connect_ms;
 	const char     *useragent;
 	/*
 	 * Statuses that judge the content besides 400, 413, 415 and 422:
@@ -99,8 +95,9 @@ struct hconf {
 };
 
 /*
- * The transport (fwd.h): open takes a struct hconf, copied; its retries,
- * retry_wait_ms, timeout_ms and connect_ms come from the fwd_conf.
+ * The transport (fwd.h): open takes a struct hconf, copied; the retries,
+ * the first backoff and the timeouts come from the fwd_conf (--retries,
+ * --retry-wait, --ack-timeout for a whole request, --connect-timeout).
  */
 extern const struct fwd_transport hc_transport;
 

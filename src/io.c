@@ -77,3 +77,25 @@ mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+int64_t
+last_line_end(int fd, int64_t size)
+{
+	char buf[4096];
+	int64_t pos;
+	ssize_t n, i, r;
+
+	for (pos = size; pos > 0; pos -= n) {
+		n = pos < (int64_t)sizeof buf ? (ssize_t)pos :
+		    (ssize_t)sizeof buf;
+		if ((r = pread(fd, buf, (size_t)n, (off_t)(pos - n))) != n) {
+			if (r >= 0)
+				errno = EIO;	/* the file shrank */
+			return -1;
+		}
+		for (i = n; i > 0; i--)
+			if (buf[i - 1] == '\n')
+				return pos - n + i;
+	}
+	return 0;
+}

@@ -1,4 +1,5 @@
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jscan.h"
@@ -361,4 +362,18 @@ jscan_members(const char *str, size_t len, jscan_fn fn, void *arg)
 		return 0;
 	ws(&s);
 	return s.p == s.end && s.nwide <= MAX_WIDE;
+}
+
+int
+jscan_double(const struct jspan *s, double *v)
+{
+	char b[64], *end;
+
+	if ((s->type != JS_INT && s->type != JS_REAL) || s->len == 0 ||
+	    s->len >= sizeof b)
+		return -1;
+	memcpy(b, s->p, s->len);
+	b[s->len] = '\0';
+	*v = strtod(b, &end);
+	return *end == '\0' ? 0 : -1;
 }

@@ -52,4 +52,10 @@ typedef int	(*jscan_fn)(void *arg, const struct jspan *key,
  */
 int	jscan_members(const char *s, size_t len, jscan_fn fn, void *arg);
 
+/*
+ * A number's span (JS_INT or JS_REAL, under 64 bytes) as a double, in
+ * *v.  Returns 0, or -1 when the span is no such number.
+ */
+int	jscan_double(const struct jspan *, double *v);
+
 #endif

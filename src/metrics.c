@@ -207,16 +207,9 @@ fail:
 static double
 number(const struct jspan *s)
 {
-	char b[64];
 	double v;
 
-	if ((s->type != JS_INT && s->type != JS_REAL) || s->len == 0 ||
-	    s->len >= sizeof b)
-		return 0;
-	memcpy(b, s->p, s->len);
-	b[s->len] = '\0';
-	v = strtod(b, NULL);
-	return v > 0 ? v : 0;
+	return jscan_double(s, &v) == 0 && v > 0 ? v : 0;
 }
 
 double
@@ -231,4 +224,17 @@ metrics_stamp(const char *line, size_t len)
 	if ((t = number(&v[0])) > 0)
 		return t;
 	return number(&v[1]);
+}
+
+double
+metrics_last_stamp(const char *lines, size_t len)
+{
+	size_t i = len;
+
+	while (i > 0 && lines[i - 1] == '\n')
+		i--;
+	len = i;
+	while (i > 0 && lines[i - 1] != '\n')
+		i--;
+	return len > i ? metrics_stamp(lines + i, len - i) : 0;
 }

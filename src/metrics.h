@@ -64,5 +64,7 @@ int	metrics_write(const char *path, const char *text, size_t len);
  * line is one jscan leaves to jansson).  Pure.
  */
 double	metrics_stamp(const char *line, size_t len);
+/* The same for the last line of lines (newlines after it skipped). */
+double	metrics_last_stamp(const char *lines, size_t len);
 
 #endif

@@ -13,6 +13,8 @@
 #include "mqttfwd.h"
 #include "num.h"
 
+static int	mqf_version_arg(const char *);
+
 /* A growing buffer of the caller's: *buf, *cap bytes, *len used. */
 struct gbuf {
 	char	      **buf;
@@ -259,14 +261,15 @@ mqf_init(struct mqfmap *mp, const char *tmpl, const struct topic_rules *rules,
 		mp->fields[i] = topic_field(mp->topic, i);
 }
 
-void
+static void
 mqf_free(struct mqfmap *mp)
 {
 	topic_free(mp->topic);
 	mp->topic = NULL;
 }
 
-void
+/* The forwarder's mapping (fwd.h) and --dump's (dumpout.h), over mp. */
+static void
 mqf_mapping(struct mqfmap *mp, struct fwd_mapping *fm, struct dumpconf *dc)
 {
 	memset(fm, 0, sizeof *fm);
@@ -384,14 +387,18 @@ mqf_run(const struct fwd_conf *fc, const struct mqfopts *o,
 }
 
 void
-mqf_burst(struct mconf *cf)
+mqf_settle(struct mqfopts *o, struct fwd_conf *fc)
 {
+	struct mconf *cf = &o->q.c;
+
 	cf->burst = cf->rate / 10 ? (unsigned)(cf->rate / 10) : 1;
 	if (cf->rate == 0 || cf->burst > cf->window)
 		cf->burst = cf->window;
+	fc->inflight = (size_t)cf->window * o->q.nconns;
 }
 
-int
+/* --mqtt-version V: 1 for 5, 0 for 3.1.1 ("311" too); exits 64 else. */
+static int
 mqf_version_arg(const char *v)
 {
 	if (strcmp(v, "3.1.1") == 0 || strcmp(v, "311") == 0)
@@ -402,11 +409,14 @@ mqf_version_arg(const char *v)
 }
 
 void
-mqf_client_id(char *buf, size_t sz, const char *given, const char *prog,
-    unsigned nconns)
+mqf_client_id(struct mqfopts *o, const char *prog)
 {
-	char host[64];
+	const char *given = o->client_id;
+	unsigned nconns = o->q.nconns;
+	char *buf = o->base, host[64];
+	size_t sz = sizeof o->base;
 
+	o->q.base_id = o->base;
 	if (given != NULL) {
 		if (given[0] == '\0' || strlen(given) + (nconns > 1 ? 3 : 0) >
 		    128)

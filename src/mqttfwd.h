@@ -34,6 +34,7 @@ struct mqfopts {
 	int		dump;		/* --dump */
 	unsigned	window_max;	/* --window 1..window_max */
 	int		keep_min, keep_max;	/* --keepalive's bounds */
+	char		base[129];	/* the client id, or its base */
 };
 
 /*
@@ -50,8 +51,12 @@ extern const struct cli_habit mqf_habits[];
  */
 void	mqf_defaults(struct mqfopts *, unsigned window_max, int keep_min,
 	    int keep_max);
-/* After parsing: the burst the rate allows (a tenth, within the window). */
-void	mqf_burst(struct mconf *);
+/*
+ * After parsing, what the settings imply: the burst the rate allows (a
+ * tenth, within the window) and the most messages the core may hold for
+ * the transport.
+ */
+void	mqf_settle(struct mqfopts *, struct fwd_conf *);
 /*
  * Run the forwarder (fwd_main) with the mapping mp, over the MQTT
  * transport or, with --dump, the dry run; free mp.  Returns the exit
@@ -81,9 +86,6 @@ struct mqfmap {
 void	mqf_init(struct mqfmap *, const char *tmpl,
 	    const struct topic_rules *rules, const char *uid_field, int format,
 	    size_t maxpayload, const char *maxwhat);
-void	mqf_free(struct mqfmap *);
-/* The forwarder's mapping (fwd.h) and --dump's (dumpout.h), over mp. */
-void	mqf_mapping(struct mqfmap *mp, struct fwd_mapping *, struct dumpconf *);
 
 /*
  * The ThingsBoard gateway telemetry payload of a flespi message line,
@@ -96,14 +98,11 @@ int	mqf_thingsboard(const char *line, size_t len, const char *uid,
 	    const char *uid_field, double timestamp, char **buf, size_t *cap,
 	    size_t *blen, char *why, size_t whysz);
 
-/* --mqtt-version V: 1 for 5, 0 for 3.1.1 ("311" too); exits 64 else. */
-int	mqf_version_arg(const char *v);
 /*
- * The client id into buf: given (1 to 128 bytes; 125 with several
- * connections, which add "-N"), or PROG-HOSTNAME-PID.  Exits 64 when
- * given is too long or empty.
+ * The client id (o->base, the transport's base_id): --client-id (1 to
+ * 128 bytes; 125 with several connections, which add "-N"), or
+ * PROG-HOSTNAME-PID.  Exits 64 when the one given is too long or empty.
  */
-void	mqf_client_id(char *buf, size_t sz, const char *given,
-	    const char *prog, unsigned nconns);
+void	mqf_client_id(struct mqfopts *o, const char *prog);
 
 #endif

@@ -38,7 +38,6 @@ msgfast_check(void *arg, struct msg *m)
 {
 	struct msgfast *mf = arg;
 	const struct jspan *u = &mf->spans[0], *ts = &mf->spans[1], *v;
-	char num[64], *end;
 	size_t i;
 
 	if (!jscan_object(m->line, m->len, mf->keys, mf->nkeys, mf->spans))
@@ -46,13 +45,8 @@ msgfast_check(void *arg, struct msg *m)
 	if (!((u->type == JS_STRING && !u->escaped) || plain_int(u)) ||
 	    u->len == 0 || u->len >= sizeof m->uidbuf)
 		return 0;
-	if ((ts->type != JS_INT && ts->type != JS_REAL) ||
-	    ts->len >= sizeof num)
-		return 0;
-	memcpy(num, ts->p, ts->len);
-	num[ts->len] = '\0';
-	m->timestamp = strtod(num, &end);
-	if (*end != '\0' || !isfinite(m->timestamp) || m->timestamp < 0)
+	if (jscan_double(ts, &m->timestamp) == -1 ||
+	    !isfinite(m->timestamp) || m->timestamp < 0)
 		return 0;
 	for (i = 2; i < mf->nkeys; i++) {
 		v = &mf->spans[i];

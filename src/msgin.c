@@ -38,6 +38,28 @@ sink_fail(struct linesink *s, int e)
 }
 
 /*
+ * Append n bytes of from, read at offset off through buf, and a newline
+ * to the fd to.  Returns 0, or an errno.
+ */
+static int
+copy_line(int from, off_t off, uint64_t n, int to, char *buf, size_t bufsz)
+{
+	size_t k;
+	ssize_t r;
+
+	while (n > 0) {
+		k = n < bufsz ? (size_t)n : bufsz;
+		if ((r = pread(from, buf, k, off)) <= 0)
+			return r == 0 ? EIO : errno;
+		if (write_all(to, buf, (size_t)r, NULL) == -1)
+			return errno;
+		off += (off_t)r;
+		n -= (uint64_t)r;
+	}
+	return write_all(to, "\n", 1, NULL) == -1 ? errno : 0;
+}
+
+/*
  * Append n bytes from fd, read at offset off, to the file at the end of
  * path's name plus ".torn", then a newline.  Returns 0, or -1 with errno.
  */
@@ -45,7 +67,6 @@ static int
 keep_torn(const char *path, int fd, off_t off, off_t n)
 {
 	char name[PATH_MAX], buf[4096];
-	size_t k;
 	int tfd, e;
 
 	if ((size_t)snprintf(name, sizeof name, "%s.torn", path) >=
@@ -57,23 +78,11 @@ keep_torn(const char *path, int fd, off_t off, off_t n)
 	    0600);
 	if (tfd == -1)
 		return -1;
-	for (; n > 0; off += (off_t)k, n -= (off_t)k) {
-		k = n < (off_t)sizeof buf ? (size_t)n : sizeof buf;
-		if (pread(fd, buf, k, off) != (ssize_t)k) {
-			e = errno ? errno : EIO;
-			goto fail;
-		}
-		if (write_all(tfd, buf, k, NULL) == -1) {
-			e = errno;
-			goto fail;
-		}
-	}
-	if (write_all(tfd, "\n", 1, NULL) == -1 || fsync(tfd) == -1) {
+	if ((e = copy_line(fd, off, (uint64_t)n, tfd, buf, sizeof buf)) == 0 &&
+	    fsync(tfd) == -1)
 		e = errno;
-		goto fail;
-	}
-	return close(tfd);
-fail:
+	if (e == 0)
+		return close(tfd);
 	close(tfd);
 	errno = e;
 	return -1;
@@ -92,25 +101,11 @@ static int
 sink_repair(struct linesink *s)
 {
 	struct stat st;
-	char buf[4096];
-	off_t pos, cut = -1;
-	ssize_t n, i;
+	off_t cut;
 
-	if (fstat(s->fd, &st) == -1)
+	if (fstat(s->fd, &st) == -1 ||
+	    (cut = (off_t)last_line_end(s->fd, st.st_size)) == -1)
 		return -1;
-	for (pos = st.st_size; pos > 0 && cut == -1; pos -= n) {
-		n = pos < (off_t)sizeof buf ? (ssize_t)pos :
-		    (ssize_t)sizeof buf;
-		if (pread(s->fd, buf, (size_t)n, pos - n) != n)
-			return -1;
-		for (i = n; i > 0; i--)
-			if (buf[i - 1] == '\n') {
-				cut = pos - n + i;
-				break;
-			}
-	}
-	if (cut == -1)
-		cut = 0;
 	if (cut == st.st_size)
 		return 0;
 	if (keep_torn(s->path, s->fd, cut, st.st_size - cut) == -1) {
@@ -396,10 +391,7 @@ sink_spooled(struct linesink *s, int spool, uint64_t len)
 {
 	struct stat st;
 	off_t start = -1;
-	uint64_t at = 0;
-	size_t k;
-	ssize_t n;
-	int e = 0;
+	int e;
 
 	if (sink_flush(s) == -1 || s->fd == -1 || s->err)
 		return -1;
@@ -409,17 +401,7 @@ sink_spooled(struct linesink *s, int spool, uint64_t len)
 	}
 	if (s->reg && fstat(s->fd, &st) == 0)
 		start = st.st_size;
-	while (at < len && e == 0) {
-		k = len - at < s->cap ? (size_t)(len - at) : s->cap;
-		if ((n = pread(spool, s->buf, k, (off_t)at)) <= 0)
-			e = n == 0 ? EIO : errno;
-		else if (write_all(s->fd, s->buf, (size_t)n, NULL) == -1)
-			e = errno;
-		else
-			at += (uint64_t)n;
-	}
-	if (e == 0 && write_all(s->fd, "\n", 1, NULL) == -1)
-		e = errno;
+	e = copy_line(spool, 0, len, s->fd, s->buf, s->cap);
 	if (e != 0 && start != -1)
 		(void)ftruncate(s->fd, start);
 	sink_unlock(s);
@@ -830,7 +812,6 @@ msgin_next(struct msgin *in, struct msg *m)
 		/* A checkpoint is never a message (and never bad input). */
 		switch (checkpoint_parse(line, len, &m->ck)) {
 		case 1:
-			m->key = m->ck.key;
 			in->checkpoints++;
 			return MSG_CHECKPOINT;
 		case -1:

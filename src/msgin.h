@@ -37,7 +37,7 @@ enum {
 	MSG_EOF,	/* end of input */
 	MSG_BAD,	/* --strict and a bad line was met: stop */
 	MSG_ERR,	/* read error; errno says why */
-	MSG_CHECKPOINT,	/* m->key holds a checkpoint's key (m->lineno too) */
+	MSG_CHECKPOINT,	/* m->ck holds a checkpoint (m->lineno too) */
 	MSG_BUSY	/* a run of bad lines was skipped: look at the
 			   clock, then call again without polling */
 };
@@ -101,8 +101,7 @@ struct msg {
 	uint64_t	lineno;
 	const char     *uid;		/* device id, in obj or uidbuf */
 	double		timestamp;	/* "timestamp", Unix seconds */
-	uint64_t	key;		/* MSG_CHECKPOINT: the key, */
-	struct ckline	ck;		/* and the whole line */
+	struct ckline	ck;		/* MSG_CHECKPOINT: the line */
 	char		uidbuf[24];	/* an integer uid, formatted */
 };
 

@@ -350,15 +350,9 @@ take(struct rx *rx, const struct mosquitto_message *msg)
 static void
 newest(struct rx *rx)
 {
-	size_t i = rx->outlen, end;
 	double t;
 
-	while (i > 0 && rx->out[i - 1] == '\n')
-		i--;
-	end = i;
-	while (i > 0 && rx->out[i - 1] != '\n')
-		i--;
-	if (end > i && (t = metrics_stamp(rx->out + i, end - i)) > 0) {
+	if ((t = metrics_last_stamp(rx->out, rx->outlen)) > 0) {
 		rx->newest = t;
 		rx->lag = health_wall() - t;
 	}
@@ -858,19 +852,9 @@ why(struct rx *rx, int rc, int err)
 static void
 snooze(struct rx *rx, unsigned ms)
 {
-	int64_t end = mono_ms() + ms, left;
-	int t;
-
-	while (!stop_requested && (left = end - mono_ms()) > 0) {
-		health_tick(&rx->h, mono_ms());
-		t = health_timeout(&rx->h, mono_ms());
-		/* poll() with no descriptors sleeps; a signal ends it early. */
-		if (poll(NULL, 0, left < t ? (int)left : t + 1) == -1 &&
-		    errno != EINTR) {
-			rx->fail = "poll";
-			rx->failerr = errno;
-			return;
-		}
+	if (health_sleep(&rx->h, ms, -1) == -1) {
+		rx->fail = "poll";
+		rx->failerr = errno;
 	}
 }
 
@@ -922,7 +906,9 @@ run(struct rx *rx)
 			rx->refused = 1;
 			break;
 		}
-		if (dropped(rx, rc, err) && ++rx->v5_drops >= V5_DROPS) {
+		if (!dropped(rx, rc, err))
+			rx->v5_drops = 0;
+		else if (++rx->v5_drops >= V5_DROPS) {
 			stats_end(&rx->st);
 			xwarn("%s:%d: the broker closed the connection before "
 			    "CONNACK %d times in a row: it does not speak MQTT "
@@ -931,8 +917,6 @@ run(struct rx *rx)
 			rx->refused = 1;
 			break;
 		}
-		if (!dropped(rx, rc, err))
-			rx->v5_drops = 0;
 		if (rx->online) {	/* this connection was accepted */
 			backoff_reset(&bo);
 			failures = 0;

@@ -86,7 +86,6 @@ struct run {
 	char	       *seen[MAXNOTES];	/* errors/warnings shown so far */
 	int		nseen;
 	struct health	h;		/* notify, stats line, --metrics */
-	int		hup;		/* h is set up */
 	uint64_t	bytes, written;	/* message bytes, stdout bytes */
 	uint64_t	ckpts, ckkey;	/* checkpoint lines, the last key */
 	uint64_t	retries, connects;
@@ -118,20 +117,8 @@ end(struct run *r, int status, const char *why)
 static void
 nap(struct run *r, unsigned ms)
 {
-	struct pollfd p = { STDOUT_FILENO, 0, 0 };
-	int64_t end = mono_ms() + ms, left;
-
-	while (!stop_requested && (left = end - mono_ms()) > 0) {
-		if (r->hup) {
-			health_tick(&r->h, mono_ms());
-			if (health_timeout(&r->h, mono_ms()) < left)
-				left = health_timeout(&r->h, mono_ms()) + 1;
-		}
-		if (poll(&p, 1, (int)left) > 0 && (p.revents & POLLERR)) {
-			r->gone = 1;
-			return;
-		}
-	}
+	if (health_sleep(&r->h, ms, STDOUT_FILENO) == 1)
+		r->gone = 1;
 }
 
 /*
@@ -349,7 +336,7 @@ counts(struct run *r, int s)
 	r->answered = r->fa.status > 0;
 	if (r->fa.status > 0)
 		r->last_ack = health_wall();
-	if (s == FA_OK && r->hup)
+	if (s == FA_OK)
 		health_ready(&r->h);
 }
 
@@ -357,15 +344,9 @@ counts(struct run *r, int s)
 static void
 newest(struct run *r, const char *lines, size_t len)
 {
-	size_t i = len;
 	double t;
 
-	while (i > 0 && lines[i - 1] == '\n')
-		i--;
-	len = i;
-	while (i > 0 && lines[i - 1] != '\n')
-		i--;
-	if (len > i && (t = metrics_stamp(lines + i, len - i)) > 0) {
+	if ((t = metrics_last_stamp(lines, len)) > 0) {
 		r->newest = t;
 		r->lag = health_wall() - t;
 	}
@@ -842,9 +823,7 @@ static int
 repairtail(void)
 {
 	struct stat sb;
-	char buf[4096];
-	off_t pos, cut = 0;
-	ssize_t n, i;
+	off_t cut;
 	int fd, fl;
 
 	if (fstat(STDOUT_FILENO, &sb) == -1 || !S_ISREG(sb.st_mode) ||
@@ -858,19 +837,11 @@ repairtail(void)
 		xwarnerr("stdout: cannot check for a torn last line");
 		return 0;
 	}
-	for (pos = sb.st_size; pos > 0 && cut == 0; pos -= n) {
-		n = pos < (off_t)sizeof buf ? (ssize_t)pos :
-		    (ssize_t)sizeof buf;
-		if (pread(fd, buf, (size_t)n, pos - n) != n) {
-			xwarnerr("stdout: cannot check for a torn last line");
-			close(fd);
-			return 0;
-		}
-		for (i = n; i > 0; i--)
-			if (buf[i - 1] == '\n') {
-				cut = pos - n + i;
-				break;
-			}
+	cut = (off_t)last_line_end(fd, sb.st_size);
+	if (cut == -1) {
+		xwarnerr("stdout: cannot check for a torn last line");
+		close(fd);
+		return 0;
 	}
 	close(fd);
 	if (cut == sb.st_size)
@@ -995,20 +966,17 @@ recvpoll_run(const struct recvpoll_conf *conf, char *token)
 	}
 	stop_install();
 	health_init(&r.h, &r.o->health, figures, &r);
-	r.hup = 1;
 	r.fa.tick = tick;
 	r.fa.tickarg = &r;
 
 	loop(&r);
-	if (r.status < 0 || r.status == EXIT_OK) {
-		if (r.status < 0) {
-			finaldelete(&r);
-			end(&r, EXIT_OK,
-			    r.gone ? "stdout closed by the reader" : NULL);
-		}
+	/* Every move of the key was saved; this only makes sure of it. */
+	if (r.status != EXIT_IOERR)
 		savekey(&r);
-	} else if (r.status != EXIT_IOERR)
-		savekey(&r);
+	if (r.status < 0) {
+		finaldelete(&r);
+		end(&r, EXIT_OK, r.gone ? "stdout closed by the reader" : NULL);
+	}
 	if (r.status != EXIT_IOERR)
 		totals(&r, r.endwhy);
 	r.fa.tick = NULL;

@@ -257,6 +257,10 @@ tlsfiles_check(const char *cafile, const char *cert, const char *key,
 {
 	int rc;
 
+	if ((cert == NULL) != (key == NULL)) {
+		snprintf(why, whysz, "--cert and --key go together");
+		return -1;
+	}
 	rc = check(cafile, cert, key, why, whysz);
 	/* The callers' libraries read OpenSSL's queue after their own calls. */
 	ERR_clear_error();

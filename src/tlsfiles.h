@@ -12,11 +12,12 @@
 /*
  * Check the files that are not NULL: cafile (--cafile) must hold at least
  * one PEM certificate; cert (--cert) a PEM certificate, its first being
- * ours; key (--key) a PEM private key, and with cert given, the key of
- * that first certificate.  An encrypted key cannot be read without its
- * passphrase: it is taken as it is, never prompted for.  Returns 0, or -1
- * with a one-line reason naming the option and the file in why.  Reads
- * the files, nothing else; leaves no OpenSSL error queued.
+ * ours; key (--key) a PEM private key, the key of that first certificate
+ * (cert and key go together: one without the other is refused).  An
+ * encrypted key cannot be read without its passphrase: it is taken as
+ * it is, never prompted for.  Returns 0, or -1 with a one-line reason
+ * naming the option and the file in why.  Reads the files, nothing else;
+ * leaves no OpenSSL error queued.
  */
 int	tlsfiles_check(const char *cafile, const char *cert, const char *key,
 	    char *why, size_t whysz);

@@ -108,6 +108,10 @@ main(void)
 	    "garbage.pem", "garbage --key");
 	fails(NULL, at("garbage.pem"), at("a.key"), "--cert: '", "garbage.pem",
 	    "garbage --cert");
+	fails(NULL, at("a.pem"), NULL, "--cert and --key go together", "",
+	    "a certificate without its key");
+	fails(NULL, NULL, at("a.key"), "--cert and --key go together", "",
+	    "a key without its certificate");
 	fails(at("garbage.pem"), NULL, NULL, "--cafile: '", "garbage.pem",
 	    "garbage --cafile");
 	fails(at("empty.pem"), NULL, NULL, "holds no PEM certificate",
