@@ -110,6 +110,18 @@ for i in range(n):
 }
 ckmsgs() { msgs "$1" 3 "$2"; }
 
+# nogrep ARGS...: grep -q ARGS finds nothing.
+nogrep() { ! grep -q "$@"; }
+
+# readme_block START END: the README's lines from the first holding the
+# string START to the next holding END, indentation of 4 removed.
+readme_block() {
+	awk -v a="$1" -v b="$2" '
+	    !on && index($0, a) { on = 1; print; next }
+	    on { print; if (index($0, b)) exit }' "$TESTS/../README" |
+	    sed 's/^    //'
+}
+
 # lines FILE: how many lines FILE has (0 when it does not exist).
 lines() { [ -f "$1" ] && wc -l <"$1" | tr -d ' ' || echo 0; }
 

@@ -1,8 +1,5 @@
 # The HTTP peers of flespi-to-http's tests; source it after lib.sh.
-#   http_standin NAME [stand-in options...]
-#                      start tests/http_standin.py on 127.0.0.1, port 0:
-#                      log in $T/NAME.log, accepted messages in
-#                      $T/NAME.out; sets HTTP_PORT and HTTP_PID
+#   http_standin NAME [stand-in options...]   (standin.sh, sourced here)
 #   nginx_start DIR UPSTREAM_PORT
 #                      Debian's nginx as an unprivileged foreground
 #                      process, its prefix in DIR, in front of the
@@ -17,14 +14,8 @@
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
 . "$TESTS/broker.sh"
+. "$TESTS/standin.sh"
 
-http_standin() {
-	rm -f "$T/$1.port"
-	python3 "$TESTS/http_standin.py" --port-file "$T/$1.port" \
-	    --log "$T/$1.log" --out "$T/$1.out" "${@:2}" &
-	HTTP_PID=$!
-	HTTP_PORT=$(port_of "$T/$1.port")
-}
 
 # A port nobody listens on now (nginx cannot take port 0): bound and
 # released at once; nginx_start tries again when it was taken meanwhile.

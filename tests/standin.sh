@@ -5,6 +5,17 @@
 # The stand-in is on loopback: no proxy from the environment in between.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
+# http_standin NAME [options...]: tests/http_standin.py, the HTTP
+# endpoint stand-in, log $T/NAME.log, bodies $T/NAME.out; sets HTTP_PID
+# and HTTP_PORT.
+http_standin() {
+	rm -f "$T/$1.port"
+	python3 "$TESTS/http_standin.py" --port-file "$T/$1.port" \
+	    --log "$T/$1.log" --out "$T/$1.out" "${@:2}" &
+	HTTP_PID=$!
+	HTTP_PORT=$(port_of "$T/$1.port")
+}
+
 standin() {
 	python3 "$TESTS/flespi_standin.py" --port-file "$T/$1.port" \
 	    --log "$T/$1.log" "${@:2}" &

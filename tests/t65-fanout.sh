@@ -43,10 +43,9 @@ start_recv w
 export URL WIALON=127.0.0.1:$port
 
 # --- the HTTP peer refuses us: the script fails with 69, Wialon gets all
-python3 "$TESTS/http_standin.py" --port-file "$T/h.port" --log "$T/h.log" \
-    --out "$T/h.out" --auth 'Bearer right' &
-hpid=$!
-export HOOK=http://127.0.0.1:$(port_of "$T/h.port")/in
+http_standin h --auth 'Bearer right'
+hpid=$HTTP_PID
+export HOOK=http://127.0.0.1:$HTTP_PORT/in
 timed ./fanout 2>"$T/f1.err"
 check "a branch refused (401): the script exits 69 ($rc)" test $rc = 69
 check "... the other branch got every message" has_lines "$T/w.out" $N

@@ -20,7 +20,6 @@ check "a bad --format: exit 64" [ $? -eq 64 ]
 flespi-to-http -H 'no colon' "$URL" </dev/null 2>"$T/err"
 check "a bad -H: exit 64" [ $? -eq 64 ]
 
-nogrep() { ! grep -q "$@"; }
 # reqs FILTER: the stand-in's log records matching a jq filter.
 reqs() { jq -c "select($1)" "$T/s.log" | wc -l; }
 reset() { : >"$T/s.log"; : >"$T/s.out"; }

@@ -8,7 +8,6 @@
 # A second run on the same state file exits 73 at once.
 source "$(dirname "$0")/lib.sh"
 source "$TESTS/nginx.sh"
-nogrep() { ! grep "$@"; }
 
 N=12000 EVERY=500 KILLS=5
 python3 "$TESTS/genmsgs.py" $N --devices 30 >"$T/msgs"

@@ -27,7 +27,6 @@ restart() {
 	http_standin s "$@"
 	URL=http://127.0.0.1:$HTTP_PORT/in
 }
-nogrep() { ! grep -q "$@"; }
 
 msgs 6000 20 >"$T/in"
 ckmsgs 6000 500 >"$T/ck"

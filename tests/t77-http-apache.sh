@@ -27,7 +27,6 @@ TLS=(--cacert "$D/ca.pem" --cert "$D/client.pem" --key "$D/client.key")
 # Messages of about 690 bytes: a batch of 1000 is ten times the limit.
 N=6000
 python3 "$TESTS/genmsgs.py" $N --devices 20 >"$T/in"
-nogrep() { ! grep -q "$@"; }
 reset() { : >"$D/recv/body"; : >"$D/access.log"; rm -f "$T/rej" "$T/failed"; }
 # answers PROTOCOL STATUS: how many requests Apache answered so.
 answers() { awk -v p="$1" -v s="$2" '$2 == p && $4 == s' "$D/access.log" | wc -l; }

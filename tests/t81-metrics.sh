@@ -63,9 +63,8 @@ check "recv | wialon with --metrics: exit 0 ($rc), silent" \
     all test $rc = 0 -- test ! -s "$T/recv.err" -- test ! -s "$T/w.err"
 wait_for 10 has_lines "$T/w.out" $N
 
-python3 "$TESTS/http_standin.py" --port-file "$T/h.port" --out "$T/h.out" \
-    --log "$T/h.log" 2>"$T/h.err" &
-HURL=http://127.0.0.1:$(port_of "$T/h.port")/hook
+http_standin h 2>"$T/h.err"
+HURL=http://127.0.0.1:$HTTP_PORT/hook
 flespi-to-http --metrics "$M/http.prom" --batch 100 "$HURL" <"$T/in" 2>"$T/http.err"
 rc=$?
 check "flespi-to-http --metrics: exit 0 ($rc)" test $rc = 0

@@ -14,10 +14,9 @@ PX=http://127.0.0.1:$(port_of "$T/px.port")
 msgs 50 3 >"$T/in"
 standin s --messages "$T/in"
 SURL=$URL
-python3 "$TESTS/http_standin.py" --port-file "$T/h.port" --log "$T/h.log" \
-    --out "$T/h.out" &
-hpid=$!
-HURL=http://127.0.0.1:$(port_of "$T/h.port")/in
+http_standin h
+hpid=$HTTP_PID
+HURL=http://127.0.0.1:$HTTP_PORT/in
 
 # --- flespi-to-http: http_proxy for an http:// URL
 http_proxy=$PX flespi-to-http "$HURL" <"$T/in" 2>"$T/e1"

@@ -11,13 +11,6 @@ source "$(dirname "$0")/lib.sh"
 source "$TESTS/wialon.sh"
 cd "$TESTS/.."
 
-# readme_block START END: the README's lines from the first holding the
-# string START to the next holding END, indentation of 4 removed.
-readme_block() {
-	awk -v a="$1" -v b="$2" '
-	    !on && index($0, a) { on = 1; print; next }
-	    on { print; if (index($0, b)) exit }' README | sed 's/^    //'
-}
 RP=$(readme_block 'f=/var/lib/flespi-pipe/1234.failed' 'rm $f.replay ;; esac; }')
 check "the README's replay recipe found, with flock" \
     all test -n "$RP" -- grep -q 'flock \$f mv \$f \$f.replay' <<<"$RP"

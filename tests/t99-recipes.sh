@@ -434,13 +434,6 @@ else
 fi
 
 # ---- the README's sections on these recipes say what the files do
-# readme_block START END: the README's lines from the first holding the
-# string START to the next holding END, indentation of 4 removed.
-readme_block() {
-	awk -v a="$1" -v b="$2" '
-	    !on && index($0, a) { on = 1; print; next }
-	    on { print; if (index($0, b)) exit }' README | sed 's/^    //'
-}
 R=$(sed -n '/^Running as a service/,/^Sending to your own HTTP/p' README)
 for f in "$UNIT" "$CONF" "$CRON"; do
 	check "README: ${f##*/} installed and named in 'Running as a service'" \

@@ -49,6 +49,27 @@ def read_packet(s):
     return hdr, read_exact(s, length)
 
 
+def varint(buf, pos):
+    """An MQTT variable byte integer at buf[pos]: (value, next pos)."""
+    n, mult = 0, 1
+    while True:
+        d = buf[pos]
+        pos += 1
+        n += (d & 127) * mult
+        mult *= 128
+        if d < 128:
+            return n, pos
+
+
+def pubacks(conn, level, held):
+    """A PUBACK for each (packet id, reason code) held, in order."""
+    for pid, rc in held:
+        if level == 5:
+            conn.sendall(bytes([0x40, 4]) + pid + bytes([rc, 0]))
+        else:
+            conn.sendall(bytes([0x40, 2]) + pid)
+
+
 def serve(conn, a, lock):
     try:
         hdr, body = read_packet(conn)
@@ -58,14 +79,7 @@ def serve(conn, a, lock):
         flags = body[7]
         pos = 10
         if level == 5:
-            plen, mult = 0, 1
-            while True:
-                d = body[pos]
-                pos += 1
-                plen += (d & 127) * mult
-                mult *= 128
-                if d < 128:
-                    break
+            plen, pos = varint(body, pos)
             pos += plen
         idlen = int.from_bytes(body[pos:pos + 2], "big")
         pos += 2 + idlen
@@ -98,19 +112,14 @@ def serve(conn, a, lock):
             except socket.timeout:
                 hdr, body = None, None
             conn.settimeout(None)
-            if hdr is None or (a.mode == "puback" and not a.hold_ms):
-                if held and a.hold_ms:
+            if hdr is None:
+                if held:
                     with lock:
                         with open(a.log, "a") as f:
                             f.write("inflight %d\n" % len(held))
-                for pid, rc in held:
-                    if level == 5:
-                        conn.sendall(bytes([0x40, 4]) + pid + bytes([rc, 0]))
-                    else:
-                        conn.sendall(bytes([0x40, 2]) + pid)
+                pubacks(conn, level, held)
                 held = []
-                if hdr is None:
-                    continue
+                continue
             if hdr >> 4 == 3 and a.mode == "puback":   # PUBLISH
                 qos = (hdr >> 1) & 3
                 tlen = int.from_bytes(body[0:2], "big")
@@ -119,25 +128,13 @@ def serve(conn, a, lock):
                     pid = body[pos:pos + 2]
                     pos += 2
                 if level == 5:
-                    plen, mult = 0, 1
-                    while True:
-                        d = body[pos]
-                        pos += 1
-                        plen += (d & 127) * mult
-                        mult *= 128
-                        if d < 128:
-                            break
+                    plen, pos = varint(body, pos)
                     pos += plen
                 if qos and b'"stall":true' not in body[pos:]:
                     refuse = b'"refuse":true' in body[pos:]
                     held.append((pid, a.code if refuse else 0))
                 if not a.hold_ms:
-                    for pid, rc in held:
-                        if level == 5:
-                            conn.sendall(bytes([0x40, 4]) + pid +
-                                         bytes([rc, 0]))
-                        else:
-                            conn.sendall(bytes([0x40, 2]) + pid)
+                    pubacks(conn, level, held)
                     held = []
             elif hdr >> 4 == 8 and a.mode == "disconnect":
                 pid = body[0:2]
