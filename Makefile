@@ -180,8 +180,7 @@ deps:
 	@# aedes, the tests' second MQTT broker: its npm packages as locked
 	@# in tests/aedes (Node.js and npm from Debian when there is no npm).
 	@command -v npm >/dev/null 2>&1 || scripts/install-debs nodejs npm
-	@[ -f tests/aedes/node_modules/.package-lock.json ] || \
-	    npm ci --prefix tests/aedes --no-audit --no-fund --loglevel=error
+	@tests/aedes/install
 
 demo: demo-deps all
 	scripts/demo

@@ -1,5 +1,5 @@
 # Debian's Apache httpd 2.4 as a peer of flespi-to-http's tests; source it
-# after lib.sh and nginx.sh (for broker_certs and _free_port).
+# after lib.sh and nginx.sh (for broker_certs).
 #   apache_start DIR   its own instance, never the system's service: the
 #                      configuration, pid, logs and runtime files in DIR,
 #                      on 127.0.0.1 at ports it picks (bound and released
@@ -100,9 +100,7 @@ apache_start() {
 		chown -R www-data:www-data "$d/recv" "$d/run"
 	fi
 	for try in 1 2 3 4 5; do
-		p1=$(_free_port)
-		p2=$(_free_port)
-		[ "$p1" = "$p2" ] && continue
+		{ read -r p1; read -r p2; } < <(free_ports 2)
 		_apache_conf "$d" "$p1" "$p2"
 		apache2 -d "$d" -f "$d/httpd.conf" -DFOREGROUND \
 		    2>>"$d/apache.stderr" &

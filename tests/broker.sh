@@ -79,34 +79,39 @@ _broker_conf() {
 	CONF
 }
 
-# _broker_run DIR PORT: start and wait until it listens; 1 if it did not.
-_broker_run() {
-	local d=$1 port=$2 i n c
-	_broker_conf "$d" "$port"
+# mosquitto_up DIR: start mosquitto from DIR/mosquitto.conf, logging to
+# DIR/mosquitto.log, and wait until it says it runs; sets MOSQUITTO_PID.
+# 1 (and nothing left running) if it did not start.
+mosquitto_up() {
+	local d=$1 i n c
 	n=$(grep -c "mosquitto version .* running" "$d/mosquitto.log" \
 	    2>/dev/null) || n=0
 	mosquitto -c "$d/mosquitto.conf" >>"$d/mosquitto.log" 2>&1 &
-	BROKER_PID=$!
+	MOSQUITTO_PID=$!
 	for i in $(seq 100); do
 		c=$(grep -c "mosquitto version .* running" \
 		    "$d/mosquitto.log" 2>/dev/null)
-		if [ "${c:-0}" -gt "$n" ]; then
-			BROKER_PORT=$port
-			return 0
-		fi
-		kill -0 "$BROKER_PID" 2>/dev/null || break
+		[ "${c:-0}" -gt "$n" ] && return 0
+		kill -0 "$MOSQUITTO_PID" 2>/dev/null || break
 		sleep 0.05
 	done
-	kill "$BROKER_PID" 2>/dev/null
-	wait "$BROKER_PID" 2>/dev/null
+	kill "$MOSQUITTO_PID" 2>/dev/null
+	wait "$MOSQUITTO_PID" 2>/dev/null
 	return 1
+}
+
+# _broker_run DIR PORT: start and wait until it listens; 1 if it did not.
+_broker_run() {
+	_broker_conf "$1" "$2"
+	mosquitto_up "$1" || return 1
+	BROKER_PID=$MOSQUITTO_PID
+	BROKER_PORT=$2
 }
 
 broker_start() {
 	local d=$1 port try
 	for try in 1 2 3 4 5; do
-		port=$(python3 -c 'import socket; s = socket.socket()
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		port=$(free_ports 1)
 		_broker_run "$d" "$port" && return 0
 	done
 	echo "broker_start: mosquitto did not start:" >&2

@@ -110,6 +110,16 @@ for i in range(n):
 }
 ckmsgs() { msgs "$1" 3 "$2"; }
 
+# free_ports N: N ports nobody listens on now on 127.0.0.1, one a line,
+# all different (bound together, then released: a server started on one
+# may still find it taken meanwhile, and should try again).
+free_ports() {
+	python3 -c 'import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1", 0))
+for s in ss: print(s.getsockname()[1])' "$1"
+}
+
 # nogrep ARGS...: grep -q ARGS finds nothing.
 nogrep() { ! grep -q "$@"; }
 

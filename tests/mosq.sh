@@ -1,5 +1,6 @@
 # A mosquitto broker configured by the test, for flespi-to-mqtt: source it
-# after lib.sh (and broker.sh, whose certificates it may use) and call
+# after lib.sh (it sources broker.sh, whose certificates a test may use)
+# and call
 #   mosq_start DIR CONF   start mosquitto with the configuration CONF (a
 #                         file), its @P1@, @P2@... replaced by free ports on
 #                         127.0.0.1 and @D@ by DIR; sets P1, P2... and
@@ -10,32 +11,12 @@
 # "user root" keeps the files private when the test runs as root
 # (mosquitto would drop to the user "mosquitto").
 
-case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
-
-_mosq_ports() {	# N free ports, one a line
-	python3 -c 'import socket, sys
-ss = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss: s.bind(("127.0.0.1", 0))
-for s in ss: print(s.getsockname()[1])' "$1"
-}
+. "$TESTS/broker.sh"
 
 # _mosq_run DIR: start from DIR/mosquitto.conf; 1 unless it runs.
 _mosq_run() {
-	local d=$1 n i c
-	n=$(grep -c "mosquitto version .* running" "$d/mosquitto.log" \
-	    2>/dev/null) || n=0
-	mosquitto -c "$d/mosquitto.conf" >>"$d/mosquitto.log" 2>&1 &
-	MOSQ_PID=$!
-	for i in $(seq 100); do
-		c=$(grep -c "mosquitto version .* running" "$d/mosquitto.log" \
-		    2>/dev/null)
-		[ "${c:-0}" -gt "$n" ] && return 0
-		kill -0 "$MOSQ_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill "$MOSQ_PID" 2>/dev/null
-	wait "$MOSQ_PID" 2>/dev/null
-	return 1
+	mosquitto_up "$1" || return 1
+	MOSQ_PID=$MOSQUITTO_PID
 }
 
 mosq_start() {
@@ -43,7 +24,7 @@ mosq_start() {
 	mkdir -p "$d"
 	MOSQ_LOG=$d/mosquitto.log
 	for try in 1 2 3 4 5; do
-		ports=$(_mosq_ports 4)
+		ports=$(free_ports 4)
 		k=0 sed="s|@D@|$d|g"
 		for p in $ports; do
 			k=$((k + 1))

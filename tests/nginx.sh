@@ -17,12 +17,8 @@ case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin ;; esac
 . "$TESTS/standin.sh"
 
 
-# A port nobody listens on now (nginx cannot take port 0): bound and
-# released at once; nginx_start tries again when it was taken meanwhile.
-_free_port() {
-	python3 -c 'import socket; s = socket.socket()
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# Ports are free_ports' (nginx cannot take port 0): nginx_start tries
+# again when one was taken meanwhile.
 
 _nginx_conf() {
 	local d=$1 up=$2 p1=$3 p2=$4
@@ -81,9 +77,7 @@ _nginx_up() {
 nginx_start() {
 	local d=$1 up=$2 try p1 p2
 	for try in 1 2 3 4 5; do
-		p1=$(_free_port)
-		p2=$(_free_port)
-		[ "$p1" = "$p2" ] && continue
+		{ read -r p1; read -r p2; } < <(free_ports 2)
 		_nginx_conf "$d" "$up" "$p1" "$p2"
 		nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" \
 		    2>>"$d/nginx.stderr" &

@@ -48,8 +48,7 @@ check "missing --token-file exits 64 naming it" \
     test $rc -eq 64 -a -n "$(grep nonexistent "$T/err")"
 
 # Nothing listens: retries, then 75.
-port=$(python3 -c 'import socket; s = socket.socket()
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_ports 1)
 start=$(date +%s)
 MQ_PORT=$port mq_cmd
 "${RECV[@]}" --retries 1 7 >"$T/out" 2>"$T/err"; rc=$?

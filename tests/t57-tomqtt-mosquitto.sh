@@ -49,7 +49,6 @@ wait "$SUB_PID"
 check "password file and ACL: exit 0 (rc $rc)" [ $rc -eq 0 ]
 check "... no warning on loopback plain TCP" \
     test -z "$(grep -i 'warning' "$T/err")"
-payloads() { cut -d' ' -f2- "$1"; }
 payloads "$T/s1" | sort >"$T/got"
 sort "$T/in" >"$T/want"
 diff_ok "... every payload the line as read" "$T/want" "$T/got"

@@ -37,7 +37,7 @@ deliver() {
 	timeout 30 "$@" -t 'tls/{ident}' <"$T/in" 2>"$T/err"
 	rc=$?
 	wait "$SUB_PID"
-	cut -d' ' -f2- "$T/sub" >"$T/got"
+	payloads "$T/sub" >"$T/got"
 	if [ $rc -eq 0 ] && diff -q "$T/in" "$T/got" >/dev/null; then
 		ok "$desc"
 	else

@@ -74,8 +74,7 @@ kill $rpid
 
 # ---- no peer: the loop is alive (WATCHDOG=1), but no READY=1
 listen "$T/np.sock" np
-free=$(python3 -c 'import socket; s = socket.socket()
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free=$(free_ports 1)
 (sleep 3; msgs 1 1) | NOTIFY_SOCKET=$T/np.sock WATCHDOG_USEC=200000 \
     flespi-to-wialon --retries 100 "127.0.0.1:$free" >/dev/null 2>"$T/np.err" &
 npid=$!

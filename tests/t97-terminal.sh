@@ -20,7 +20,7 @@ secs() { sed -n 's/^status [0-9]* seconds \([0-9.]*\)$/\1/p' "$1"; }
 status() { sed -n 's/^status \([0-9]*\) .*/\1/p' "$1"; }
 below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 < b + 0) }'; }
 # A port nobody listens on.
-DEAD=$(_free_port)
+DEAD=$(free_ports 1)
 
 start_recv w
 

@@ -21,11 +21,7 @@ broker_certs "$D" || { notok "certificates"; finish; exit 1; }
 echo '{"ident":"a","timestamp":1}' >"$T/in"
 
 # A port nothing listens on, and one that accepts and never answers.
-free_port() {
-	python3 -c 'import socket; s = socket.socket()
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-P=$(free_port)
+P=$(free_ports 1)
 python3 -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
 open(sys.argv[1], "w").write("%d\n" % s.getsockname()[1]); time.sleep(60)' \

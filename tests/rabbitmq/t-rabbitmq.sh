@@ -11,10 +11,7 @@ source "$(dirname "$0")/../lib.sh"
 
 R=$T/r
 mkdir -p "$R/mnesia" "$R/log"
-read -r EPMD AMQP MQTT DIST < <(python3 -c 'import socket
-ss = [socket.socket() for _ in range(4)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
+read -r EPMD AMQP MQTT DIST < <(free_ports 4 | paste -sd ' ')
 export HOME=$R ERL_EPMD_PORT=$EPMD ERL_EPMD_ADDRESS=127.0.0.1
 export RABBITMQ_NODENAME=fp$$@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
 export RABBITMQ_NODE_PORT=$AMQP RABBITMQ_DIST_PORT=$DIST

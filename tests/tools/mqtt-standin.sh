@@ -52,8 +52,7 @@ mq_start() {
 	MQ_CA=$d/ca.pem
 	[ -s "$MQ_CA" ] || broker_certs "$d" || return 1
 	for try in 1 2 3 4 5; do
-		port=$(python3 -c 'import socket; s = socket.socket()
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		port=$(free_ports 1)
 		mq_conf "$d" "$port"
 		: >"$d/mq.log"
 		mosquitto -c "$d/mq.conf" >>"$d/mq.log" 2>&1 &
@@ -144,16 +143,8 @@ mq_wait() {
 # aedes, a second broker (tests/aedes: Node.js, MQTT 3.1.1 only, packs
 # several packets into one TLS record).  Its npm packages come from
 # tests/aedes/package-lock.json: `make deps` installs them, and so does
-# aedes_deps when they are missing (npm ci, under a lock, once).
-aedes_deps() {
-	local d=$TESTS/aedes
-	[ -f "$d/node_modules/.package-lock.json" ] && return 0
-	(
-		flock 9
-		[ -f "$d/node_modules/.package-lock.json" ] ||
-		    npm ci --prefix "$d" --no-audit --no-fund --loglevel=error >&2
-	) 9>"$d/.install-lock"
-}
+# aedes_deps when they are missing (tests/aedes/install).
+aedes_deps() { "$TESTS/aedes/install"; }
 
 # aedes_start DIR [--publish FILE --topic TOPIC]: aedes over TLS on a free
 # port with the certificates of DIR (broker_certs; made when missing);
