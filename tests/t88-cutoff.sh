@@ -99,8 +99,8 @@ qfwd=$!
 key11() { [ "$(cat "$T/q.key" 2>/dev/null)" = 11 ]; }
 wait_for 10 key11 ||
     notok "quiet channel: the key after the 10 messages not saved in time"
-timed_kill() { local s; s=$(date +%s%N); kill -TERM "$1"; wait "$1"; rc=$?; ms=$(ms_since $s); }
-timed_kill $qfwd
+term_wait() { kill -TERM "$1"; wait "$1"; }
+timed term_wait $qfwd
 check "SIGTERM on a quiet channel: exit 75 ($rc), in $ms ms (< 6000)" \
     test $rc = 75 -a $ms -lt 6000
 check "... said why: the input is still open" \
@@ -125,7 +125,7 @@ flespi-to-wialon --drain-timeout 0.5 --rejected "$T/p.rej" -v \
 pfwd=$!
 wait_for 10 has_lines "$T/quiet.out" 15 ||
     notok "paused writer: the 5 lines not delivered in time"
-timed_kill $pfwd
+timed term_wait $pfwd
 check "SIGTERM, a line begun in the pipe: exit 75 ($rc), not 65" test $rc = 75
 check "... the line cut off, said, not in --rejected" \
     all test ! -s "$T/p.rej" -- \
