@@ -719,10 +719,6 @@ disorder(struct fwd *f, const char *what)
 }
 
 /*
- * A checkpoint line was read (with --state): is it in place (ckorder.h)?
- * Queue its key, to be saved once the messages before it are done.
- */
-/*
  * With --state, a message (its identity) in the checkpoints' order: 1
  * when it shows the order wrong for the first time.
  */
@@ -733,6 +729,10 @@ late(struct fwd *f, const struct msg *m)
 	    checkpoint_id(m->uid, strlen(m->uid), m->timestamp));
 }
 
+/*
+ * A checkpoint line was read (with --state): is it in place (ckorder.h)?
+ * Queue its key, to be saved once the messages before it are done.
+ */
 static void
 checkpoint(struct fwd *f, const struct ckline *c, int64_t now)
 {
@@ -1387,11 +1387,6 @@ sooner(int *timeout, int64_t ms)
 		*timeout = (int)ms;
 }
 
-/*
- * With --state, messages flow and no checkpoint line comes: the key is
- * never saved, and each run sends everything again.  Say so once per
- * silence, and at the end of a run that saw none.
- */
 /* When the silence is due to be said, or -1 (nothing to say). */
 static int64_t
 silence_due(const struct fwd *f)
@@ -1402,6 +1397,11 @@ silence_due(const struct fwd *f)
 	return f->ck_ms + f->cf.ckwait_ms;
 }
 
+/*
+ * With --state, messages flow and no checkpoint line comes: the key is
+ * never saved, and each run sends everything again.  Say so once per
+ * silence, and at the end of a run that saw none.
+ */
 static void
 silence(struct fwd *f, int64_t now)
 {
