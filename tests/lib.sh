@@ -2,7 +2,7 @@
 #   ok DESC / notok DESC [DETAIL...]  - one TAP line each
 #   check DESC CMD...                 - ok if CMD succeeds
 #   all CMD -- CMD...                 - succeeds if every CMD does (for check)
-#   wait_for SECS CMD...              - poll CMD every 50 ms, bounded
+#   wait_for SECS CMD... / free_ports N   - from util.sh (see there)
 #   port_of FILE                      - wait for a server's port file
 #   finish                            - exit 1 if anything failed
 # $T is a private temporary directory, removed with every background job
@@ -10,6 +10,7 @@
 set -u
 : "${FP_BIN:=$(cd "$(dirname "$0")/../build" && pwd)}"
 TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$TESTS/util.sh"	# wait_for, free_ports
 # The system's own interpreters and tools first (Debian packages: python3
 # with python3-requests), before any per-user shims in PATH: a pyenv shim
 # costs half a second per python3 start.
@@ -78,15 +79,6 @@ timed() {
 	ms=$(ms_since "$t0")
 }
 
-wait_for() {
-	local secs=$1 i=0; shift
-	while ! "$@" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt $((secs * 20)) ] && return 1
-		sleep 0.05
-	done
-	return 0
-}
 
 port_of() {
 	wait_for 10 test -s "$1" || return 1
@@ -109,16 +101,6 @@ for i in range(n):
 ' "$@"
 }
 ckmsgs() { msgs "$1" 3 "$2"; }
-
-# free_ports N: N ports nobody listens on now on 127.0.0.1, one a line,
-# all different (bound together, then released: a server started on one
-# may still find it taken meanwhile, and should try again).
-free_ports() {
-	python3 -c 'import socket, sys
-ss = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss: s.bind(("127.0.0.1", 0))
-for s in ss: print(s.getsockname()[1])' "$1"
-}
 
 # nogrep ARGS...: grep -q ARGS finds nothing.
 nogrep() { ! grep -q "$@"; }
